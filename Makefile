@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: MIT
+# pytrace: build, test, demo. GNU make, gcc, pkg-config.
+
+CC       ?= gcc
+PKGS     := libdw libelf
+CFLAGS   ?= -O2 -g
+PT_CFLAGS := $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PT_LDLIBS := $(LDFLAGS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BUILD    ?= build
+
+# The library: every .c under src/ except the CLI (main.c, cmd/).
+LIB_SRC  := $(sort $(filter-out src/main.c src/cmd/%,$(wildcard src/*.c src/*/*.c src/*/*/*.c)))
+CLI_SRC  := src/main.c $(sort $(wildcard src/cmd/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PYTRACE  := $(BUILD)/pytrace
+LIB      := $(BUILD)/libpytrace.a
+
+.PHONY: all deps demo check unit e2e asan-check clean offsets man bench
+
+all: $(PYTRACE) $(BUILD)/pytrace.1
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PYTRACE): $(CLI_OBJ) $(LIB)
+	$(CC) $(PT_CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(PT_LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PT_CFLAGS) -o $@ $< $(LIB) $(PT_LDLIBS)
+
+# The man page comes from the same text as --help.
+$(BUILD)/pytrace.1: docs/pytrace.1.in $(PYTRACE)
+	sed -e 's/@VERSION@/$(shell cat VERSION)/' $< > $@
+
+man: $(BUILD)/pytrace.1
+
+# Installs missing Debian packages when run as root, else prints the apt-get line.
+deps:
+	@tools/ensure-deps
+
+unit: $(UNIT_BIN)
+	@tools/run-unit $(UNIT_BIN)
+
+e2e: $(PYTRACE)
+	PYTRACE=$(abspath $(PYTRACE)) python3 -m pytest -q tests/e2e
+
+# Every test, then the whole suite again under ASan/UBSan.
+check: deps
+	$(MAKE) all unit e2e
+	$(MAKE) asan-check
+
+asan-check:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" all unit e2e
+
+demo: deps
+	$(MAKE) all
+	@tools/demo $(PYTRACE)
+
+# Regenerate src/python/offsets/*.c from the CPython headers on this machine.
+offsets:
+	tools/gen-offsets
+
+bench: $(PYTRACE)
+	bench/run
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* The pytrace library: read the Python and native stacks of a live process.
+ * It never prints and never exits; every call returns 0 or a negative
+ * pt_status and fills a struct pt_error with a one-line message. */
+#ifndef PYTRACE_PYTRACE_H
+#define PYTRACE_PYTRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Failure kinds, returned negated. The CLI maps each to an exit code. */
+enum pt_status {
+	PT_OK = 0,
+	PT_E_INTERNAL = 1,    /* anything else: out of memory, bad ELF, ... */
+	PT_E_USAGE = 2,       /* bad arguments to a library call */
+	PT_E_NOPROC = 3,      /* no such process */
+	PT_E_PERM = 4,        /* not allowed to read or trace the process */
+	PT_E_NOTPYTHON = 5,   /* no CPython runtime found in the process */
+	PT_E_VERSION = 6,     /* CPython found, but its version is unsupported */
+	PT_E_EXITED = 7,      /* the process exited while being read */
+};
+
+struct pt_error {
+	int status;           /* enum pt_status, positive */
+	char msg[512];        /* one line, no trailing newline */
+};
+
+/* A target process: its mappings, and the CPython found in it (if any). */
+typedef struct pt_process pt_process;
+
+enum {
+	PT_OPEN_ALLOW_NON_PYTHON = 1u << 0, /* succeed without a CPython runtime */
+};
+
+int pt_process_open(pid_t pid, unsigned flags, pt_process **out,
+		    struct pt_error *err);
+void pt_process_close(pt_process *proc);
+pid_t pt_process_pid(const pt_process *proc);
+
+/* What was found: "3.11.2" etc. (empty if not a Python process), the ELF
+ * file that holds the runtime, and whether it is a supported version. */
+struct pt_python_info {
+	int major, minor, micro;
+	char version[32];
+	char runtime_path[4096];
+	bool supported;
+	bool from_debug_offsets; /* 3.13+: layout read from _Py_DebugOffsets */
+};
+const struct pt_python_info *pt_process_python(const pt_process *proc);
+
+/* One Python frame, innermost first. Strings are UTF-8 and owned by the
+ * snapshot that holds the frame. */
+struct pt_pyframe {
+	const char *function;  /* qualified name where the version has one */
+	const char *file;
+	int line;              /* -1 if the line table gives none */
+	uint64_t addr;         /* the frame struct in the target */
+	bool unreadable;       /* print as <unreadable 0x{addr}> */
+	/* Grouping for the native merge: every frame up to and including one
+	 * with group_end set ran in one native eval-loop invocation. anchor,
+	 * on the group_end frame, is an address on that invocation's C stack
+	 * (3.11 _PyCFrame, 3.12+ shim frame), or 0 where the version has none
+	 * (one frame per invocation up to 3.10). */
+	bool group_end;
+	uint64_t anchor;
+};
+
+/* One native frame, innermost first. */
+struct pt_native_frame {
+	uint64_t pc;           /* as unwound: return address for callers */
+	uint64_t sp;           /* stack pointer while in this frame (0: unknown) */
+	const char *module;    /* file base name, or NULL */
+	const char *symbol;    /* real name of the containing function, or NULL */
+	uint64_t offset;       /* from the symbol, or from the module base */
+	bool is_eval;          /* a function that runs bytecode */
+};
+
+struct pt_thread {
+	pid_t tid;
+	char name[16];         /* /proc comm */
+	bool has_python;       /* has a Python thread state */
+	bool holds_gil;
+	size_t n_py;
+	struct pt_pyframe *py;
+	size_t n_native;       /* only with PT_SNAP_NATIVE */
+	struct pt_native_frame *native;
+	const char *native_error; /* why the native stack is missing/partial */
+	const char *py_error;  /* why the Python stack is missing/partial */
+};
+
+struct pt_snapshot {
+	pid_t pid;
+	size_t n_threads;
+	struct pt_thread *threads;
+	void *arena;           /* owns every string and array above */
+};
+
+enum {
+	PT_SNAP_NATIVE = 1u << 0, /* unwind native stacks too */
+};
+
+/* Stops every thread of the process (ptrace), reads the stacks, resumes
+ * them. Threads are never left stopped, even on failure. */
+int pt_snapshot_take(pt_process *proc, unsigned flags, struct pt_snapshot **out,
+		     struct pt_error *err);
+void pt_snapshot_free(struct pt_snapshot *snap);
+
+/* The merged stack of one thread: native frames with the Python frames
+ * each eval-loop frame was running placed right after it. */
+struct pt_merged_frame {
+	const struct pt_native_frame *native; /* exactly one of the two is set */
+	const struct pt_pyframe *py;
+};
+
+/* Returns 0 and a malloc'd array, or -PT_E_INTERNAL with a reason in err
+ * when the pairing invariant fails (the caller then prints both stacks). */
+int pt_stack_merge(const struct pt_thread *thread, struct pt_merged_frame **out,
+		   size_t *n_out, struct pt_error *err);
+
+/* The exit code the CLI documents for a status. */
+int pt_status_exit_code(int status);
+const char *pt_status_name(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

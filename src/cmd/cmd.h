@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* The CLI's commands: each parses its own options and returns an exit code. */
+#ifndef PYTRACE_CMD_CMD_H
+#define PYTRACE_CMD_CMD_H
+
+int cmd_dump(int argc, char **argv);
+
+/* Prints "pytrace: MSG" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parses a PID argument; -1 if it is not one. */
+int cli_parse_pid(const char *s);
+
+#endif

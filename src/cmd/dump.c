@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* pytrace dump: the Python (and native) stacks of every thread, once. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "pytrace/pytrace.h"
+
+static const char dump_usage[] =
+	"usage: pytrace dump [--native] [--json] PID\n";
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "native", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool native = false, json = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+njh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': native = true; break;
+		case 'j': json = true; break;
+		case 'h': fputs(dump_usage, stdout); return 0;
+		default: fputs(dump_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_error("dump takes exactly one PID (see pytrace dump --help)");
+		return 2;
+	}
+	int pid = cli_parse_pid(argv[optind]);
+	if (pid < 0) {
+		cli_error("not a PID: '%s'", argv[optind]);
+		return 2;
+	}
+
+	struct pt_error err = { 0 };
+	pt_process *proc = NULL;
+	struct pt_snapshot *snap = NULL;
+	unsigned oflags = native ? PT_OPEN_ALLOW_NON_PYTHON : 0;
+	int rc = pt_process_open(pid, oflags, &proc, &err);
+	if (rc == 0) {
+		/* A signal while the target is stopped waits until it runs again. */
+		sigset_t block, old;
+		sigemptyset(&block);
+		sigaddset(&block, SIGINT);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGHUP);
+		sigaddset(&block, SIGQUIT);
+		sigprocmask(SIG_BLOCK, &block, &old);
+		rc = pt_snapshot_take(proc, native ? PT_SNAP_NATIVE : 0, &snap, &err);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	if (rc < 0) {
+		cli_error("%s", err.msg[0] ? err.msg : pt_status_name(rc));
+		pt_process_close(proc);
+		return pt_status_exit_code(rc);
+	}
+	const struct pt_python_info *py = pt_process_python(proc);
+	if (json)
+		pt_out_dump_json(stdout, py, snap, native);
+	else
+		pt_out_dump_text(stdout, py, snap, native);
+	pt_snapshot_free(snap);
+	pt_process_close(proc);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("cannot write the output");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* Remote memory: process_vm_readv, falling back to /proc/PID/mem. */
+#include "mem/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+void pt_mem_init(struct pt_mem *mem, pid_t pid)
+{
+	mem->pid = pid;
+	mem->memfd = -1;
+	mem->reads = 0;
+}
+
+void pt_mem_fini(struct pt_mem *mem)
+{
+	if (mem->memfd >= 0)
+		close(mem->memfd);
+	mem->memfd = -1;
+}
+
+static int mem_open_procfs(struct pt_mem *mem, int flags)
+{
+	char path[64];
+
+	if (mem->memfd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)mem->pid);
+	mem->memfd = open(path, flags | O_CLOEXEC);
+	return mem->memfd < 0 ? -errno : 0;
+}
+
+static int mem_read_procfs(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	int rc = mem_open_procfs(mem, O_RDWR);
+
+	if (rc < 0)
+		rc = mem_open_procfs(mem, O_RDONLY);
+	if (rc < 0)
+		return rc;
+	ssize_t n = pread(mem->memfd, buf, len, (off_t)addr);
+	if (n < 0)
+		return errno == EIO ? -EFAULT : -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int pt_mem_read(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (addr < 4096 || addr + len < addr || addr >= (1ull << 47))
+		return -EFAULT;
+	mem->reads++;
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t n = process_vm_readv(mem->pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0)
+		return -EFAULT;  /* crossed into an unmapped page */
+	if (errno == ENOSYS || errno == EPERM)
+		return mem_read_procfs(mem, addr, buf, len);
+	return -errno;
+}
+
+int pt_mem_read_u64(struct pt_mem *mem, uint64_t addr, uint64_t *out)
+{
+	return pt_mem_read(mem, addr, out, sizeof(*out));
+}
+
+int pt_mem_read_u32(struct pt_mem *mem, uint64_t addr, uint32_t *out)
+{
+	return pt_mem_read(mem, addr, out, sizeof(*out));
+}
+
+int pt_mem_read_i32(struct pt_mem *mem, uint64_t addr, int32_t *out)
+{
+	return pt_mem_read(mem, addr, out, sizeof(*out));
+}
+
+int pt_mem_read_u8(struct pt_mem *mem, uint64_t addr, uint8_t *out)
+{
+	return pt_mem_read(mem, addr, out, sizeof(*out));
+}
+
+int pt_mem_read_cstr(struct pt_mem *mem, uint64_t addr, char *buf, size_t cap)
+{
+	size_t got = 0;
+
+	if (cap == 0)
+		return -EINVAL;
+	/* Read page-bounded chunks so a string near the end of a mapping works. */
+	while (got + 1 < cap) {
+		uint64_t a = addr + got;
+		size_t chunk = 4096 - (a & 4095);
+		if (chunk > cap - 1 - got)
+			chunk = cap - 1 - got;
+		int rc = pt_mem_read(mem, a, buf + got, chunk);
+		if (rc < 0)
+			return rc;
+		char *nul = memchr(buf + got, 0, chunk);
+		if (nul)
+			return 0;
+		got += chunk;
+	}
+	buf[cap - 1] = 0;
+	return 0;
+}
+
+int pt_mem_write(struct pt_mem *mem, uint64_t addr, const void *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (addr < 4096 || addr + len < addr)
+		return -EFAULT;
+	struct iovec local = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t n = process_vm_writev(mem->pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0)
+		return -EFAULT;
+	/* Read-only pages (code) need /proc/PID/mem, which ptrace-attached
+	 * tracers may write through. */
+	if (errno == EFAULT || errno == EPERM || errno == ENOSYS) {
+		int rc = mem_open_procfs(mem, O_RDWR);
+		if (rc < 0)
+			return rc;
+		n = pwrite(mem->memfd, buf, len, (off_t)addr);
+		if (n < 0)
+			return -errno;
+		return (size_t)n == len ? 0 : -EFAULT;
+	}
+	return -errno;
+}

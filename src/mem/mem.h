@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Every read of another process's memory goes through here. */
+#ifndef PYTRACE_MEM_MEM_H
+#define PYTRACE_MEM_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct pt_mem {
+	pid_t pid;
+	int memfd;            /* /proc/PID/mem, opened on first fallback */
+	unsigned long reads;  /* statistics, for benchmarks */
+};
+
+void pt_mem_init(struct pt_mem *mem, pid_t pid);
+void pt_mem_fini(struct pt_mem *mem);
+
+/* Reads exactly len bytes at addr: 0, or -EFAULT (unmapped, partial),
+ * -ESRCH (process gone), -EPERM/-EACCES. A NULL or wrapping range is
+ * -EFAULT without a system call. */
+int pt_mem_read(struct pt_mem *mem, uint64_t addr, void *buf, size_t len);
+int pt_mem_read_u64(struct pt_mem *mem, uint64_t addr, uint64_t *out);
+int pt_mem_read_u32(struct pt_mem *mem, uint64_t addr, uint32_t *out);
+int pt_mem_read_i32(struct pt_mem *mem, uint64_t addr, int32_t *out);
+int pt_mem_read_u8(struct pt_mem *mem, uint64_t addr, uint8_t *out);
+/* Reads a NUL-terminated string of at most cap-1 bytes into buf. */
+int pt_mem_read_cstr(struct pt_mem *mem, uint64_t addr, char *buf, size_t cap);
+/* Writes len bytes (for later commands); same return values. */
+int pt_mem_write(struct pt_mem *mem, uint64_t addr, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Formatters: the only code that writes what pytrace shows. Each writes to
+ * the FILE* it is given. */
+#ifndef PYTRACE_OUTPUT_OUTPUT_H
+#define PYTRACE_OUTPUT_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pytrace/pytrace.h"
+
+/* One frame, as text, without indentation or newline. */
+void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr);
+void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr);
+/* A thread's stack: Python frames (indent 2), or with native the merged
+ * stack (native indent 2, Python frames in brackets indent 4); when the
+ * merge fails, "(not merged: why)" and both stacks. */
+void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const char *indent);
+
+/* JSON pieces. Strings are escaped; bytes that are not UTF-8 become
+ * \u00XX (as Latin-1). */
+void pt_out_json_string(FILE *f, const char *s);
+void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native);
+
+/* pytrace dump. */
+void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
+		      bool native);
+void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
+		      bool native);
+
+#endif

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* Text output: Python frames as "func (file:line)", native frames in the
+ * DTrace ustack form module`symbol+0xoff, merged as the ustack helper did. */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "output/output.h"
+
+void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr)
+{
+	if (fr->unreadable) {
+		fprintf(f, "<unreadable 0x%" PRIx64 ">", fr->addr);
+		return;
+	}
+	if (fr->line >= 0)
+		fprintf(f, "%s (%s:%d)", fr->function, fr->file, fr->line);
+	else
+		fprintf(f, "%s (%s:?)", fr->function, fr->file);
+}
+
+static void text_pyframe_bracketed(FILE *f, const struct pt_pyframe *fr)
+{
+	if (fr->unreadable)
+		fprintf(f, "[ <unreadable 0x%" PRIx64 "> ]", fr->addr);
+	else if (fr->line >= 0)
+		fprintf(f, "[ %s:%d (%s) ]", fr->file, fr->line, fr->function);
+	else
+		fprintf(f, "[ %s:? (%s) ]", fr->file, fr->function);
+}
+
+void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr)
+{
+	if (fr->module && fr->symbol)
+		fprintf(f, "%s`%s+0x%" PRIx64, fr->module, fr->symbol, fr->offset);
+	else if (fr->module)
+		fprintf(f, "%s+0x%" PRIx64, fr->module, fr->offset);
+	else
+		fprintf(f, "0x%" PRIx64, fr->pc);
+}
+
+static void text_python_only(FILE *f, const struct pt_thread *t, const char *indent)
+{
+	if (!t->n_py)
+		fprintf(f, "%s(no Python frames)\n", indent);
+	for (size_t i = 0; i < t->n_py; i++) {
+		fputs(indent, f);
+		pt_out_text_pyframe(f, &t->py[i]);
+		fputc('\n', f);
+	}
+	if (t->py_error)
+		fprintf(f, "%s(Python stack incomplete: %s)\n", indent, t->py_error);
+}
+
+static void text_native_only(FILE *f, const struct pt_thread *t, const char *indent)
+{
+	for (size_t i = 0; i < t->n_native; i++) {
+		fputs(indent, f);
+		pt_out_text_native_frame(f, &t->native[i]);
+		fputc('\n', f);
+	}
+	if (t->native_error)
+		fprintf(f, "%s(native stack incomplete: %s)\n", indent, t->native_error);
+}
+
+void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const char *indent)
+{
+	if (!native) {
+		text_python_only(f, t, indent);
+		return;
+	}
+	struct pt_merged_frame *m = NULL;
+	size_t n = 0;
+	struct pt_error err = { 0 };
+	if (pt_stack_merge(t, &m, &n, &err) < 0) {
+		fprintf(f, "%s(not merged: %s)\n", indent, err.msg);
+		if (t->has_python)
+			text_python_only(f, t, indent);
+		text_native_only(f, t, indent);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fputs(indent, f);
+		if (m[i].native) {
+			pt_out_text_native_frame(f, m[i].native);
+		} else {
+			fputs("  ", f);
+			text_pyframe_bracketed(f, m[i].py);
+		}
+		fputc('\n', f);
+	}
+	if (t->native_error)
+		fprintf(f, "%s(native stack incomplete: %s)\n", indent, t->native_error);
+	if (t->py_error)
+		fprintf(f, "%s(Python stack incomplete: %s)\n", indent, t->py_error);
+	free(m);
+}
+
+void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
+		      bool native)
+{
+	if (py)
+		fprintf(f, "Process %d: Python %s (%s)\n", (int)snap->pid, py->version, py->runtime_path);
+	else
+		fprintf(f, "Process %d: not a Python process (native stacks only)\n", (int)snap->pid);
+	for (size_t k = 0; k < snap->n_threads; k++) {
+		const struct pt_thread *t = &snap->threads[k];
+		if (!native && !t->has_python)
+			continue;
+		fprintf(f, "\nThread %d \"%s\"%s\n", (int)t->tid, t->name,
+			t->holds_gil ? " (holds the GIL)" : "");
+		pt_out_text_stack(f, t, native, "  ");
+	}
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/* The library's front door: open a target, take a snapshot of its stacks. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mem/arena.h"
+#include "mem/maps.h"
+#include "mem/mem.h"
+#include "native/unwind.h"
+#include "python/python.h"
+#include "pytrace/pytrace.h"
+#include "target/ptrace.h"
+
+#define MAX_TSTATES 4096
+#define MAX_PY_FRAMES 65536
+#define MAX_NATIVE_FRAMES 2048
+
+struct pt_process {
+	pid_t pid;
+	bool is_python;
+	struct pt_maps maps;
+	struct pt_mem mem;
+	struct pt_python py;
+	struct pt_unwinder *uw;
+};
+
+static int process_set_error(struct pt_error *err, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int process_set_error(struct pt_error *err, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->status = status;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -status;
+}
+
+/* Does the process exist at all (as opposed to exist but be forbidden)? */
+static bool process_exists(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, &st) == 0;
+}
+
+int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error *err)
+{
+	struct pt_process *p;
+	int rc;
+
+	*out = NULL;
+	err->status = 0;
+	err->msg[0] = 0;
+	if (pid <= 0)
+		return process_set_error(err, PT_E_USAGE, "invalid PID %d", (int)pid);
+	if (!process_exists(pid))
+		return process_set_error(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return process_set_error(err, PT_E_INTERNAL, "out of memory");
+	p->pid = pid;
+	pt_mem_init(&p->mem, pid);
+	rc = pt_maps_read(pid, &p->maps);
+	if (rc == -EACCES || rc == -EPERM) {
+		pt_ptrace_explain_eperm(pid, err);
+		rc = -PT_E_PERM;
+		goto fail;
+	} else if (rc < 0) {
+		rc = process_exists(pid)
+			? process_set_error(err, PT_E_EXITED, "process %d has no mappings (exiting or a zombie)", (int)pid)
+			: process_set_error(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		goto fail;
+	}
+	rc = pt_python_detect(pid, &p->maps, &p->mem, &p->py, err);
+	if (rc == 0) {
+		p->is_python = true;
+		/* Reading memory needs the same permission as ptrace. */
+		uint8_t probe;
+		uint64_t at = p->py.runtime ? p->py.runtime : p->py.code_type;
+		int mrc = pt_mem_read_u8(&p->mem, at, &probe);
+		if (mrc == -EPERM || mrc == -EACCES) {
+			pt_ptrace_explain_eperm(pid, err);
+			rc = -PT_E_PERM;
+			goto fail;
+		}
+	} else if (rc == -PT_E_NOTPYTHON && (flags & PT_OPEN_ALLOW_NON_PYTHON)) {
+		err->status = 0;
+		err->msg[0] = 0;
+	} else {
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	pt_process_close(p);
+	return rc;
+}
+
+void pt_process_close(pt_process *p)
+{
+	if (!p)
+		return;
+	if (p->uw)
+		pt_unwinder_close(p->uw);
+	pt_python_fini(&p->py);
+	pt_maps_free(&p->maps);
+	pt_mem_fini(&p->mem);
+	free(p);
+}
+
+pid_t pt_process_pid(const pt_process *p)
+{
+	return p->pid;
+}
+
+const struct pt_python_info *pt_process_python(const pt_process *p)
+{
+	return p->is_python ? &p->py.info : NULL;
+}
+
+static void thread_read_name(pid_t pid, pid_t tid, char *name, size_t cap)
+{
+	char path[96];
+	FILE *f;
+
+	name[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(name, (int)cap, f))
+		name[strcspn(name, "\n")] = 0;
+	fclose(f);
+}
+
+/* What is read while the threads are stopped, per thread. */
+struct snap_work {
+	struct user_regs_struct regs;
+	bool have_regs;
+	struct pt_unwound_frame *raw;
+	size_t n_raw;
+	const char *native_why;
+};
+
+static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work,
+			    struct pt_pyframe *scratch)
+{
+	struct pt_pytstate *ts = malloc(MAX_TSTATES * sizeof(*ts));
+	size_t nts = 0;
+	const char *why = NULL;
+
+	if (!ts)
+		return;
+	if (pt_python_list_tstates(&p->py, &p->mem, ts, MAX_TSTATES, &nts) < 0)
+		why = "cannot read the interpreter's thread list";
+	uint64_t holder = pt_python_gil_holder(&p->py, &p->mem, ts, nts);
+
+	for (size_t i = 0; i < nts; i++) {
+		/* Which kernel thread runs this thread state? */
+		struct pt_thread *t = NULL;
+		for (size_t k = 0; k < snap->n_threads && !t; k++) {
+			if (ts[i].native_tid ? ts[i].native_tid == snap->threads[k].tid
+					     : work[k].have_regs && work[k].regs.fs_base == ts[i].pthread_id)
+				t = &snap->threads[k];
+		}
+		if (!t || t->has_python)
+			continue;
+		t->has_python = true;
+		t->holds_gil = holder && holder == ts[i].addr;
+		size_t n = 0;
+		const char *wwhy = NULL;
+		pt_python_walk(&p->py, &p->mem, ts[i].addr, snap->arena, scratch, MAX_PY_FRAMES, &n, &wwhy);
+		t->py_error = wwhy;
+		t->py = pt_arena_alloc(snap->arena, (n ? n : 1) * sizeof(*t->py));
+		if (!t->py) {
+			t->py_error = "out of memory";
+			continue;
+		}
+		memcpy(t->py, scratch, n * sizeof(*t->py));
+		t->n_py = n;
+	}
+	if (why)
+		for (size_t k = 0; k < snap->n_threads; k++)
+			snap->threads[k].py_error = why;
+	free(ts);
+}
+
+static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
+{
+	for (size_t k = 0; k < snap->n_threads; k++) {
+		struct pt_thread *t = &snap->threads[k];
+		t->native_error = work[k].native_why;
+		if (!work[k].n_raw)
+			continue;
+		t->native = pt_arena_alloc(snap->arena, work[k].n_raw * sizeof(*t->native));
+		if (!t->native)
+			continue;
+		for (size_t i = 0; i < work[k].n_raw; i++) {
+			const struct pt_unwound_frame *r = &work[k].raw[i];
+			struct pt_native_frame *nf = &t->native[i];
+			struct pt_symbol sym = { 0 };
+			nf->pc = r->pc;
+			nf->sp = r->sp;
+			if (pt_unwinder_symbolize(p->uw, r, &sym) == 0) {
+				nf->module = sym.module ? pt_arena_strdup(snap->arena, sym.module) : NULL;
+				nf->symbol = sym.symbol ? pt_arena_strdup(snap->arena, sym.symbol) : NULL;
+				nf->offset = sym.offset;
+			}
+			/* A return address may sit just past the function's end. */
+			uint64_t lookup = r->is_activation ? r->pc : r->pc - 1;
+			nf->is_eval = p->is_python && pyv_pc_is_eval(&p->py, lookup);
+		}
+		t->n_native = work[k].n_raw;
+	}
+}
+
+int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, struct pt_error *err)
+{
+	struct pt_stopset set = { 0 };
+	struct pt_snapshot *snap = NULL;
+	struct snap_work *work = NULL;
+	struct pt_pyframe *scratch = NULL;
+	bool native = flags & PT_SNAP_NATIVE;
+	int rc;
+
+	*out = NULL;
+	err->status = 0;
+	err->msg[0] = 0;
+	/* Slow set-up (reading ELF files) happens before the threads stop. */
+	if (native && !p->uw) {
+		rc = pt_unwinder_open(p->pid, &p->mem, &p->uw, err);
+		if (rc < 0)
+			return rc;
+	}
+	snap = calloc(1, sizeof(*snap));
+	scratch = p->is_python ? malloc(MAX_PY_FRAMES * sizeof(*scratch)) : NULL;
+	if (!snap || !(snap->arena = pt_arena_new()) || (p->is_python && !scratch)) {
+		rc = process_set_error(err, PT_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	snap->pid = p->pid;
+
+	rc = pt_ptrace_stop_all(p->pid, &set, err);
+	if (rc < 0)
+		goto fail;
+	/* --- threads stopped: read only, as fast as possible --- */
+	snap->n_threads = set.n;
+	snap->threads = pt_arena_alloc(snap->arena, (set.n ? set.n : 1) * sizeof(*snap->threads));
+	work = calloc(set.n ? set.n : 1, sizeof(*work));
+	if (!snap->threads || !work) {
+		pt_ptrace_resume_all(&set);
+		rc = process_set_error(err, PT_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	for (size_t k = 0; k < set.n; k++) {
+		snap->threads[k].tid = set.tids[k];
+		work[k].have_regs = pt_ptrace_get_regs(set.tids[k], &work[k].regs) == 0;
+	}
+	if (p->is_python)
+		snapshot_python(p, snap, work, scratch);
+	if (native) {
+		for (size_t k = 0; k < set.n; k++) {
+			work[k].raw = malloc(MAX_NATIVE_FRAMES * sizeof(*work[k].raw));
+			if (!work[k].raw || !work[k].have_regs) {
+				work[k].native_why = "cannot read the thread's registers";
+				continue;
+			}
+			pt_unwinder_unwind(p->uw, set.tids[k], &work[k].regs, work[k].raw,
+					   MAX_NATIVE_FRAMES, &work[k].n_raw, &work[k].native_why);
+		}
+	}
+	pt_ptrace_resume_all(&set);
+	/* --- threads running again --- */
+
+	for (size_t k = 0; k < snap->n_threads; k++)
+		thread_read_name(p->pid, snap->threads[k].tid, snap->threads[k].name,
+				 sizeof(snap->threads[k].name));
+	if (native)
+		snapshot_symbolize(p, snap, work);
+	if (p->is_python && !process_exists(p->pid)) {
+		rc = process_set_error(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);
+		goto fail;
+	}
+	*out = snap;
+	snap = NULL;
+	rc = 0;
+fail:
+	if (work)
+		for (size_t k = 0; k < set.n; k++)
+			free(work[k].raw);
+	free(work);
+	free(scratch);
+	pt_snapshot_free(snap);
+	return rc;
+}
+
+void pt_snapshot_free(struct pt_snapshot *snap)
+{
+	if (!snap)
+		return;
+	pt_arena_free(snap->arena);
+	free(snap);
+}

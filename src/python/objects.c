@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading CPython objects from outside: str, bytes, and code objects
+ * (cached by address, revalidated on every use). */
+#include "python/python.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME_CHARS 4096          /* longer names are truncated */
+#define MAX_TABLE_BYTES (1u << 20)   /* a line table larger than this is garbage */
+#define CODE_CACHE_SLOTS 4096
+
+struct code_slot {
+	uint64_t addr;
+	uint64_t name_ptr, file_ptr, table_ptr;
+	int32_t firstlineno;
+	char *name, *file;
+	uint8_t *table;
+	struct pyv_code pub;         /* what callers see; points at the above */
+};
+
+struct pyv_code_cache {
+	struct code_slot slot[CODE_CACHE_SLOTS];
+	uint8_t scratch[MAX_TABLE_BYTES];
+};
+
+static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
+{
+	char tmp[4];
+	size_t n;
+
+	if (cp >= 0xd800 && cp < 0xe000)
+		cp = 0xfffd;  /* lone surrogates cannot be encoded */
+	if (cp < 0x80) {
+		tmp[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		tmp[0] = (char)(0xc0 | (cp >> 6));
+		tmp[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		tmp[0] = (char)(0xe0 | (cp >> 12));
+		tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		tmp[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		if (cp > 0x10ffff)
+			cp = 0xfffd;
+		tmp[0] = (char)(0xf0 | (cp >> 18));
+		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		tmp[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	if (pos + n >= cap)
+		return pos;
+	memcpy(out + pos, tmp, n);
+	return pos + n;
+}
+
+static bool object_has_type(struct pt_python *py, struct pt_mem *mem, uint64_t addr, uint64_t type)
+{
+	uint64_t t;
+	return type && pt_mem_read_u64(mem, addr + (uint64_t)py->off.object_type, &t) == 0 && t == type;
+}
+
+int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, char *buf, size_t cap)
+{
+	const struct pyv_offsets *o = &py->off;
+	int rc;
+
+	buf[0] = 0;
+	if (!object_has_type(py, mem, addr, py->str_type))
+		return -EINVAL;
+	if (o->string_sval != PYV_NONE) {
+		/* 2.7 str: bytes, shown as they are. */
+		int64_t size;
+		if ((rc = pt_mem_read(mem, addr + (uint64_t)o->varobject_size, &size, 8)) < 0)
+			return rc;
+		if (size < 0)
+			return -EINVAL;
+		size_t n = (size_t)size < cap - 1 ? (size_t)size : cap - 1;
+		if ((rc = pt_mem_read(mem, addr + (uint64_t)o->string_sval, buf, n)) < 0)
+			return rc;
+		buf[n] = 0;
+		return 0;
+	}
+
+	int64_t length;
+	uint32_t state;
+	if ((rc = pt_mem_read(mem, addr + (uint64_t)o->unicode_length, &length, 8)) < 0 ||
+	    (rc = pt_mem_read_u32(mem, addr + (uint64_t)o->unicode_state, &state)) < 0)
+		return rc;
+	if (length < 0)
+		return -EINVAL;
+	unsigned kind = (state & o->unicode_kind_mask) >> o->unicode_kind_shift;
+	if (kind != 1 && kind != 2 && kind != 4)
+		return -EINVAL;
+	uint64_t data;
+	if ((state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit))
+		data = addr + (uint64_t)o->unicode_ascii_size;
+	else if (state & o->unicode_compact_bit)
+		data = addr + (uint64_t)o->unicode_compact_size;
+	else if ((rc = pt_mem_read_u64(mem, addr + (uint64_t)o->unicode_data, &data)) < 0)
+		return rc;
+
+	size_t nchars = (size_t)length < MAX_NAME_CHARS ? (size_t)length : MAX_NAME_CHARS;
+	uint8_t raw[MAX_NAME_CHARS * 4];
+	if ((rc = pt_mem_read(mem, data, raw, nchars * kind)) < 0)
+		return rc;
+	size_t pos = 0;
+	for (size_t i = 0; i < nchars; i++) {
+		uint32_t cp;
+		if (kind == 1) {
+			cp = raw[i];
+		} else if (kind == 2) {
+			uint16_t u;
+			memcpy(&u, raw + 2 * i, 2);
+			cp = u;
+		} else {
+			memcpy(&cp, raw + 4 * i, 4);
+		}
+		pos = utf8_put(buf, cap, pos, cp);
+	}
+	buf[pos] = 0;
+	return 0;
+}
+
+/* The bytes of a bytes object (str on 2.7), at most cap. */
+static int bytes_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
+		      uint8_t *buf, size_t cap, size_t *len)
+{
+	const struct pyv_offsets *o = &py->off;
+	int64_t size;
+	int rc;
+
+	if (!object_has_type(py, mem, addr, py->bytes_type))
+		return -EINVAL;
+	if ((rc = pt_mem_read(mem, addr + (uint64_t)o->varobject_size, &size, 8)) < 0)
+		return rc;
+	if (size < 0 || (uint64_t)size > cap)
+		return -EINVAL;
+	int32_t sval = o->string_sval != PYV_NONE ? o->string_sval : o->bytes_sval;
+	if ((rc = pt_mem_read(mem, addr + (uint64_t)sval, buf, (size_t)size)) < 0)
+		return rc;
+	*len = (size_t)size;
+	return 0;
+}
+
+static void code_slot_clear(struct code_slot *s)
+{
+	free(s->name);
+	free(s->file);
+	free(s->table);
+	memset(s, 0, sizeof(*s));
+}
+
+int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
+		  const struct pyv_code **out)
+{
+	const struct pyv_offsets *o = &py->off;
+	uint8_t hdr[1024];
+	int rc;
+
+	if (!py->codes && !(py->codes = calloc(1, sizeof(*py->codes))))
+		return -ENOMEM;
+	if (o->code_size <= 0 || (size_t)o->code_size > sizeof(hdr))
+		return -EINVAL;
+	if ((rc = pt_mem_read(mem, addr, hdr, (size_t)o->code_size)) < 0)
+		return rc;
+
+	uint64_t type, name_ptr, file_ptr, table_ptr;
+	int32_t firstlineno, firsttraceable = 0;
+	memcpy(&type, hdr + o->object_type, 8);
+	if (!py->code_type || type != py->code_type)
+		return -EINVAL;
+	memcpy(&name_ptr, hdr + (o->code_qualname != PYV_NONE ? o->code_qualname : o->code_name), 8);
+	memcpy(&file_ptr, hdr + o->code_filename, 8);
+	memcpy(&table_ptr, hdr + (o->code_lnotab != PYV_NONE ? o->code_lnotab : o->code_linetable), 8);
+	memcpy(&firstlineno, hdr + o->code_firstlineno, 4);
+	if (o->code_firsttraceable != PYV_NONE)
+		memcpy(&firsttraceable, hdr + o->code_firsttraceable, 4);
+	if (firsttraceable < 0 || firsttraceable > (1 << 24))
+		return -EINVAL;
+
+	struct code_slot *s = &py->codes->slot[(addr >> 4) % CODE_CACHE_SLOTS];
+	if (s->addr == addr && s->name_ptr == name_ptr && s->file_ptr == file_ptr &&
+	    s->table_ptr == table_ptr && s->firstlineno == firstlineno &&
+	    s->pub.firsttraceable == firsttraceable)
+		goto hit;
+
+	code_slot_clear(s);
+	char name[MAX_NAME_CHARS * 4 + 1], file[MAX_NAME_CHARS * 4 + 1];
+	size_t table_len = 0;
+	if ((rc = pyv_string_read(py, mem, name_ptr, name, sizeof(name))) < 0 ||
+	    (rc = pyv_string_read(py, mem, file_ptr, file, sizeof(file))) < 0 ||
+	    (rc = bytes_read(py, mem, table_ptr, py->codes->scratch, MAX_TABLE_BYTES, &table_len)) < 0)
+		return rc;
+	s->name = strdup(name);
+	s->file = strdup(file);
+	s->table = malloc(table_len ? table_len : 1);
+	if (!s->name || !s->file || !s->table) {
+		code_slot_clear(s);
+		return -ENOMEM;
+	}
+	memcpy(s->table, py->codes->scratch, table_len);
+	s->pub = (struct pyv_code){ .name = s->name, .file = s->file,
+		.firstlineno = firstlineno, .firsttraceable = firsttraceable, .table = s->table, .table_len = table_len };
+	s->addr = addr;
+	s->name_ptr = name_ptr;
+	s->file_ptr = file_ptr;
+	s->table_ptr = table_ptr;
+	s->firstlineno = firstlineno;
+hit:
+	*out = &s->pub;
+	return 0;
+}
+
+void pt_python_fini(struct pt_python *py)
+{
+	if (py->codes) {
+		for (size_t i = 0; i < CODE_CACHE_SLOTS; i++)
+			code_slot_clear(&py->codes->slot[i]);
+		free(py->codes);
+		py->codes = NULL;
+	}
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* The CPython struct layout pytrace reads: one table per minor version,
+ * generated from that version's own headers by tools/gen-offsets. */
+#ifndef PYTRACE_PYTHON_OFFSETS_H
+#define PYTRACE_PYTHON_OFFSETS_H
+
+#include <stdint.h>
+
+/* Value of a field that does not exist in a version. */
+#define PYV_NONE (-1)
+
+/* Every member is a byte offset (or size) for x86_64 release (GIL) builds,
+ * or PYV_NONE. Names follow CPython's: struct prefix, then field. */
+struct pyv_offsets {
+	int major, minor;
+
+	/* _PyRuntimeState (3.7+); for 2.7/3.6 the roots are static symbols. */
+	int32_t runtime_size;
+	int32_t runtime_interpreters_head;
+	int32_t runtime_gilstate_tstate_current; /* 3.7-3.11: GIL holder */
+
+	/* PyInterpreterState */
+	int32_t interp_size;
+	int32_t interp_next;
+	int32_t interp_tstate_head;     /* tstate_head / threads.head */
+	int32_t interp_ceval_gil;       /* 3.12+: struct _gil_runtime_state* */
+	int32_t gil_locked;             /* in struct _gil_runtime_state */
+	int32_t gil_last_holder;
+
+	/* PyThreadState */
+	int32_t tstate_size;
+	int32_t tstate_next;
+	int32_t tstate_interp;
+	int32_t tstate_frame;           /* <=3.10: PyFrameObject* */
+	int32_t tstate_cframe;          /* 3.11/3.12: _PyCFrame* */
+	int32_t tstate_root_cframe;     /* 3.11/3.12: embedded _PyCFrame */
+	int32_t tstate_current_frame;   /* 3.13+: _PyInterpreterFrame* */
+	int32_t tstate_thread_id;       /* pthread_t */
+	int32_t tstate_native_thread_id;/* 3.11+: kernel TID */
+
+	/* _PyCFrame (3.11/3.12) */
+	int32_t cframe_current_frame;
+	int32_t cframe_previous;
+
+	/* PyFrameObject (<=3.10) */
+	int32_t frame_size;
+	int32_t frame_back;
+	int32_t frame_code;
+	int32_t frame_lasti;            /* int; bytes <=3.9, code units 3.10 */
+
+	/* _PyInterpreterFrame (3.11+) */
+	int32_t iframe_size;
+	int32_t iframe_code;            /* f_code / f_executable */
+	int32_t iframe_previous;
+	int32_t iframe_instr;           /* prev_instr (3.11/3.12) / instr_ptr */
+	int32_t iframe_is_entry;        /* 3.11 only (bool) */
+	int32_t iframe_owner;           /* char */
+	int32_t owner_generator;        /* FRAME_OWNED_BY_GENERATOR value */
+	int32_t owner_cstack;           /* FRAME_OWNED_BY_CSTACK value, 3.12+ */
+
+	/* PyCodeObject */
+	int32_t code_size;
+	int32_t code_filename;
+	int32_t code_name;
+	int32_t code_qualname;          /* 3.11+ */
+	int32_t code_firstlineno;
+	int32_t code_lnotab;            /* <=3.9 */
+	int32_t code_linetable;         /* 3.10+ */
+	int32_t code_code_adaptive;     /* 3.11+: inline bytecode */
+	int32_t code_firsttraceable;    /* 3.11+: int, code units */
+
+	/* Objects */
+	int32_t object_type;            /* ob_type */
+	int32_t type_name;              /* tp_name (const char*) */
+	int32_t varobject_size;         /* ob_size */
+
+	/* str (3.x PyUnicodeObject; 2.7 PyStringObject) and bytes.
+	 * On 2.7 the unicode_* members describe the `unicode` type instead
+	 * (PyUnicodeObject: length, then a Py_UNICODE* buffer held in
+	 * unicode_data, no state word), and `str` is read as a PyVarObject
+	 * (varobject_size) with inline bytes at string_sval. The uint32_t
+	 * members hold (uint32_t)PYV_NONE where absent. */
+	int32_t unicode_length;
+	int32_t unicode_state;          /* 32-bit bitfield word */
+	int32_t unicode_ascii_size;     /* sizeof(PyASCIIObject) */
+	int32_t unicode_compact_size;   /* sizeof(PyCompactUnicodeObject) */
+	int32_t unicode_data;           /* PyUnicodeObject.data.any; 2.7: str */
+	uint32_t unicode_kind_mask;     /* state bits, found by setting them */
+	int32_t unicode_kind_shift;
+	uint32_t unicode_compact_bit;
+	uint32_t unicode_ascii_bit;
+	int32_t unicode_char_size;      /* 2.7: sizeof(Py_UNICODE), 2 or 4 */
+	int32_t string_sval;            /* 2.7 PyStringObject.ob_sval */
+	int32_t bytes_sval;             /* 3.x PyBytesObject.ob_sval */
+};
+
+extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,
+	pyv_offsets_37, pyv_offsets_38, pyv_offsets_39, pyv_offsets_310,
+	pyv_offsets_311, pyv_offsets_312, pyv_offsets_313;
+
+/* The generated table for major.minor, or NULL if none. */
+const struct pyv_offsets *pyv_offsets_for(int major, int minor);
+
+#endif

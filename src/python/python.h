@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* The CPython found in a target: version, layout, addresses, and the few
+ * capability questions the walker asks instead of comparing versions. */
+#ifndef PYTRACE_PYTHON_PYTHON_H
+#define PYTRACE_PYTHON_PYTHON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mem/arena.h"
+#include "mem/maps.h"
+#include "mem/mem.h"
+#include "python/linetable.h"
+#include "python/offsets.h"
+#include "pytrace/pytrace.h"
+
+struct pyv_range {
+	uint64_t lo, hi;     /* runtime addresses, [lo, hi) */
+};
+
+struct pt_python {
+	struct pt_python_info info;
+	struct pyv_offsets off;      /* generated table, overridden by
+	                                _Py_DebugOffsets on 3.13+ */
+	uint64_t bias;               /* load bias of the runtime ELF */
+	uint64_t runtime;            /* &_PyRuntime (3.7+) */
+	uint64_t interp_head_addr;   /* &interp_head (2.7/3.6), 0 if unknown */
+	uint64_t tstate_current_addr;/* &_PyThreadState_Current (2.7/3.6) */
+	uint64_t code_type;          /* &PyCode_Type */
+	uint64_t str_type;           /* &PyUnicode_Type (&PyString_Type on 2.7) */
+	uint64_t bytes_type;         /* &PyBytes_Type (&PyString_Type on 2.7) */
+	struct pyv_range eval[4];    /* functions that run bytecode */
+	size_t n_eval;
+	struct pyv_code_cache *codes;
+};
+
+/* Finds the CPython runtime among the mappings and reads its layout.
+ * -PT_E_NOTPYTHON, -PT_E_VERSION (found but unsupported: info filled),
+ * or 0. */
+int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
+		     struct pt_python *py, struct pt_error *err);
+void pt_python_fini(struct pt_python *py);
+
+/* Capabilities: answered from which fields the layout has. */
+enum pyv_frame_model {
+	PYV_FRAMES_OBJECTS,  /* tstate->frame, PyFrameObject.f_back (<=3.10) */
+	PYV_FRAMES_CFRAME,   /* tstate->cframe->current_frame (3.11, 3.12) */
+	PYV_FRAMES_CURRENT,  /* tstate->current_frame (3.13+) */
+};
+enum pyv_frame_model pyv_frame_model(const struct pt_python *py);
+enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py);
+bool pyv_frame_is_shim(const struct pt_python *py, int owner);
+bool pyv_has_native_thread_id(const struct pt_python *py);
+bool pyv_pc_is_eval(const struct pt_python *py, uint64_t pc);
+
+/* One thread state of the target. */
+struct pt_pytstate {
+	uint64_t addr;
+	uint64_t interp;
+	uint64_t pthread_id;   /* == the thread's fs_base */
+	pid_t native_tid;      /* 0 where the version lacks it */
+};
+
+/* Every thread state of every interpreter (at most max). */
+int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
+			   struct pt_pytstate *out, size_t max, size_t *n);
+/* The thread state holding the GIL, or 0. */
+uint64_t pt_python_gil_holder(struct pt_python *py, struct pt_mem *mem,
+			      const struct pt_pytstate *tstates, size_t n);
+
+/* Walks one thread's frames, innermost first, into out (at most max);
+ * strings are copied into arena. A frame that cannot be read is marked
+ * unreadable; the walk goes on where it can. Returns 0, or a negative
+ * status with *why set when the walk could not start. */
+int pt_python_walk(struct pt_python *py, struct pt_mem *mem, uint64_t tstate,
+		   struct pt_arena *arena, struct pt_pyframe *out, size_t max,
+		   size_t *n, const char **why);
+
+/* Code objects: name, file, first line, line table; cached by address and
+ * revalidated on every use. */
+struct pyv_code {
+	const char *name, *file;     /* owned by the cache */
+	int firstlineno;
+	int firsttraceable;          /* 3.11+: code units of prologue, else 0 */
+	const uint8_t *table;
+	size_t table_len;
+};
+/* *out stays valid until the next pyv_code_read: copy what you keep. */
+int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
+		  const struct pyv_code **out);
+/* A str object as UTF-8 into buf (truncated at cap-1 bytes). */
+int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
+		    char *buf, size_t cap);
+
+#endif

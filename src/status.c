@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* The documented exit code and name of each failure kind. */
+#include "pytrace/pytrace.h"
+
+int pt_status_exit_code(int status)
+{
+	if (status < 0)
+		status = -status;
+	/* The codes are the statuses themselves: docs/pytrace.1 lists them. */
+	return status >= PT_E_INTERNAL && status <= PT_E_EXITED ? status : PT_E_INTERNAL;
+}
+
+const char *pt_status_name(int status)
+{
+	static const char *const names[] = {
+		[PT_OK] = "ok",
+		[PT_E_INTERNAL] = "internal error",
+		[PT_E_USAGE] = "usage error",
+		[PT_E_NOPROC] = "no such process",
+		[PT_E_PERM] = "permission denied",
+		[PT_E_NOTPYTHON] = "not a Python process",
+		[PT_E_VERSION] = "unsupported Python version",
+		[PT_E_EXITED] = "process exited",
+	};
+	if (status < 0)
+		status = -status;
+	return status <= PT_E_EXITED ? names[status] : "unknown error";
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/* Prints the struct pyv_offsets values of the CPython whose headers it is
+ * compiled against, one "field value" line each, for tools/gen-offsets. */
+
+/*
+ * This file is built once per CPython installation, against that version's
+ * own headers, so that no offset is ever copied by hand: the compiler that
+ * lays out CPython's structs computes them. Version conditionals are fine
+ * here (and only here): they pick which headers and fields exist.
+ *
+ * gen-offsets passes -I<include/pythonX.Y> and, if present, -I<.../internal>.
+ * Everything else (Py_BUILD_CORE, which internal headers) is decided below
+ * from patchlevel.h, so the script stays version-agnostic.
+ */
+
+#include <patchlevel.h>
+
+#if PY_VERSION_HEX >= 0x030E0000
+/* gen-offsets looks for this marker and skips the installation. */
+#error "pytrace-unsupported-version: teach tools/offsets-probe.c this version first"
+#endif
+#if PY_VERSION_HEX < 0x02070000 || (PY_VERSION_HEX >= 0x03000000 && PY_VERSION_HEX < 0x03060000)
+#error "pytrace-unsupported-version: pytrace supports 2.7 and 3.6+"
+#endif
+
+/* The interpreter and runtime structs are private from 3.7 on; their
+ * headers refuse to compile without Py_BUILD_CORE. */
+#if PY_VERSION_HEX >= 0x03070000
+#define Py_BUILD_CORE 1
+#endif
+
+/* Checked before the rest of the headers, whose own errors would bury it. */
+#include <pyconfig.h>
+#if defined(Py_GIL_DISABLED) || defined(Py_DEBUG) || defined(Py_TRACE_REFS)
+/* Those builds change the object header; the tables are for release GIL
+ * builds. gen-offsets looks for this marker and skips the installation. */
+#error "pytrace-unsupported-build: not a release GIL build"
+#endif
+
+#include <Python.h>
+#include <frameobject.h>
+
+#if PY_VERSION_HEX >= 0x03090000
+#include <pycore_runtime.h>   /* _PyRuntimeState */
+#include <pycore_interp.h>    /* PyInterpreterState, struct _gil_runtime_state */
+#elif PY_VERSION_HEX >= 0x03080000
+#include <pycore_pystate.h>   /* _PyRuntimeState, PyInterpreterState */
+#elif PY_VERSION_HEX >= 0x03070000
+#include <internal/pystate.h> /* _PyRuntimeState */
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include <pycore_frame.h>     /* _PyInterpreterFrame, enum _frameowner */
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* gen-offsets matches these names against struct pyv_offsets. */
+#define OFF(field, type, member) printf("%s %ld\n", #field, (long)offsetof(type, member))
+#define SIZE(field, type)        printf("%s %ld\n", #field, (long)sizeof(type))
+#define VAL(field, v)            printf("%s %ld\n", #field, (long)(v))
+#define HEX(field, v)            printf("%s 0x%lx\n", #field, (unsigned long)(v))
+#define NONE(field)              printf("%s PYV_NONE\n", #field)
+
+#if PY_MAJOR_VERSION >= 3
+/* The unicode state word as the compiler laid it out, so bit positions are
+ * observed rather than assumed from the declaration order. */
+static uint32_t unicode_state_word(const PyASCIIObject *o)
+{
+	uint32_t w;
+
+	memcpy(&w, (const char *)o + offsetof(PyASCIIObject, state), sizeof(w));
+	return w;
+}
+
+static int lowest_bit(uint32_t mask)
+{
+	int shift = 0;
+
+	while (mask && !(mask & 1)) {
+		mask >>= 1;
+		shift++;
+	}
+	return shift;
+}
+
+static void print_unicode_bits(void)
+{
+	PyASCIIObject o;
+	uint32_t kind, compact, ascii;
+
+	/* Every bit of the 3-bit kind field set, then each flag alone. */
+	memset(&o, 0, sizeof(o));
+	o.state.kind = 7;
+	kind = unicode_state_word(&o);
+	memset(&o, 0, sizeof(o));
+	o.state.compact = 1;
+	compact = unicode_state_word(&o);
+	memset(&o, 0, sizeof(o));
+	o.state.ascii = 1;
+	ascii = unicode_state_word(&o);
+
+	HEX(unicode_kind_mask, kind);
+	VAL(unicode_kind_shift, lowest_bit(kind));
+	HEX(unicode_compact_bit, compact);
+	HEX(unicode_ascii_bit, ascii);
+}
+#endif
+
+int main(void)
+{
+	/* Must fit the 32-bit word pytrace reads; a wider state would need a
+	 * change to struct pyv_offsets, so fail loudly instead. */
+#if PY_MAJOR_VERSION >= 3
+	if (sizeof(((PyASCIIObject *)0)->state) != sizeof(uint32_t)) {
+		fprintf(stderr, "offsets-probe: unicode state is not 32 bits\n");
+		return 1;
+	}
+#endif
+	printf("version %s\n", PY_VERSION);
+	VAL(major, PY_MAJOR_VERSION);
+	VAL(minor, PY_MINOR_VERSION);
+
+	/* _PyRuntimeState */
+#if PY_VERSION_HEX >= 0x03070000
+	SIZE(runtime_size, _PyRuntimeState);
+	OFF(runtime_interpreters_head, _PyRuntimeState, interpreters.head);
+#else
+	NONE(runtime_size);
+	NONE(runtime_interpreters_head);
+#endif
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030C0000
+	OFF(runtime_gilstate_tstate_current, _PyRuntimeState, gilstate.tstate_current);
+#else
+	NONE(runtime_gilstate_tstate_current);
+#endif
+
+	/* PyInterpreterState */
+	SIZE(interp_size, PyInterpreterState);
+	OFF(interp_next, PyInterpreterState, next);
+#if PY_VERSION_HEX >= 0x030B0000
+	OFF(interp_tstate_head, PyInterpreterState, threads.head);
+#else
+	OFF(interp_tstate_head, PyInterpreterState, tstate_head);
+#endif
+	/* 3.12 moved the GIL from the runtime into each interpreter. */
+#if PY_VERSION_HEX >= 0x030C0000
+	OFF(interp_ceval_gil, PyInterpreterState, ceval.gil);
+	OFF(gil_locked, struct _gil_runtime_state, locked);
+	OFF(gil_last_holder, struct _gil_runtime_state, last_holder);
+#else
+	NONE(interp_ceval_gil);
+	NONE(gil_locked);
+	NONE(gil_last_holder);
+#endif
+
+	/* PyThreadState */
+	SIZE(tstate_size, PyThreadState);
+	OFF(tstate_next, PyThreadState, next);
+	OFF(tstate_interp, PyThreadState, interp);
+	OFF(tstate_thread_id, PyThreadState, thread_id);
+#if PY_VERSION_HEX < 0x030B0000
+	OFF(tstate_frame, PyThreadState, frame);
+	NONE(tstate_cframe);
+	NONE(tstate_root_cframe);
+	NONE(tstate_current_frame);
+	NONE(tstate_native_thread_id);
+	NONE(cframe_current_frame);
+	NONE(cframe_previous);
+#elif PY_VERSION_HEX < 0x030D0000
+	NONE(tstate_frame);
+	OFF(tstate_cframe, PyThreadState, cframe);
+	OFF(tstate_root_cframe, PyThreadState, root_cframe);
+	NONE(tstate_current_frame);
+	OFF(tstate_native_thread_id, PyThreadState, native_thread_id);
+	OFF(cframe_current_frame, _PyCFrame, current_frame);
+	OFF(cframe_previous, _PyCFrame, previous);
+#else
+	NONE(tstate_frame);
+	NONE(tstate_cframe);
+	NONE(tstate_root_cframe);
+	OFF(tstate_current_frame, PyThreadState, current_frame);
+	OFF(tstate_native_thread_id, PyThreadState, native_thread_id);
+	NONE(cframe_current_frame);
+	NONE(cframe_previous);
+#endif
+
+	/* PyFrameObject is the frame chain only up to 3.10. */
+#if PY_VERSION_HEX < 0x030B0000
+	SIZE(frame_size, PyFrameObject);
+	OFF(frame_back, PyFrameObject, f_back);
+	OFF(frame_code, PyFrameObject, f_code);
+	OFF(frame_lasti, PyFrameObject, f_lasti);
+#else
+	NONE(frame_size);
+	NONE(frame_back);
+	NONE(frame_code);
+	NONE(frame_lasti);
+#endif
+
+	/* _PyInterpreterFrame; the owner values are enum constants, so the
+	 * compiler reads them from pycore_frame.h. */
+#if PY_VERSION_HEX >= 0x030B0000
+	SIZE(iframe_size, _PyInterpreterFrame);
+	OFF(iframe_previous, _PyInterpreterFrame, previous);
+	OFF(iframe_owner, _PyInterpreterFrame, owner);
+	VAL(owner_generator, FRAME_OWNED_BY_GENERATOR);
+#if PY_VERSION_HEX >= 0x030D0000
+	OFF(iframe_code, _PyInterpreterFrame, f_executable);
+	OFF(iframe_instr, _PyInterpreterFrame, instr_ptr);
+#else
+	OFF(iframe_code, _PyInterpreterFrame, f_code);
+	OFF(iframe_instr, _PyInterpreterFrame, prev_instr);
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+	NONE(iframe_is_entry);
+	VAL(owner_cstack, FRAME_OWNED_BY_CSTACK);
+#else
+	OFF(iframe_is_entry, _PyInterpreterFrame, is_entry);
+	NONE(owner_cstack);
+#endif
+#else
+	NONE(iframe_size);
+	NONE(iframe_code);
+	NONE(iframe_previous);
+	NONE(iframe_instr);
+	NONE(iframe_is_entry);
+	NONE(iframe_owner);
+	NONE(owner_generator);
+	NONE(owner_cstack);
+#endif
+
+	/* PyCodeObject */
+	SIZE(code_size, PyCodeObject);
+	OFF(code_filename, PyCodeObject, co_filename);
+	OFF(code_name, PyCodeObject, co_name);
+	OFF(code_firstlineno, PyCodeObject, co_firstlineno);
+#if PY_VERSION_HEX >= 0x030A0000
+	NONE(code_lnotab);
+	OFF(code_linetable, PyCodeObject, co_linetable);
+#else
+	OFF(code_lnotab, PyCodeObject, co_lnotab);
+	NONE(code_linetable);
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+	OFF(code_qualname, PyCodeObject, co_qualname);
+	OFF(code_code_adaptive, PyCodeObject, co_code_adaptive);
+	OFF(code_firsttraceable, PyCodeObject, _co_firsttraceable);
+#else
+	NONE(code_qualname);
+	NONE(code_code_adaptive);
+	NONE(code_firsttraceable);
+#endif
+
+	/* Object headers */
+	OFF(object_type, PyObject, ob_type);
+	OFF(type_name, PyTypeObject, tp_name);
+	OFF(varobject_size, PyVarObject, ob_size);
+
+	/* Strings. 2.7: unicode_* describe the `unicode` type (a buffer
+	 * pointer, no state word); `str` is PyStringObject. */
+#if PY_MAJOR_VERSION >= 3
+	OFF(unicode_length, PyASCIIObject, length);
+	OFF(unicode_state, PyASCIIObject, state);
+	SIZE(unicode_ascii_size, PyASCIIObject);
+	SIZE(unicode_compact_size, PyCompactUnicodeObject);
+	OFF(unicode_data, PyUnicodeObject, data);
+	print_unicode_bits();
+	NONE(unicode_char_size);
+	NONE(string_sval);
+	OFF(bytes_sval, PyBytesObject, ob_sval);
+#else
+	OFF(unicode_length, PyUnicodeObject, length);
+	NONE(unicode_state);
+	NONE(unicode_ascii_size);
+	NONE(unicode_compact_size);
+	OFF(unicode_data, PyUnicodeObject, str);
+	NONE(unicode_kind_mask);
+	NONE(unicode_kind_shift);
+	NONE(unicode_compact_bit);
+	NONE(unicode_ascii_bit);
+	VAL(unicode_char_size, sizeof(Py_UNICODE));
+	OFF(string_sval, PyStringObject, ob_sval);
+	NONE(bytes_sval);
+#endif
+	return 0;
+}
