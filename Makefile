@@ -51,6 +51,7 @@ deps:
 
 unit: $(UNIT_BIN)
 	@tools/run-unit $(UNIT_BIN)
+	@tools/check-offsets
 
 e2e: $(PYTRACE)
 	PYTRACE=$(abspath $(PYTRACE)) python3 -m pytest -q tests/e2e

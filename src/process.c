@@ -27,6 +27,7 @@ struct pt_process {
 	struct pt_mem mem;
 	struct pt_python py;
 	struct pt_unwinder *uw;
+	struct pt_pyframe *scratch;  /* MAX_PY_FRAMES, for walks */
 };
 
 static int process_set_error(struct pt_error *err, int status, const char *fmt, ...)
@@ -106,6 +107,32 @@ fail:
 	return rc;
 }
 
+int pt_process_refresh(pt_process *p, struct pt_error *err)
+{
+	struct pt_maps maps;
+	int rc;
+
+	err->status = 0;
+	err->msg[0] = 0;
+	if ((rc = pt_maps_read(p->pid, &maps)) < 0)
+		return process_set_error(err, process_exists(p->pid) ? PT_E_EXITED : PT_E_NOPROC,
+					 "cannot read the mappings of process %d", (int)p->pid);
+	pt_maps_free(&p->maps);
+	p->maps = maps;
+	if (p->uw) {
+		pt_unwinder_close(p->uw);
+		p->uw = NULL;
+	}
+	pt_python_fini(&p->py);
+	p->is_python = false;
+	rc = pt_python_detect(p->pid, &p->maps, &p->mem, &p->py, err);
+	if (rc == 0)
+		p->is_python = true;
+	else if (rc == -PT_E_NOTPYTHON)
+		rc = 0, err->status = 0, err->msg[0] = 0;
+	return rc;
+}
+
 void pt_process_close(pt_process *p)
 {
 	if (!p)
@@ -113,6 +140,7 @@ void pt_process_close(pt_process *p)
 	if (p->uw)
 		pt_unwinder_close(p->uw);
 	pt_python_fini(&p->py);
+	free(p->scratch);
 	pt_maps_free(&p->maps);
 	pt_mem_fini(&p->mem);
 	free(p);
@@ -152,17 +180,39 @@ struct snap_work {
 	const char *native_why;
 };
 
-static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work,
-			    struct pt_pyframe *scratch)
+static int process_scratch(struct pt_process *p)
 {
-	struct pt_pytstate *ts = malloc(MAX_TSTATES * sizeof(*ts));
-	size_t nts = 0;
+	if (!p->scratch)
+		p->scratch = malloc(MAX_PY_FRAMES * sizeof(*p->scratch));
+	return p->scratch ? 0 : -ENOMEM;
+}
+
+/* Reads the Python stacks of the snapshot's threads (all stopped). */
+static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
+{
+	struct pt_pytstate ts_small[64], *ts = ts_small;
+	size_t nts = 0, cap = 64;
 	const char *why = NULL;
 
-	if (!ts)
-		return;
-	if (pt_python_list_tstates(&p->py, &p->mem, ts, MAX_TSTATES, &nts) < 0)
-		why = "cannot read the interpreter's thread list";
+	/* Most processes have few threads: try the stack array first. */
+	for (;;) {
+		if (pt_python_list_tstates(&p->py, &p->mem, ts, cap, &nts) < 0) {
+			why = "cannot read the interpreter's thread list";
+			nts = 0;
+			break;
+		}
+		if (nts < cap || cap >= MAX_TSTATES)
+			break;
+		if (ts != ts_small)
+			free(ts);
+		cap = MAX_TSTATES;
+		if (!(ts = malloc(cap * sizeof(*ts)))) {
+			ts = ts_small;
+			nts = 0;
+			why = "out of memory";
+			break;
+		}
+	}
 	uint64_t holder = pt_python_gil_holder(&p->py, &p->mem, ts, nts);
 
 	for (size_t i = 0; i < nts; i++) {
@@ -179,20 +229,21 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 		t->holds_gil = holder && holder == ts[i].addr;
 		size_t n = 0;
 		const char *wwhy = NULL;
-		pt_python_walk(&p->py, &p->mem, ts[i].addr, snap->arena, scratch, MAX_PY_FRAMES, &n, &wwhy);
+		pt_python_walk(&p->py, &p->mem, ts[i].addr, snap->arena, p->scratch, MAX_PY_FRAMES, &n, &wwhy);
 		t->py_error = wwhy;
 		t->py = pt_arena_alloc(snap->arena, (n ? n : 1) * sizeof(*t->py));
 		if (!t->py) {
 			t->py_error = "out of memory";
 			continue;
 		}
-		memcpy(t->py, scratch, n * sizeof(*t->py));
+		memcpy(t->py, p->scratch, n * sizeof(*t->py));
 		t->n_py = n;
 	}
 	if (why)
 		for (size_t k = 0; k < snap->n_threads; k++)
 			snap->threads[k].py_error = why;
-	free(ts);
+	if (ts != ts_small)
+		free(ts);
 }
 
 static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
@@ -224,84 +275,107 @@ static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, s
 	}
 }
 
+/* Reads the stacks of tids, which the caller holds stopped; resume, when
+ * given, is called as soon as the target's memory is no longer needed. */
+static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool native,
+			 struct pt_snapshot **out, void (*resume)(void *), void *resume_arg,
+			 struct pt_error *err)
+{
+	struct pt_snapshot *snap = calloc(1, sizeof(*snap));
+	struct snap_work *work = calloc(n ? n : 1, sizeof(*work));
+	int rc = 0;
+
+	if (!snap || !work || !(snap->arena = pt_arena_new()) ||
+	    !(snap->threads = pt_arena_alloc(snap->arena, (n ? n : 1) * sizeof(*snap->threads))) ||
+	    (p->is_python && process_scratch(p) < 0)) {
+		if (resume)
+			resume(resume_arg);
+		rc = process_set_error(err, PT_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	snap->pid = p->pid;
+	snap->n_threads = n;
+	for (size_t k = 0; k < n; k++) {
+		snap->threads[k].tid = tids[k];
+		work[k].have_regs = pt_ptrace_get_regs(tids[k], &work[k].regs) == 0;
+	}
+	if (p->is_python)
+		snapshot_python(p, snap, work);
+	if (native) {
+		for (size_t k = 0; k < n; k++) {
+			work[k].raw = malloc(MAX_NATIVE_FRAMES * sizeof(*work[k].raw));
+			if (!work[k].raw || !work[k].have_regs) {
+				work[k].native_why = "cannot read the thread's registers";
+				continue;
+			}
+			pt_unwinder_unwind(p->uw, tids[k], &work[k].regs, work[k].raw,
+					   MAX_NATIVE_FRAMES, &work[k].n_raw, &work[k].native_why);
+		}
+	}
+	if (resume)
+		resume(resume_arg);
+	/* --- the target may run again: what follows reads only files --- */
+	for (size_t k = 0; k < n; k++)
+		thread_read_name(p->pid, tids[k], snap->threads[k].name, sizeof(snap->threads[k].name));
+	if (native)
+		snapshot_symbolize(p, snap, work);
+	*out = snap;
+	snap = NULL;
+out:
+	for (size_t k = 0; work && k < n; k++)
+		free(work[k].raw);
+	free(work);
+	pt_snapshot_free(snap);
+	return rc;
+}
+
+static int process_prepare_native(struct pt_process *p, bool native, struct pt_error *err)
+{
+	/* Slow set-up (reading ELF files) happens before any thread stops. */
+	if (native && !p->uw)
+		return pt_unwinder_open(p->pid, &p->mem, &p->uw, err);
+	return 0;
+}
+
+static void snapshot_resume_set(void *arg)
+{
+	pt_ptrace_resume_all(arg);
+}
+
 int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, struct pt_error *err)
 {
 	struct pt_stopset set = { 0 };
-	struct pt_snapshot *snap = NULL;
-	struct snap_work *work = NULL;
-	struct pt_pyframe *scratch = NULL;
 	bool native = flags & PT_SNAP_NATIVE;
 	int rc;
 
 	*out = NULL;
 	err->status = 0;
 	err->msg[0] = 0;
-	/* Slow set-up (reading ELF files) happens before the threads stop. */
-	if (native && !p->uw) {
-		rc = pt_unwinder_open(p->pid, &p->mem, &p->uw, err);
-		if (rc < 0)
-			return rc;
-	}
-	snap = calloc(1, sizeof(*snap));
-	scratch = p->is_python ? malloc(MAX_PY_FRAMES * sizeof(*scratch)) : NULL;
-	if (!snap || !(snap->arena = pt_arena_new()) || (p->is_python && !scratch)) {
-		rc = process_set_error(err, PT_E_INTERNAL, "out of memory");
-		goto fail;
-	}
-	snap->pid = p->pid;
-
-	rc = pt_ptrace_stop_all(p->pid, &set, err);
-	if (rc < 0)
-		goto fail;
-	/* --- threads stopped: read only, as fast as possible --- */
-	snap->n_threads = set.n;
-	snap->threads = pt_arena_alloc(snap->arena, (set.n ? set.n : 1) * sizeof(*snap->threads));
-	work = calloc(set.n ? set.n : 1, sizeof(*work));
-	if (!snap->threads || !work) {
-		pt_ptrace_resume_all(&set);
-		rc = process_set_error(err, PT_E_INTERNAL, "out of memory");
-		goto fail;
-	}
-	for (size_t k = 0; k < set.n; k++) {
-		snap->threads[k].tid = set.tids[k];
-		work[k].have_regs = pt_ptrace_get_regs(set.tids[k], &work[k].regs) == 0;
-	}
-	if (p->is_python)
-		snapshot_python(p, snap, work, scratch);
-	if (native) {
-		for (size_t k = 0; k < set.n; k++) {
-			work[k].raw = malloc(MAX_NATIVE_FRAMES * sizeof(*work[k].raw));
-			if (!work[k].raw || !work[k].have_regs) {
-				work[k].native_why = "cannot read the thread's registers";
-				continue;
-			}
-			pt_unwinder_unwind(p->uw, set.tids[k], &work[k].regs, work[k].raw,
-					   MAX_NATIVE_FRAMES, &work[k].n_raw, &work[k].native_why);
-		}
-	}
-	pt_ptrace_resume_all(&set);
-	/* --- threads running again --- */
-
-	for (size_t k = 0; k < snap->n_threads; k++)
-		thread_read_name(p->pid, snap->threads[k].tid, snap->threads[k].name,
-				 sizeof(snap->threads[k].name));
-	if (native)
-		snapshot_symbolize(p, snap, work);
-	if (p->is_python && !process_exists(p->pid)) {
+	if ((rc = process_prepare_native(p, native, err)) < 0)
+		return rc;
+	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) < 0)
+		return rc;
+	rc = snapshot_read(p, set.tids, set.n, native, out, snapshot_resume_set, &set, err);
+	if (rc == 0 && !process_exists(p->pid)) {
+		pt_snapshot_free(*out);
+		*out = NULL;
 		rc = process_set_error(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);
-		goto fail;
 	}
-	*out = snap;
-	snap = NULL;
-	rc = 0;
-fail:
-	if (work)
-		for (size_t k = 0; k < set.n; k++)
-			free(work[k].raw);
-	free(work);
-	free(scratch);
-	pt_snapshot_free(snap);
 	return rc;
+}
+
+int pt_thread_stack(pt_process *p, pid_t tid, unsigned flags, struct pt_snapshot **out,
+		    struct pt_error *err)
+{
+	bool native = flags & PT_SNAP_NATIVE;
+	int rc;
+
+	*out = NULL;
+	err->status = 0;
+	err->msg[0] = 0;
+	if ((rc = process_prepare_native(p, native, err)) < 0)
+		return rc;
+	return snapshot_read(p, &tid, 1, native, out, NULL, NULL, err);
 }
 
 void pt_snapshot_free(struct pt_snapshot *snap)

@@ -111,6 +111,16 @@ int pt_snapshot_take(pt_process *proc, unsigned flags, struct pt_snapshot **out,
 		     struct pt_error *err);
 void pt_snapshot_free(struct pt_snapshot *snap);
 
+/* For commands that stop threads themselves (stacks, flow): reads the
+ * stack of one thread the caller already holds in a ptrace stop, into a
+ * snapshot of one thread. Nothing is stopped or resumed here. */
+int pt_thread_stack(pt_process *proc, pid_t tid, unsigned flags,
+		    struct pt_snapshot **out, struct pt_error *err);
+
+/* After an exec, or when new libraries were mapped: reread the mappings,
+ * find the runtime again, and forget cached modules. */
+int pt_process_refresh(pt_process *proc, struct pt_error *err);
+
 /* The merged stack of one thread: native frames with the Python frames
  * each eval-loop frame was running placed right after it. */
 struct pt_merged_frame {

@@ -336,8 +336,14 @@ int pt_ptrace_stop_all(pid_t pid, struct pt_stopset *set, struct pt_error *err)
 	for (size_t i = 0; i < w.n; i++)
 		n += w.th[i].state == PTRACE_STOPPED;
 	if (n == 0) {
-		rc = ptrace_fail(err, PT_E_EXITED, "process %d exited while being stopped",
-				 (int)pid);
+		char st = ptrace_task_state(pid, pid);
+		if (st == 'Z' || st == 'X')
+			rc = ptrace_fail(err, PT_E_EXITED,
+					 "process %d has exited (a zombie its parent has not reaped)",
+					 (int)pid);
+		else
+			rc = ptrace_fail(err, PT_E_EXITED, "process %d exited while being stopped",
+					 (int)pid);
 		goto fail;
 	}
 	set->tids = malloc(n * sizeof(*set->tids));

@@ -496,8 +496,8 @@ static void test_fixture(const char *dir, const char *base,
 	      "%s: fixture parses, kind %s, %lu code objects", base,
 	      kind >= 0 ? kind_names[kind] : "missing", n_codes);
 	check(parse_ok && bad == 0,
-	      "%s: %lu offsets (%lu without a line) match CPython %s's PyCode_Addr2Line",
-	      base, n_cases - bad, n_none, version);
+	      "%s: %lu of %lu offsets (%lu without a line) match CPython %s's PyCode_Addr2Line",
+	      base, n_cases - bad, n_cases, n_none, version);
 	check(parse_ok && prefix_ok,
 	      "%s: %lu lookups in truncated real tables stay consistent", base,
 	      n_prefix);
