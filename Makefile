@@ -50,8 +50,8 @@ deps:
 	@tools/ensure-deps
 
 unit: $(UNIT_BIN)
-	@tools/run-unit $(UNIT_BIN)
 	@tools/check-offsets
+	@tools/run-unit $(UNIT_BIN)
 
 e2e: $(PYTRACE)
 	PYTRACE=$(abspath $(PYTRACE)) python3 -m pytest -q tests/e2e

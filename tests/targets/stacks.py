@@ -259,7 +259,7 @@ def unicode_names_body():
     ns[u"\u00f1and\u00fa"]()
 
 
-# a module whose file name is non-ASCII (UCS-2): ファイル.py
+# a module whose file name is non-ASCII (UCS-2: katakana "fairu.py")
 _UNICODE_FILE_NAME = u"\u30d5\u30a1\u30a4\u30eb.py"
 _UNICODE_FILE_SRC = (
     "import os\n"

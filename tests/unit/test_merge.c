@@ -253,10 +253,11 @@ static void test_311_style(void)
 	py[1].anchor = 0x7ffd1950;
 	expect_fail("3.11 style: anchor in a non-eval frame's range fails", &t,
 		    "Python frame group 0 (anchor 0x7ffd1950) is not on the stack of native frame #2 _PyEval_EvalFrameDefault");
-	/* Out of order: group 0 sits in the outer frame, group 1 cannot. */
+	/* Group 0 in the outer frame's range: the inner eval frame is taken
+	 * for a bare one, and group 1 is left with no eval frame. */
 	py[1].anchor = 0x7ffd1a40;
 	expect_fail("3.11 style: groups out of stack order fail", &t,
-		    "Python frame group 1 (anchor 0x7ffd1a80) is not on the stack of native frame #6 _PyEval_EvalFrameDefault.cold");
+		    "2 eval-loop frames (1 running no Python code) but 2 Python frame groups");
 	py[1].anchor = 0x7ffd1300;
 
 	/* The eval frame's own sp is unknown: nothing to check against. */
@@ -305,7 +306,7 @@ static void test_312_style(void)
 		NAT("map_next", 0x7ffc8980, false),
 		NAT("list_extend", 0x7ffc8a00, false),
 		NAT("_PyEval_EvalFrameDefault.cold", 0x7ffc8b00, true), /* [0x8b00, 0x9200) */
-		EVAL(0x7ffc9200),                          /* [0x9200, 0x9900): 3.12 .cold split unwound as its own frame */
+		EVAL(0x7ffc9200),                          /* [0x9200, 0x9900) */
 		NAT("PyEval_EvalCode", 0x7ffc9900, false),
 		NAT("pymain_run_python", 0x7ffc9a00, false),
 		NAT("main", 0x7ffc9b00, false),
@@ -352,9 +353,6 @@ static void test_tolerance(void)
 
 	/* In the middle: a PEP 523 evaluator ran the default loop for a
 	 * frame it never pushed. */
-	py[1].anchor = 0x7ffe0100;
-	py[2].anchor = 0x7ffe0e00;
-	nat[3].symbol = "_PyEval_EvalFrameDefault";
 	struct pt_pyframe mid[] = {
 		PYEND("inner", 0x7ffe0100), PYEND("<module>", 0x7ffe0e00),
 	};
@@ -365,11 +363,11 @@ static void test_tolerance(void)
 		     "_PyEval_EvalFrameDefault py:<module> main");
 
 	/* The tolerance needs proof: an outer eval frame that holds the
-	 * anchor. Without one, the extra eval frame is a count mismatch. */
+	 * anchor. Without one, the eval frame fails where it stands. */
 	struct pt_pyframe one[] = { PYEND("<module>", 0x7ffe0e00) };
 	struct pt_thread t_extra = make_thread(nat, 5, one, N(one));
 	expect_fail("tolerance: needs an outer eval frame holding the anchor",
-		    &t_extra, "Python frame group 0 (anchor 0x7ffe0e00) is not on the stack of native frame #3");
+		    &t_extra, "Python frame group 0 (anchor 0x7ffe0e00) is not on the stack of native frame #0 ");
 
 	/* Skipping does not invent room for a group: counts still hold. */
 	struct pt_pyframe extra[] = {
@@ -388,7 +386,6 @@ static void test_tolerance(void)
 
 	/* An eval frame with unknown sp cannot be shown to be bare. */
 	nat[0].sp = 0;
-	py[1].anchor = 0x7ffe0600;
 	struct pt_thread t_nosp = make_thread(nat, N(nat), py, N(py));
 	expect_fail("tolerance: not applied when the eval frame's sp is unknown",
 		    &t_nosp, "native frame #0 _PyEval_EvalFrameDefault has no known stack pointer");

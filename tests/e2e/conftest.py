@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: MIT
+"""Finds every CPython on the machine and runs one stacks.py target per interpreter."""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+SUPPORTED = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+_PROBE = ("import platform, sys; "
+          "print(platform.python_implementation()); "
+          "print('%d.%d.%d' % tuple(sys.version_info[:3]))")
+
+
+def _pyenv_root():
+    exe = shutil.which("pyenv")
+    if exe:
+        try:
+            root = subprocess.run([exe, "root"], capture_output=True, text=True,
+                                  timeout=20).stdout.strip()
+            if root:
+                return root
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def _probe_all(paths):
+    """path -> (major, minor, micro) for every path that is a working CPython."""
+    procs = {}
+    for path in paths:
+        try:
+            procs[path] = subprocess.Popen([path, "-c", _PROBE], stdout=subprocess.PIPE,
+                                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        except OSError:
+            pass
+    found = {}
+    for path, proc in procs.items():
+        try:
+            out = proc.communicate(timeout=30)[0].decode().split()
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            continue
+        if proc.returncode == 0 and len(out) == 2 and out[0] == "CPython":
+            found[path] = tuple(int(x) for x in out[1].split("."))
+    return found
+
+
+def discover():
+    """id -> (python path, version tuple). Ids: 'X.Y' for pyenv, 'system-X.Y'."""
+    pyenv = sorted(glob.glob(os.path.join(_pyenv_root(), "versions", "*", "bin", "python")))
+    probed = _probe_all(pyenv + ([SYSTEM_PYTHON] if os.path.exists(SYSTEM_PYTHON) else []))
+    found = {}
+    for path in pyenv:
+        if path not in probed:
+            continue
+        version = probed[path]
+        key = "%d.%d" % version[:2]
+        if key not in found or found[key][1] < version:
+            found[key] = (path, version)
+    if SYSTEM_PYTHON in probed:
+        version = probed[SYSTEM_PYTHON]
+        found["system-%d.%d" % version[:2]] = (SYSTEM_PYTHON, version)
+    return found
+
+
+INSTALLED = discover()
+SYSTEM_ID = next((k for k in INSTALLED if k.startswith("system-")), "system")
+PYTHON_IDS = SUPPORTED + [SYSTEM_ID]
+
+
+def skip_reason(python_id):
+    if python_id.startswith("system"):
+        return "system CPython %s not installed" % SYSTEM_PYTHON
+    return "CPython %s not installed" % python_id
+
+
+class TargetPool:
+    """Starts every interpreter's target at once; tests then take them one by one."""
+
+    def __init__(self, tmp_path_factory):
+        self.targets = {}
+        for python_id in PYTHON_IDS:
+            if python_id in INSTALLED:
+                path, _ = INSTALLED[python_id]
+                workdir = tmp_path_factory.mktemp("target-" + python_id)
+                self.targets[python_id] = harness.Target(python_id, path, workdir)
+        for target in self.targets.values():
+            target.start()
+
+    def get(self, python_id):
+        target = self.targets[python_id]
+        if not target.alive():
+            # An earlier test killed it (and failed for it); start a fresh one.
+            target.stop()
+            target.restarts += 1
+            target.start()
+        target.wait_ready()
+        return target
+
+    def close(self):
+        for target in self.targets.values():
+            target.stop()
+
+
+@pytest.fixture(scope="session")
+def pytrace():
+    path = harness.pytrace_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail("pytrace binary not found at %s (build it with `make`, or set PYTRACE)"
+                    % path, pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def target_pool(tmp_path_factory, pytrace):
+    pool = TargetPool(tmp_path_factory)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(params=PYTHON_IDS)
+def python_id(request):
+    if request.param not in INSTALLED:
+        pytest.skip(skip_reason(request.param))
+    return request.param
+
+
+@pytest.fixture
+def target(python_id, target_pool):
+    return target_pool.get(python_id)
+
+
+@pytest.fixture
+def system_target(target_pool):
+    if SYSTEM_ID not in INSTALLED:
+        pytest.skip(skip_reason(SYSTEM_ID))
+    return target_pool.get(SYSTEM_ID)
