@@ -11,6 +11,8 @@ BUILD    ?= build
 
 # The library: every .c under src/ except the CLI (main.c, cmd/).
 LIB_SRC  := $(sort $(filter-out src/main.c src/cmd/%,$(wildcard src/*.c src/*/*.c src/*/*/*.c)))
+VERSION  := $(shell cat VERSION)
+PT_CFLAGS += -DPYTRACE_VERSION='"$(VERSION)"'
 CLI_SRC  := src/main.c $(sort $(wildcard src/cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -39,9 +41,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PT_CFLAGS) -o $@ $< $(LIB) $(PT_LDLIBS)
 
-# The man page comes from the same text as --help.
-$(BUILD)/pytrace.1: docs/pytrace.1.in $(PYTRACE)
-	sed -e 's/@VERSION@/$(shell cat VERSION)/' $< > $@
+# The man page comes from the same text as --help (help2man), plus the
+# sections in docs/pytrace.h2m.
+$(BUILD)/pytrace.1: docs/pytrace.h2m $(PYTRACE)
+	help2man --no-info --no-discard-stderr --include docs/pytrace.h2m \
+		--name "Python stacks and call flow of live processes, DTrace-style" \
+		--output $@ $(PYTRACE)
 
 man: $(BUILD)/pytrace.1
 

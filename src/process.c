@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "mem/arena.h"
 #include "mem/maps.h"
@@ -314,9 +315,10 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool
 	}
 	if (resume)
 		resume(resume_arg);
-	/* --- the target may run again: what follows reads only files --- */
+	/* --- the target may run again (and tids may be freed): what follows
+	 * reads only files --- */
 	for (size_t k = 0; k < n; k++)
-		thread_read_name(p->pid, tids[k], snap->threads[k].name, sizeof(snap->threads[k].name));
+		thread_read_name(p->pid, snap->threads[k].tid, snap->threads[k].name, sizeof(snap->threads[k].name));
 	if (native)
 		snapshot_symbolize(p, snap, work);
 	*out = snap;
@@ -337,9 +339,23 @@ static int process_prepare_native(struct pt_process *p, bool native, struct pt_e
 	return 0;
 }
 
+static uint64_t process_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct resume_ctx {
+	struct pt_stopset *set;
+	uint64_t resumed_ns;
+};
+
 static void snapshot_resume_set(void *arg)
 {
-	pt_ptrace_resume_all(arg);
+	struct resume_ctx *ctx = arg;
+	pt_ptrace_resume_all(ctx->set);
+	ctx->resumed_ns = process_now_ns();
 }
 
 int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, struct pt_error *err)
@@ -353,9 +369,13 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	err->msg[0] = 0;
 	if ((rc = process_prepare_native(p, native, err)) < 0)
 		return rc;
+	struct resume_ctx ctx = { .set = &set };
+	uint64_t start = process_now_ns();
 	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) < 0)
 		return rc;
-	rc = snapshot_read(p, set.tids, set.n, native, out, snapshot_resume_set, &set, err);
+	rc = snapshot_read(p, set.tids, set.n, native, out, snapshot_resume_set, &ctx, err);
+	if (rc == 0)
+		(*out)->pause_ns = ctx.resumed_ns - start;
 	if (rc == 0 && !process_exists(p->pid)) {
 		pt_snapshot_free(*out);
 		*out = NULL;

@@ -98,6 +98,7 @@ struct pt_snapshot {
 	pid_t pid;
 	size_t n_threads;
 	struct pt_thread *threads;
+	uint64_t pause_ns;     /* how long the target's threads were stopped */
 	void *arena;           /* owns every string and array above */
 };
 

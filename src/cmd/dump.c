@@ -11,17 +11,18 @@
 #include "pytrace/pytrace.h"
 
 static const char dump_usage[] =
-	"usage: pytrace dump [--native] [--json] PID\n";
+	"usage: pytrace dump [--native] [--json] [--stats] PID\n";
 
 int cmd_dump(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "native", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "stats", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool native = false, json = false;
+	bool native = false, json = false, stats = false;
 	int c;
 
 	optind = 1;
@@ -29,6 +30,7 @@ int cmd_dump(int argc, char **argv)
 		switch (c) {
 		case 'n': native = true; break;
 		case 'j': json = true; break;
+		case 's': stats = true; break;
 		case 'h': fputs(dump_usage, stdout); return 0;
 		default: fputs(dump_usage, stderr); return 2;
 		}
@@ -70,6 +72,9 @@ int cmd_dump(int argc, char **argv)
 		pt_out_dump_json(stdout, py, snap, native);
 	else
 		pt_out_dump_text(stdout, py, snap, native);
+	if (stats)
+		fprintf(stderr, "pytrace: target stopped for %.3f ms (%zu threads)\n",
+			(double)snap->pause_ns / 1e6, snap->n_threads);
 	pt_snapshot_free(snap);
 	pt_process_close(proc);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

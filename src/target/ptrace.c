@@ -98,6 +98,8 @@ static char ptrace_task_state(pid_t pid, pid_t tid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err);
+
 static struct ptrace_thread *ptrace_find(struct ptrace_work *w, pid_t tid)
 {
 	for (size_t i = 0; i < w->n; i++)
@@ -222,7 +224,7 @@ static int ptrace_seize_one(struct ptrace_work *w, struct ptrace_thread *t,
 			st = ptrace_task_state(w->pid, t->tid);
 			if (st == 0 || st == 'Z' || st == 'X')
 				return 0;
-			pt_ptrace_explain_eperm(w->pid, err);
+			ptrace_explain(w->pid, t->tid, err);
 			return err ? -err->status : -PT_E_PERM;
 		}
 		return ptrace_fail(err, PT_E_INTERNAL, "PTRACE_SEIZE thread %d: %s",
@@ -413,7 +415,9 @@ static const char *ptrace_field(const char *buf, const char *key)
 	return NULL;
 }
 
-static int ptrace_read_facts(pid_t pid, struct ptrace_facts *f)
+/* Per thread: a tracer may hold just one thread, and a zombie leader
+ * (main called pthread_exit) says nothing about the others. */
+static int ptrace_read_facts(pid_t pid, pid_t tid, struct ptrace_facts *f)
 {
 	char path[64], buf[4096];
 	const char *v;
@@ -422,7 +426,7 @@ static int ptrace_read_facts(pid_t pid, struct ptrace_facts *f)
 	memset(f, 0, sizeof(*f));
 	for (int i = 0; i < 3; i++)
 		f->uid[i] = f->gid[i] = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	rc = ptrace_read_file(path, buf, sizeof(buf));
 	if (rc < 0)
 		return rc;
@@ -464,7 +468,7 @@ static int ptrace_yama_scope(void)
 	return atoi(buf);
 }
 
-void pt_ptrace_explain_eperm(pid_t pid, struct pt_error *err)
+static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err)
 {
 	struct ptrace_facts f;
 	char exe[256] = "pytrace", tracer[64] = "?", path[64];
@@ -475,7 +479,7 @@ void pt_ptrace_explain_eperm(pid_t pid, struct pt_error *err)
 
 	if (!err)
 		return;
-	if (ptrace_read_facts(pid, &f) < 0) {
+	if (ptrace_read_facts(pid, tid, &f) < 0) {
 		ptrace_fail(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 		return;
 	}
@@ -489,9 +493,9 @@ void pt_ptrace_explain_eperm(pid_t pid, struct pt_error *err)
 		if (ptrace_read_file(path, tracer, sizeof(tracer)) == 0)
 			tracer[strcspn(tracer, "\n")] = 0;
 		ptrace_fail(err, PT_E_PERM,
-			    "cannot trace process %d (%s): it is already traced by process %ld (%s), "
-			    "and a process can have only one tracer; detach that one (quit the debugger) and retry",
-			    (int)pid, f.name, f.tracer, tracer);
+			    "cannot trace process %d (%s): thread %d is already traced by process %ld (%s), "
+			    "and a thread can have only one tracer; detach that one (quit the debugger) and retry",
+			    (int)pid, f.name, (int)tid, f.tracer, tracer);
 		return;
 	}
 	if (f.state == 'Z' || f.state == 'X') {
@@ -557,4 +561,9 @@ void pt_ptrace_explain_eperm(pid_t pid, struct pt_error *err)
 		    "cannot trace process %d (%s): refused although we hold CAP_SYS_PTRACE; a security "
 		    "module (SELinux, AppArmor) or a seccomp policy forbids ptrace here",
 		    (int)pid, f.name);
+}
+
+void pt_ptrace_explain_eperm(pid_t pid, struct pt_error *err)
+{
+	ptrace_explain(pid, pid, err);
 }
