@@ -296,6 +296,10 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool
 	}
 	snap->pid = p->pid;
 	snap->n_threads = n;
+	/* The threads read are stopped: their frames and code objects hold
+	 * still, so pages may be cached and code objects validated once. */
+	p->py.generation++;
+	pt_mem_cache_begin(&p->mem);
 	for (size_t k = 0; k < n; k++) {
 		snap->threads[k].tid = tids[k];
 		work[k].have_regs = pt_ptrace_get_regs(tids[k], &work[k].regs) == 0;
@@ -313,6 +317,7 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool
 					   MAX_NATIVE_FRAMES, &work[k].n_raw, &work[k].native_why);
 		}
 	}
+	pt_mem_cache_end(&p->mem);
 	if (resume)
 		resume(resume_arg);
 	/* --- the target may run again (and tids may be freed): what follows

@@ -3,17 +3,29 @@
 #include "mem/mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#define CACHE_PAGES 64
+#define PAGE 4096u
+#define CACHE_MAX_READ 512    /* larger reads bypass the cache */
+
+struct pt_mem_cache {
+	unsigned next;            /* round-robin victim */
+	uint64_t page[CACHE_PAGES];  /* page address, 0 = empty */
+	uint8_t data[CACHE_PAGES][PAGE];
+};
+
 void pt_mem_init(struct pt_mem *mem, pid_t pid)
 {
 	mem->pid = pid;
 	mem->memfd = -1;
 	mem->reads = 0;
+	mem->cache = NULL;
 }
 
 void pt_mem_fini(struct pt_mem *mem)
@@ -21,6 +33,44 @@ void pt_mem_fini(struct pt_mem *mem)
 	if (mem->memfd >= 0)
 		close(mem->memfd);
 	mem->memfd = -1;
+	free(mem->cache);
+	mem->cache = NULL;
+}
+
+void pt_mem_cache_begin(struct pt_mem *mem)
+{
+	/* Without memory for a cache, reads simply stay uncached. */
+	mem->cache = calloc(1, sizeof(*mem->cache));
+}
+
+void pt_mem_cache_end(struct pt_mem *mem)
+{
+	free(mem->cache);
+	mem->cache = NULL;
+}
+
+static int mem_read_raw(struct pt_mem *mem, uint64_t addr, void *buf, size_t len);
+
+/* Serves a read that lies within one page from the page cache. */
+static int mem_read_cached(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	struct pt_mem_cache *c = mem->cache;
+	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+
+	for (unsigned i = 0; i < CACHE_PAGES; i++) {
+		if (c->page[i] == page) {
+			memcpy(buf, c->data[i] + (addr - page), len);
+			return 0;
+		}
+	}
+	unsigned v = c->next++ % CACHE_PAGES;
+	if (mem_read_raw(mem, page, c->data[v], PAGE) < 0) {
+		c->page[v] = 0;
+		return mem_read_raw(mem, addr, buf, len);
+	}
+	c->page[v] = page;
+	memcpy(buf, c->data[v] + (addr - page), len);
+	return 0;
 }
 
 static int mem_open_procfs(struct pt_mem *mem, int flags)
@@ -54,6 +104,13 @@ int pt_mem_read(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
 		return 0;
 	if (addr < 4096 || addr + len < addr || addr >= (1ull << 47))
 		return -EFAULT;
+	if (mem->cache && len <= CACHE_MAX_READ && (addr & (PAGE - 1)) + len <= PAGE)
+		return mem_read_cached(mem, addr, buf, len);
+	return mem_read_raw(mem, addr, buf, len);
+}
+
+static int mem_read_raw(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
+{
 	mem->reads++;
 	struct iovec local = { .iov_base = buf, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };

@@ -7,14 +7,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct pt_mem_cache;
+
 struct pt_mem {
 	pid_t pid;
 	int memfd;            /* /proc/PID/mem, opened on first fallback */
-	unsigned long reads;  /* statistics, for benchmarks */
+	unsigned long reads;  /* system calls made, for benchmarks */
+	struct pt_mem_cache *cache; /* non-NULL only while the target is stopped */
 };
 
 void pt_mem_init(struct pt_mem *mem, pid_t pid);
 void pt_mem_fini(struct pt_mem *mem);
+
+/* While the target's threads are stopped its memory holds still, so small
+ * reads may be served from whole pages read once. Call begin after
+ * stopping and end before resuming; without them every read is fresh. */
+void pt_mem_cache_begin(struct pt_mem *mem);
+void pt_mem_cache_end(struct pt_mem *mem);
 
 /* Reads exactly len bytes at addr: 0, or -EFAULT (unmapped, partial),
  * -ESRCH (process gone), -EPERM/-EACCES. A NULL or wrapping range is

@@ -62,7 +62,10 @@ struct pt_unwinder {
 
 /* libdwfl wants a writable pointer; NULL means its default search path
  * (the file's directory, .debug/, and /usr/lib/debug by build-id and
- * debuglink). */
+ * debuglink). With DEBUGINFOD_URLS set, dwfl_standard_find_debuginfo also
+ * downloads; that happens at symbolize time, after the threads resumed,
+ * since the walk normally needs only .eh_frame from the main file (the
+ * debug file's .debug_frame is a fallback for pcs .eh_frame lacks). */
 static char *unwind_debuginfo_path;
 
 static const Dwfl_Callbacks unwind_dwfl_callbacks = {

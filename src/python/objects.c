@@ -13,6 +13,7 @@
 
 struct code_slot {
 	uint64_t addr;
+	uint64_t generation;         /* when it was last validated */
 	uint64_t name_ptr, file_ptr, table_ptr;
 	int32_t firstlineno;
 	char *name, *file;
@@ -167,6 +168,11 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		return -ENOMEM;
 	if (o->code_size <= 0 || (size_t)o->code_size > sizeof(hdr))
 		return -EINVAL;
+	struct code_slot *s = &py->codes->slot[(addr >> 4) % CODE_CACHE_SLOTS];
+	if (s->addr == addr && s->generation == py->generation && py->generation) {
+		*out = &s->pub;
+		return 0;
+	}
 	if ((rc = pt_mem_read(mem, addr, hdr, (size_t)o->code_size)) < 0)
 		return rc;
 
@@ -184,7 +190,6 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 	if (firsttraceable < 0 || firsttraceable > (1 << 24))
 		return -EINVAL;
 
-	struct code_slot *s = &py->codes->slot[(addr >> 4) % CODE_CACHE_SLOTS];
 	if (s->addr == addr && s->name_ptr == name_ptr && s->file_ptr == file_ptr &&
 	    s->table_ptr == table_ptr && s->firstlineno == firstlineno &&
 	    s->pub.firsttraceable == firsttraceable)
@@ -213,6 +218,7 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 	s->table_ptr = table_ptr;
 	s->firstlineno = firstlineno;
 hit:
+	s->generation = py->generation;
 	*out = &s->pub;
 	return 0;
 }

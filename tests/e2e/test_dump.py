@@ -234,8 +234,9 @@ def test_native_json(target):
             if diff:
                 problems.append("%s: python_frames: %s" % (label, diff))
         else:
-            problems.append("%s: merged is %r (merge_error %r)" % (
-                label, got.get("merged"), got.get("merge_error")))
+            problems.append("%s: merged is %r (merge_error %r, native_error %r, %d frames)" % (
+                label, got.get("merged"), got.get("merge_error"), got.get("native_error"),
+                len(frames)))
             diff = compare_frames(entry, [frame_tuple(f) for f in got.get("python_frames", [])])
             if diff:
                 problems.append("%s: python_frames: %s" % (label, diff))
@@ -269,7 +270,8 @@ def test_native_text(target):
             continue
         if got["not_merged"] is not None:
             if entry["block"] != "spin":
-                problems.append("%s: (not merged: %s)" % (label, got["not_merged"]))
+                problems.append("%s: (not merged: %s) %s" % (
+                    label, got["not_merged"], " ".join(got["notes"])))
             diff = compare_frames(entry, got["python"])
         else:
             if got["python"]:
@@ -359,8 +361,15 @@ def test_not_python(pytrace, options):
     proc = subprocess.Popen(["sleep", "1000"])  # returns after exec succeeded
     try:
         result = run_pytrace(["dump"] + options + [proc.pid])
-        expect_exit(result, EXIT_NOT_PYTHON)
-        expect_error_line(result)
+        if options == ["--native"] and result.returncode == EXIT_OK:
+            # pytrace chooses to show native stacks of a non-Python process.
+            header = result.stdout.splitlines()[0] if result.stdout else ""
+            assert header.startswith("Process %d: not a Python process" % proc.pid), \
+                result.describe()
+            assert 'Thread %d "sleep"' % proc.pid in result.stdout, result.describe()
+        else:
+            expect_exit(result, EXIT_NOT_PYTHON)
+            expect_error_line(result)
         assert proc.poll() is None, "pytrace killed the process it looked at"
         assert harness.task_state(proc.pid) not in ("t", "T"), "pytrace left sleep stopped"
     finally:
