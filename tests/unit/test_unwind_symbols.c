@@ -8,7 +8,7 @@ static int failures;
 
 static void check(bool got, bool want, const char *what)
 {
-	printf("%s %s\n", got == want ? "ok" : "FAIL", what);
+	printf("%s - %s\n", got == want ? "ok" : "not ok", what);
 	failures += got != want;
 }
 
