@@ -8,6 +8,8 @@ PT_CFLAGS := $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused
             -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PT_LDLIBS := $(LDFLAGS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BUILD    ?= build
+# Debian's python3 runs the tests (python3-pytest); PATH may hold others.
+PYTEST   ?= /usr/bin/python3 -m pytest -q
 
 # The library: every .c under src/ except the CLI (main.c, cmd/).
 LIB_SRC  := $(sort $(filter-out src/main.c src/cmd/%,$(wildcard src/*.c src/*/*.c src/*/*/*.c)))
@@ -59,7 +61,7 @@ unit: $(UNIT_BIN)
 	@tools/run-unit $(UNIT_BIN)
 
 e2e: $(PYTRACE)
-	PYTRACE=$(abspath $(PYTRACE)) python3 -m pytest -q tests/e2e
+	PYTRACE=$(abspath $(PYTRACE)) $(PYTEST) tests/e2e
 
 # Every test, then the whole suite again under ASan/UBSan.
 check: deps

@@ -65,7 +65,7 @@ int cli_parse_pid(const char *s)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs(usage, stderr);
+		cli_error("no command given (see pytrace --help)");
 		return 2;
 	}
 	const char *cmd = argv[1];

@@ -19,7 +19,7 @@
 
 #define MAX_TSTATES 4096
 #define MAX_PY_FRAMES 65536
-#define MAX_NATIVE_FRAMES 2048
+#define MAX_NATIVE_FRAMES 65536   /* deep recursion: 2+ native frames per Python frame */
 
 struct pt_process {
 	pid_t pid;
@@ -29,6 +29,7 @@ struct pt_process {
 	struct pt_python py;
 	struct pt_unwinder *uw;
 	struct pt_pyframe *scratch;  /* MAX_PY_FRAMES, for walks */
+	struct pt_unwound_frame *native_scratch; /* MAX_NATIVE_FRAMES */
 };
 
 static int process_set_error(struct pt_error *err, int status, const char *fmt, ...)
@@ -142,6 +143,7 @@ void pt_process_close(pt_process *p)
 		pt_unwinder_close(p->uw);
 	pt_python_fini(&p->py);
 	free(p->scratch);
+	free(p->native_scratch);
 	pt_maps_free(&p->maps);
 	pt_mem_fini(&p->mem);
 	free(p);
@@ -306,16 +308,23 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool
 	}
 	if (p->is_python)
 		snapshot_python(p, snap, work);
-	if (native) {
-		for (size_t k = 0; k < n; k++) {
-			work[k].raw = malloc(MAX_NATIVE_FRAMES * sizeof(*work[k].raw));
-			if (!work[k].raw || !work[k].have_regs) {
-				work[k].native_why = "cannot read the thread's registers";
-				continue;
-			}
-			pt_unwinder_unwind(p->uw, tids[k], &work[k].regs, work[k].raw,
-					   MAX_NATIVE_FRAMES, &work[k].n_raw, &work[k].native_why);
+	if (native && !p->native_scratch)
+		p->native_scratch = malloc(MAX_NATIVE_FRAMES * sizeof(*p->native_scratch));
+	for (size_t k = 0; native && k < n; k++) {
+		size_t got = 0;
+		if (!work[k].have_regs || !p->native_scratch) {
+			work[k].native_why = "cannot read the thread's registers";
+			continue;
 		}
+		pt_unwinder_unwind(p->uw, tids[k], &work[k].regs, p->native_scratch,
+				   MAX_NATIVE_FRAMES, &got, &work[k].native_why);
+		work[k].raw = malloc((got ? got : 1) * sizeof(*work[k].raw));
+		if (!work[k].raw) {
+			work[k].native_why = "out of memory";
+			continue;
+		}
+		memcpy(work[k].raw, p->native_scratch, got * sizeof(*work[k].raw));
+		work[k].n_raw = got;
 	}
 	pt_mem_cache_end(&p->mem);
 	if (resume)

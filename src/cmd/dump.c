@@ -26,13 +26,16 @@ int cmd_dump(int argc, char **argv)
 	int c;
 
 	optind = 1;
+	opterr = 0;  /* one "pytrace: " line of our own instead */
 	while ((c = getopt_long(argc, argv, "+njh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': native = true; break;
 		case 'j': json = true; break;
 		case 's': stats = true; break;
 		case 'h': fputs(dump_usage, stdout); return 0;
-		default: fputs(dump_usage, stderr); return 2;
+		default:
+			cli_error("dump: unknown option '%s' (see pytrace dump --help)", argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {

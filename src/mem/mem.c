@@ -26,6 +26,10 @@ void pt_mem_init(struct pt_mem *mem, pid_t pid)
 	mem->memfd = -1;
 	mem->reads = 0;
 	mem->cache = NULL;
+	/* A test hook: makes the unreadable-memory paths reachable on demand
+	 * (tests/e2e set it to the address of a live code object). */
+	const char *fault = getenv("PYTRACE_FAULT_ADDR");
+	mem->fault_addr = fault ? strtoull(fault, NULL, 0) : 0;
 }
 
 void pt_mem_fini(struct pt_mem *mem)
@@ -111,6 +115,8 @@ int pt_mem_read(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
 
 static int mem_read_raw(struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
 {
+	if (mem->fault_addr && mem->fault_addr >= addr && mem->fault_addr - addr < len)
+		return -EFAULT;
 	mem->reads++;
 	struct iovec local = { .iov_base = buf, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };

@@ -14,6 +14,7 @@ struct pt_mem {
 	int memfd;            /* /proc/PID/mem, opened on first fallback */
 	unsigned long reads;  /* system calls made, for benchmarks */
 	struct pt_mem_cache *cache; /* non-NULL only while the target is stopped */
+	uint64_t fault_addr;  /* tests: reads covering it fail (PYTRACE_FAULT_ADDR) */
 };
 
 void pt_mem_init(struct pt_mem *mem, pid_t pid);
