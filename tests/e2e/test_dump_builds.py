@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: MIT
+"""`pytrace dump` beyond the plain interpreter: programs that embed
+libpython, CPython versions pytrace must refuse, and memory that cannot be
+read in the middle of a walk."""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+import harness
+from conftest import INSTALLED, PYTHON_IDS, skip_reason
+from harness import (EXIT_OK, EXIT_UNSUPPORTED, compare_frames, expect_error_line, expect_exit,
+                     parse_json_lines, python_threads, run_pytrace, thread_label)
+
+TARGETS = harness.REPO / "tests" / "targets"
+
+
+def _python(python_id):
+    if python_id not in INSTALLED:
+        pytest.skip(skip_reason(python_id))
+    return INSTALLED[python_id]
+
+
+def _config_for(python):
+    """The pythonX.Y-config next to an interpreter (resolving symlinks)."""
+    real = os.path.realpath(python)
+    base = os.path.basename(real)
+    for name in (base + "-config", base.rstrip("m") + "-config", "python3-config", "python2-config"):
+        cand = os.path.join(os.path.dirname(real), name)
+        if os.path.exists(cand):
+            return cand
+    return None
+
+
+def _build_embed(python, version, workdir):
+    config = _config_for(python)
+    if not config or not shutil.which("gcc"):
+        pytest.skip("no %s-config or gcc to build an embedding program" % python)
+    def ask(*args):
+        return subprocess.run([config] + list(args), capture_output=True, text=True).stdout.split()
+    cflags = ask("--includes")
+    ldflags = ask("--ldflags", "--embed") if version >= (3, 8) else ask("--ldflags")
+    if version < (3, 8) or not ldflags:
+        ldflags = ask("--ldflags")
+    prefix = ask("--prefix")[0]
+    exe = os.path.join(str(workdir), "embed")
+    cmd = ["gcc", "-o", exe, str(TARGETS / "embed.c")] + cflags + ldflags + [
+        "-Wl,-rpath," + os.path.join(prefix, "lib")]
+    if version[0] == 2:
+        cmd += ["-lpython%d.%d" % version[:2]]
+    built = subprocess.run(cmd, capture_output=True, text=True)
+    assert built.returncode == 0, "building the embedding program failed:\n%s\n%s" % (
+        " ".join(cmd), built.stderr)
+    return exe
+
+
+@pytest.mark.parametrize("python_id", PYTHON_IDS)
+def test_embedded_libpython(python_id, tmp_path):
+    """An executable that is not python but links libpython: found through the
+    mappings, every frame exact."""
+    python, version = _python(python_id)
+    exe = _build_embed(python, version, tmp_path)
+    # Target runs [interpreter, stacks.py, ...]: the embedding program instead.
+    target = harness.Target(python_id, exe, tmp_path / "run")
+    target.start()
+    try:
+        truth = target.wait_ready()
+        result = target.dump("--json")
+        expect_exit(result, EXIT_OK)
+        threads = harness.by_tid(parse_json_lines(result), result)
+        want = python_threads(truth)
+        problems = []
+        for tid, entry in sorted(want.items()):
+            if tid not in threads:
+                problems.append("%s: missing" % thread_label(tid, entry))
+                continue
+            diff = compare_frames(entry, [harness.frame_tuple(f) for f in threads[tid]["frames"]])
+            if diff:
+                problems.append("%s: %s" % (thread_label(tid, entry), diff))
+        assert not problems, "\n".join(problems) + "\n" + result.describe(3000)
+        assert os.path.basename(os.readlink("/proc/%d/exe" % target.pid)) == "embed"
+    finally:
+        target.stop()
+
+
+def _patched_libpython(tmp_path, patch):
+    """A copy of pyenv's libpython3.13 with patch(bytes, elf) applied, run by
+    python3.13 through LD_LIBRARY_PATH (its RUNPATH yields to it)."""
+    python, version = _python("3.13")
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(python))), "lib",
+                       "libpython3.13.so.1.0")
+    if not os.path.exists(lib):
+        pytest.skip("libpython3.13.so.1.0 not found next to %s" % python)
+    data = bytearray(open(lib, "rb").read())
+    patch(data, lib)
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    (libdir / "libpython3.13.so.1.0").write_bytes(bytes(data))
+    env = dict(os.environ, LD_LIBRARY_PATH=str(libdir))
+    proc = subprocess.Popen([python, "-c", "import sys; sys.stdout.write('ready\\n'); "
+                             "sys.stdout.flush(); sys.stdin.read()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert proc.stdout.readline() == b"ready\n"
+    maps = open("/proc/%d/maps" % proc.pid).read()
+    assert str(libdir) in maps, "the patched libpython was not loaded"
+    return proc
+
+
+def _symbol_file_offset(lib, name):
+    """File offset of a defined dynamic symbol (value -> PT_LOAD -> offset)."""
+    out = subprocess.run(["readelf", "-W", "--dyn-syms", "-l", lib], capture_output=True,
+                         text=True).stdout
+    value = None
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[-1] == name and parts[6] != "UND":
+            value = int(parts[1], 16)
+    assert value is not None, "%s not in %s" % (name, lib)
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "LOAD":
+            off, vaddr, filesz = int(parts[1], 16), int(parts[2], 16), int(parts[4], 16)
+            if vaddr <= value < vaddr + filesz:
+                return off + value - vaddr
+    raise AssertionError("no PT_LOAD holds %s" % name)
+
+
+def test_newer_python_refused(tmp_path):
+    """A CPython minor pytrace has no table for (here 3.13 relabelled 3.14 via
+    Py_Version) is refused with exit 6 and its version named."""
+    def patch(data, lib):
+        off = _symbol_file_offset(lib, "Py_Version")
+        assert struct.unpack_from("<I", data, off)[0] >> 16 == 0x030d
+        struct.pack_into("<I", data, off, 0x030e00f0)
+    proc = _patched_libpython(tmp_path, patch)
+    try:
+        result = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(result, EXIT_UNSUPPORTED)
+        expect_error_line(result)
+        assert "3.14" in result.stderr and "not supported" in result.stderr, result.describe()
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_bad_debug_offsets_refused(tmp_path):
+    """3.13's _Py_DebugOffsets are validated: a wrong cookie means no walk."""
+    def patch(data, lib):
+        off = _symbol_file_offset(lib, "_PyRuntime")
+        assert bytes(data[off:off + 8]) == b"xdebugpy"
+        data[off:off + 8] = b"ydebugpy"
+    proc = _patched_libpython(tmp_path, patch)
+    try:
+        result = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(result, EXIT_UNSUPPORTED)
+        expect_error_line(result)
+        assert "_Py_DebugOffsets" in result.stderr, result.describe()
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("python_id", PYTHON_IDS)
+def test_unreadable_code_object(python_id, tmp_path):
+    """Memory that cannot be read mid-walk (forced with PYTRACE_FAULT_ADDR at
+    leaf()'s code object): that frame prints as <unreadable 0x...>, the walk
+    goes on, and every other frame is exact."""
+    python, version = _python(python_id)
+    truth_path = tmp_path / "truth.json"
+    proc = subprocess.Popen([python, str(TARGETS / "leaf.py"), str(truth_path)],
+                            stdin=subprocess.PIPE)
+    try:
+        harness.poll_until(lambda: truth_path.exists() and truth_path.stat().st_size > 0 and
+                           harness.task_state(proc.pid) == "S", 30, "leaf.py to block")
+        truth = json.loads(truth_path.read_text())
+        result = run_pytrace(["dump", "--json", str(proc.pid)], prefix=["env",
+                             "PYTRACE_FAULT_ADDR=%s" % hex(truth["code"])])
+        expect_exit(result, EXIT_OK)
+        threads = parse_json_lines(result)
+        assert len(threads) == 1, result.describe()
+        frames = threads[0]["frames"]
+        assert frames[0].get("unreadable") is True and frames[0]["address"] > 0, result.describe()
+        want = truth["frames"][1:]
+        got = [(f.get("function"), f.get("file"), f.get("line")) for f in frames[1:]]
+        assert got == [(f["function"], f["file"], f["line"]) for f in want], result.describe()
+        text = run_pytrace(["dump", str(proc.pid)], prefix=["env",
+                           "PYTRACE_FAULT_ADDR=%s" % hex(truth["code"])])
+        assert "  <unreadable 0x%x>" % frames[0]["address"] in text.stdout, text.describe()
+        assert proc.poll() is None and harness.task_state(proc.pid) == "S"
+    finally:
+        proc.kill()
+        proc.wait()
