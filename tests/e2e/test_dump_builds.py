@@ -48,7 +48,7 @@ def _build_embed(python, version, workdir):
         ldflags = ask("--ldflags")
     prefix = ask("--prefix")[0]
     exe = os.path.join(str(workdir), "embed")
-    cmd = ["gcc", "-o", exe, str(TARGETS / "embed.c")] + cflags + ldflags + [
+    cmd = ["gcc", "-g", "-O1", "-o", exe, str(TARGETS / "embed.c")] + cflags + ldflags + [
         "-Wl,-rpath," + os.path.join(prefix, "lib")]
     if version[0] == 2:
         cmd += ["-lpython%d.%d" % version[:2]]
@@ -56,6 +56,44 @@ def _build_embed(python, version, workdir):
     assert built.returncode == 0, "building the embedding program failed:\n%s\n%s" % (
         " ".join(cmd), built.stderr)
     return exe
+
+
+def test_debuglink_names_stripped_functions(tmp_path):
+    """A stripped executable whose symbols live in a separate debug file
+    (.gnu_debuglink): --native names its static function from that file, and
+    without the file prints module+0xoffset, never a wrong name."""
+    python_id = next((p for p in reversed(PYTHON_IDS) if p in INSTALLED), None)
+    if python_id is None:
+        pytest.skip("no CPython installed")
+    python, version = INSTALLED[python_id]
+    if not shutil.which("objcopy"):
+        pytest.skip("objcopy (binutils) not installed")
+    exe = _build_embed(python, version, tmp_path)
+    debug = exe + ".debug"
+    for cmd in (["objcopy", "--only-keep-debug", exe, debug],
+                ["objcopy", "--strip-all", "--add-gnu-debuglink=" + debug, exe]):
+        subprocess.run(cmd, check=True)
+    nm = subprocess.run(["nm", exe], capture_output=True, text=True)
+    assert "embed_run_script" not in nm.stdout, "the executable was not stripped"
+    for with_debug in (True, False):
+        if not with_debug:
+            os.unlink(debug)
+        target = harness.Target(python_id, exe, tmp_path / ("run-%d" % with_debug))
+        target.start()
+        try:
+            target.wait_ready()
+            result = target.dump("--native", "--json")
+            expect_exit(result, EXIT_OK)
+            main = [t for t in parse_json_lines(result) if t["tid"] == target.pid][0]
+            mine = [f for f in main["frames"] if f["kind"] == "native" and f["module"] == "embed"]
+            assert mine, result.describe(3000)
+            names = [f["symbol"] for f in mine]
+            if with_debug:
+                assert "embed_run_script" in names and "main" in names, names
+            else:
+                assert all(n in (None, "_start") for n in names), names
+        finally:
+            target.stop()
 
 
 @pytest.mark.parametrize("python_id", PYTHON_IDS)
@@ -192,7 +230,10 @@ def test_unreadable_code_object(python_id, tmp_path):
         text = run_pytrace(["dump", str(proc.pid)], prefix=["env",
                            "PYTRACE_FAULT_ADDR=%s" % hex(truth["code"])])
         assert "  <unreadable 0x%x>" % frames[0]["address"] in text.stdout, text.describe()
-        assert proc.poll() is None and harness.task_state(proc.pid) == "S"
+        # Resumed, it goes back to sleep in read(): never left stopped.
+        harness.poll_until(lambda: harness.task_state(proc.pid) == "S", 10,
+                           "the target to block in read() again")
+        assert proc.poll() is None
     finally:
         proc.kill()
         proc.wait()

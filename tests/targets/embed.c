@@ -7,6 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A static function: on a stripped build only a separate debug file names
+ * it (tests check pytrace finds that file through .gnu_debuglink). */
+static __attribute__((noinline)) int embed_run_script(const char *code)
+{
+	int rc = PyRun_SimpleString(code);
+	__asm__ volatile("" ::: "memory");  /* not a tail call: keep this frame */
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	char code[8192];
@@ -30,7 +39,7 @@ int main(int argc, char **argv)
 		 "g = {'__name__': '__main__', '__file__': sys.argv[0]}\n"
 		 "exec(compile(open(sys.argv[0], 'rb').read(), sys.argv[0], 'exec'), g)\n");
 	Py_Initialize();
-	int rc = PyRun_SimpleString(code);
+	int rc = embed_run_script(code);
 	Py_Finalize();
 	return rc == 0 ? 0 : 1;
 }
