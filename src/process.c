@@ -267,7 +267,11 @@ static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, s
 			nf->sp = r->sp;
 			if (pt_unwinder_symbolize(p->uw, r, &sym) == 0) {
 				nf->module = sym.module ? pt_arena_strdup(snap->arena, sym.module) : NULL;
-				nf->symbol = sym.symbol ? pt_arena_strdup(snap->arena, sym.symbol) : NULL;
+				/* clock_nanosleep@GLIBC_2.2.5 -> clock_nanosleep: the
+				 * symbol version says nothing about the code. */
+				nf->symbol = sym.symbol ? pt_arena_strndup(snap->arena, sym.symbol,
+									   strcspn(sym.symbol, "@"))
+							: NULL;
 				nf->offset = sym.offset;
 			}
 			/* A return address may sit just past the function's end. */

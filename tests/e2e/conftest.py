@@ -87,25 +87,37 @@ def skip_reason(python_id):
 
 
 class TargetPool:
-    """Starts every interpreter's target at once; tests then take them one by one."""
+    """One stacks.py target per interpreter, at most one running at a time.
+
+    Every target has a thread spinning with the GIL; keeping one alive at a
+    time leaves the CPU to pytrace (a target starts in a fraction of a second,
+    so running them side by side saves little and makes them fight over two
+    cores). Tests are grouped by interpreter (module-scoped python_id), so
+    each target normally starts once.
+    """
 
     def __init__(self, tmp_path_factory):
+        self.tmp_path_factory = tmp_path_factory
         self.targets = {}
-        for python_id in PYTHON_IDS:
-            if python_id in INSTALLED:
-                path, _ = INSTALLED[python_id]
-                workdir = tmp_path_factory.mktemp("target-" + python_id)
-                self.targets[python_id] = harness.Target(python_id, path, workdir)
-        for target in self.targets.values():
-            target.start()
+        self.live = None
 
     def get(self, python_id):
-        target = self.targets[python_id]
+        if self.live is not None and self.live != python_id:
+            self.targets[self.live].stop()
+            self.live = None
+        target = self.targets.get(python_id)
+        if target is None:
+            path, _ = INSTALLED[python_id]
+            workdir = self.tmp_path_factory.mktemp("target-" + python_id)
+            target = self.targets[python_id] = harness.Target(python_id, path, workdir)
         if not target.alive():
-            # An earlier test killed it (and failed for it); start a fresh one.
-            target.stop()
-            target.restarts += 1
+            if target.proc is not None:
+                # Stopped for another interpreter, or killed by an earlier
+                # test (which failed for it): start a fresh one.
+                target.stop()
+                target.restarts += 1
             target.start()
+        self.live = python_id
         target.wait_ready()
         return target
 
@@ -130,7 +142,7 @@ def target_pool(tmp_path_factory, pytrace):
     pool.close()
 
 
-@pytest.fixture(params=PYTHON_IDS)
+@pytest.fixture(scope="module", params=PYTHON_IDS)
 def python_id(request):
     if request.param not in INSTALLED:
         pytest.skip(skip_reason(request.param))

@@ -121,6 +121,7 @@ class Target:
         self.proc = None
         self.ready_r = None
         self.truth = None
+        self.ready_error = None
         self.dumps = 0
         self.restarts = 0
 
@@ -140,6 +141,7 @@ class Target:
         os.close(ready_w)
         self.started = time.monotonic()
         self.truth = None
+        self.ready_error = None
         self.dumps = 0
 
     @property
@@ -155,6 +157,16 @@ class Target:
     def wait_ready(self):
         if self.truth is not None:
             return self.truth
+        if self.ready_error is not None:
+            pytest.fail(self.ready_error)  # already failed once: do not wait again
+        try:
+            return self._wait_ready()
+        except BaseException as e:
+            self.ready_error = "%s (earlier failure: %s)" % (
+                self.python_id, str(e).splitlines()[0] if str(e) else type(e).__name__)
+            raise
+
+    def _wait_ready(self):
         line = b""
         deadline = self.started + READY_TIMEOUT
         while not line.endswith(b"\n"):

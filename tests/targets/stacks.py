@@ -299,17 +299,6 @@ def echo_body():
 
 
 # a thread spinning in pure Python, holding the GIL
-def _be_idle():
-    """Runs this thread under SCHED_IDLE so spinners do not slow others down."""
-    try:
-        if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        elif _libc is not None:
-            _libc.sched_setscheduler(0, 5, ctypes.byref(ctypes.c_int(0)))
-    except Exception:
-        pass
-
-
 def spin():
     n = 0
     _arm_spin()
@@ -318,7 +307,6 @@ def spin():
 
 
 def spinner_body():
-    _be_idle()
     spin()
 
 
