@@ -237,3 +237,45 @@ def test_unreadable_code_object(python_id, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_zombie_is_an_exited_process(tmp_path):
+    """A process that has exited but is not yet reaped: exit 7, one line."""
+    python = next((INSTALLED[p][0] for p in PYTHON_IDS if p in INSTALLED), None)
+    if python is None:
+        pytest.skip("no CPython installed")
+    proc = subprocess.Popen([python, "-c", "pass"])
+    try:
+        harness.poll_until(lambda: harness.task_state(proc.pid) == "Z", 30,
+                           "the child to become a zombie")
+        result = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(result, harness.EXIT_EXITED)
+        expect_error_line(result)
+    finally:
+        proc.wait()
+
+
+def test_already_traced_process(tmp_path):
+    """A target already under another tracer (strace): exit 4, and the line
+    names the tracer; the target is left as it was."""
+    if not shutil.which("strace"):
+        pytest.skip("strace not installed")
+    python = next((INSTALLED[p][0] for p in PYTHON_IDS if p in INSTALLED), None)
+    if python is None:
+        pytest.skip("no CPython installed")
+    proc = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", python, "-c",
+                             "import sys; sys.stdout.write('ready\\n'); sys.stdout.flush(); "
+                             "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        child = int(open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)).read().split()[0])
+        result = run_pytrace(["dump", str(child)])
+        expect_exit(result, harness.EXIT_PERMISSION)
+        line = expect_error_line(result)
+        assert "strace" in line and str(proc.pid) in line, result.describe()
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
