@@ -130,8 +130,12 @@ int pt_process_refresh(pt_process *p, struct pt_error *err)
 	rc = pt_python_detect(p->pid, &p->maps, &p->mem, &p->py, err);
 	if (rc == 0)
 		p->is_python = true;
-	else if (rc == -PT_E_NOTPYTHON)
-		rc = 0, err->status = 0, err->msg[0] = 0;
+	if (rc == -PT_E_NOTPYTHON) {
+		/* Not (or no longer) Python: native stacks still work. */
+		err->status = 0;
+		err->msg[0] = 0;
+		rc = 0;
+	}
 	return rc;
 }
 
