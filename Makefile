@@ -11,8 +11,9 @@ BUILD    ?= build
 # Debian's python3 runs the tests (python3-pytest); PATH may hold others.
 PYTEST   ?= /usr/bin/python3 -m pytest -q
 
-# The library: every .c under src/ except the CLI (main.c, cmd/).
-LIB_SRC  := $(sort $(filter-out src/main.c src/cmd/%,$(wildcard src/*.c src/*/*.c src/*/*/*.c)))
+# The library: every .c under src/ except the CLI (main.c, cmd/) and the
+# agent (src/agent/, built separately below).
+LIB_SRC  := $(sort $(filter-out src/main.c src/cmd/% src/agent/%,$(wildcard src/*.c src/*/*.c src/*/*/*.c)))
 VERSION  := $(shell cat VERSION)
 PT_CFLAGS += -DPYTRACE_VERSION='"$(VERSION)"'
 CLI_SRC  := src/main.c $(sort $(wildcard src/cmd/*.c))
@@ -24,6 +25,17 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PYTRACE  := $(BUILD)/pytrace
 LIB      := $(BUILD)/libpytrace.a
 
+# The in-target agent of `pytrace flow` (src/agent/): freestanding,
+# position-independent, no floating point. Built with fixed flags, never
+# with $(CFLAGS) or the sanitizers, and linked into pytrace as a byte array.
+AGENT_CFLAGS := -std=c17 -O2 -g0 -Wall -Wextra -Werror -fPIE -ffreestanding -fno-stack-protector \
+		-fno-asynchronous-unwind-tables -fno-unwind-tables -mgeneral-regs-only \
+		-fvisibility=hidden -fno-plt -Isrc
+AGENT_OBJ   := $(BUILD)/agent/agent.o
+AGENT_BIN   := $(BUILD)/agent/agent.bin
+AGENT_BLOB  := $(BUILD)/gen/agent_blob.o
+LIB_OBJ     += $(AGENT_BLOB)
+
 .PHONY: all deps demo check unit e2e asan-check clean offsets man bench
 
 all: $(PYTRACE) $(BUILD)/pytrace.1
@@ -31,6 +43,22 @@ all: $(PYTRACE) $(BUILD)/pytrace.1
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(AGENT_OBJ): src/agent/agent.c src/agent/agent.h tools/check-agent-relocs
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -c -o $@ $<
+	tools/check-agent-relocs $@
+
+$(AGENT_BIN): $(AGENT_OBJ) src/agent/agent.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,src/agent/agent.ld -Wl,--build-id=none -o $(@:.bin=.elf) $<
+	objcopy -O binary $(@:.bin=.elf) $@
+
+$(BUILD)/gen/agent_blob.c: $(AGENT_BIN) tools/bin2c
+	@mkdir -p $(dir $@)
+	tools/bin2c pt_agent_blob $< > $@
+
+$(AGENT_BLOB): $(BUILD)/gen/agent_blob.c
+	$(CC) $(PT_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -26,6 +26,32 @@ static const char usage[] =
 	"      it in brackets. --json prints one JSON object per thread.\n"
 	"      --stats reports on stderr how long the target was stopped.\n"
 	"\n"
+	"  stacks -e SYSCALLS [--native] [--count [--top N]] [--folded | --json]\n"
+	"         [-o FILE] (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
+	"      Which Python code makes these system calls: every chosen call (names\n"
+	"      or strace classes such as %file) with its arguments, its result and\n"
+	"      the Python stack (or, with --native, the merged stack) read while the\n"
+	"      thread is stopped at the call. A launched command runs under a seccomp\n"
+	"      filter, so other calls run at full speed; its children are followed\n"
+	"      and pytrace exits with its status. --count aggregates identical stacks\n"
+	"      and prints them at the end (or on Ctrl-C), least frequent first;\n"
+	"      --folded prints them for flame graph tools. See pytrace stacks --help.\n"
+	"\n"
+	"  flow [--within [FILE_SUBSTR:]FUNCTION] [--file SUBSTR]... [--function NAME]...\n"
+	"       [--flat] [--timestamps] [--durations] [--c-calls] [--json] [--stats]\n"
+	"       [-o FILE] (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
+	"      Every Python call (->) and return (<-, <-! for an exception) as it\n"
+	"      happens, indented by call depth per thread, with the function's first\n"
+	"      line on calls and the returning line on returns; generator resumes and\n"
+	"      yields are marked. --within prints, per thread, only inside calls of\n"
+	"      FUNCTION (in a file containing FILE_SUBSTR); --file and --function keep\n"
+	"      matching frames only. --c-calls adds builtins and C functions. Thread\n"
+	"      ids are shown once a second thread runs. Works on every supported\n"
+	"      CPython without USDT probes: an agent loaded into the target writes\n"
+	"      the events into shared memory, and is removed on exit or Ctrl-C. A\n"
+	"      launched program is traced from its first Python code; pytrace exits\n"
+	"      with its status. See pytrace flow --help.\n"
+	"\n"
 	"Options:\n"
 	"  -h, --help     show this help\n"
 	"  -V, --version  show the version\n"
@@ -39,7 +65,13 @@ static const char usage[] =
 	"     CAP_SYS_PTRACE; see the message for the reason)\n"
 	"  5  not a Python process\n"
 	"  6  unsupported Python version\n"
-	"  7  the process exited while being read\n";
+	"  7  the process exited while being read\n"
+	"  8  flow: the hook could not be installed because the process runs no\n"
+	"     Python code (every thread blocked outside the interpreter, or Python\n"
+	"     not initialised)\n"
+	"  9  flow: the process already has a profile hook (sys.setprofile, cProfile)\n"
+	"  stacks and flow with a command exit with the command's status instead;\n"
+	"  126/127: the command cannot be executed / was not found\n";
 
 void cli_error(const char *fmt, ...)
 {
@@ -79,6 +111,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stacks"))
+		return cmd_stacks(argc - 1, argv + 1);
+	if (!strcmp(cmd, "flow"))
+		return cmd_flow(argc - 1, argv + 1);
 	cli_error("unknown command '%s' (see pytrace --help)", cmd);
 	return 2;
 }

@@ -51,6 +51,11 @@
 #if PY_VERSION_HEX >= 0x030B0000
 #include <pycore_frame.h>     /* _PyInterpreterFrame, enum _frameowner */
 #endif
+#if PY_VERSION_HEX >= 0x030D0000
+#include <pycore_ceval.h>     /* _PY_CALLS_TO_DO_BIT */
+#elif PY_VERSION_HEX >= 0x030C0000
+#include <pycore_instruments.h> /* PY_MONITORING_EVENT_* (3.13: public) */
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +114,156 @@ static void print_unicode_bits(void)
 }
 #endif
 
+/* pytrace flow: where profile hooks live, how a suspended generator is
+ * recognised, and (3.12+) the monitoring events and pending-call queue. */
+static void print_flow_offsets(void)
+{
+#if PY_VERSION_HEX >= 0x03070000
+	OFF(runtime_initialized, _PyRuntimeState, initialized);
+#else
+	NONE(runtime_initialized);
+#endif
+#if PY_VERSION_HEX >= 0x03060000
+	OFF(interp_eval_frame, PyInterpreterState, eval_frame);
+	VAL(eval_frame_has_tstate, PY_VERSION_HEX >= 0x03090000);
+#else
+	NONE(interp_eval_frame);
+	NONE(eval_frame_has_tstate);
+#endif
+	OFF(tstate_c_profilefunc, PyThreadState, c_profilefunc);
+	OFF(tstate_c_profileobj, PyThreadState, c_profileobj);
+	OFF(tstate_c_tracefunc, PyThreadState, c_tracefunc);
+#if PY_VERSION_HEX < 0x030A0000
+	OFF(tstate_use_tracing, PyThreadState, use_tracing);
+	NONE(cframe_use_tracing);
+	VAL(use_tracing_size, sizeof(((PyThreadState *)0)->use_tracing));
+	VAL(use_tracing_on, 1);
+#elif PY_VERSION_HEX < 0x030B0000
+	NONE(tstate_use_tracing);
+	OFF(cframe_use_tracing, CFrame, use_tracing);
+	VAL(use_tracing_size, sizeof(((CFrame *)0)->use_tracing));
+	VAL(use_tracing_on, 1);
+#elif PY_VERSION_HEX < 0x030C0000
+	NONE(tstate_use_tracing);
+	OFF(cframe_use_tracing, _PyCFrame, use_tracing);
+	VAL(use_tracing_size, sizeof(((_PyCFrame *)0)->use_tracing));
+	/* or'ed into the opcode by DISPATCH(): must be all ones */
+	VAL(use_tracing_on, (uint8_t)~0);
+#else
+	/* 3.12+: profile hooks are sys.monitoring tools */
+	NONE(tstate_use_tracing);
+	NONE(cframe_use_tracing);
+	NONE(use_tracing_size);
+	NONE(use_tracing_on);
+#endif
+
+#if PY_VERSION_HEX < 0x030A0000
+	OFF(frame_stacktop, PyFrameObject, f_stacktop);
+	NONE(frame_state);
+	NONE(frame_state_suspended);
+#elif PY_VERSION_HEX < 0x030B0000
+	NONE(frame_stacktop);
+	OFF(frame_state, PyFrameObject, f_state);
+	VAL(frame_state_suspended, FRAME_SUSPENDED);
+#else
+	NONE(frame_stacktop);
+	NONE(frame_state);
+	NONE(frame_state_suspended);
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+	OFF(frame_frame, PyFrameObject, f_frame);
+	OFF(gen_iframe, PyGenObject, gi_iframe);
+	OFF(gen_frame_state, PyGenObject, gi_frame_state);
+	VAL(gen_state_suspended, FRAME_SUSPENDED);
+#else
+	NONE(frame_frame);
+	NONE(gen_iframe);
+	NONE(gen_frame_state);
+	NONE(gen_state_suspended);
+#endif
+	OFF(code_flags, PyCodeObject, co_flags);
+	OFF(cfunc_ml, PyCFunctionObject, m_ml);
+	OFF(cfunc_self, PyCFunctionObject, m_self);
+	OFF(descr_type, PyDescrObject, d_type);
+	OFF(methoddescr_method, PyMethodDescrObject, d_method);
+	OFF(methoddef_name, PyMethodDef, ml_name);
+	OFF(tuple_items, PyTupleObject, ob_item);
+
+#if PY_VERSION_HEX >= 0x030C0000
+	VAL(mon_py_start, PY_MONITORING_EVENT_PY_START);
+	VAL(mon_py_resume, PY_MONITORING_EVENT_PY_RESUME);
+	VAL(mon_py_return, PY_MONITORING_EVENT_PY_RETURN);
+	VAL(mon_py_yield, PY_MONITORING_EVENT_PY_YIELD);
+	VAL(mon_call, PY_MONITORING_EVENT_CALL);
+	VAL(mon_py_unwind, PY_MONITORING_EVENT_PY_UNWIND);
+	VAL(mon_py_throw, PY_MONITORING_EVENT_PY_THROW);
+	VAL(mon_c_return, PY_MONITORING_EVENT_C_RETURN);
+	VAL(mon_c_raise, PY_MONITORING_EVENT_C_RAISE);
+
+	OFF(interp_ceval_pending, PyInterpreterState, ceval.pending);
+	OFF(pending_calls, struct _pending_calls, calls);
+	SIZE(pending_call_size, struct _pending_call);
+	VAL(pending_ncalls, sizeof(((struct _pending_calls *)0)->calls) /
+			    sizeof(struct _pending_call));
+	OFF(pending_first, struct _pending_calls, first);
+#else
+	NONE(mon_py_start);
+	NONE(mon_py_resume);
+	NONE(mon_py_return);
+	NONE(mon_py_yield);
+	NONE(mon_call);
+	NONE(mon_py_unwind);
+	NONE(mon_py_throw);
+	NONE(mon_c_return);
+	NONE(mon_c_raise);
+	NONE(interp_ceval_pending);
+	NONE(pending_calls);
+	NONE(pending_call_size);
+	NONE(pending_ncalls);
+	NONE(pending_first);
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+	NONE(pending_busy);
+	OFF(pending_handling_thread, struct _pending_calls, handling_thread);
+	NONE(pending_lock);
+	OFF(pending_mutex, struct _pending_calls, mutex);
+	NONE(pending_calls_to_do);
+	OFF(pending_npending, struct _pending_calls, npending);
+	OFF(pending_max, struct _pending_calls, max);
+	NONE(pending_last);
+	OFF(pending_next, struct _pending_calls, next);
+	NONE(interp_eval_breaker);
+	OFF(tstate_eval_breaker, PyThreadState, eval_breaker);
+	VAL(eval_breaker_calls_bit, _PY_CALLS_TO_DO_BIT);
+#elif PY_VERSION_HEX >= 0x030C0000
+	OFF(pending_busy, struct _pending_calls, busy);
+	NONE(pending_handling_thread);
+	OFF(pending_lock, struct _pending_calls, lock);
+	NONE(pending_mutex);
+	OFF(pending_calls_to_do, struct _pending_calls, calls_to_do);
+	NONE(pending_npending);
+	NONE(pending_max);
+	OFF(pending_last, struct _pending_calls, last);
+	NONE(pending_next);
+	OFF(interp_eval_breaker, PyInterpreterState, ceval.eval_breaker);
+	NONE(tstate_eval_breaker);
+	VAL(eval_breaker_calls_bit, 1);
+#else
+	NONE(pending_busy);
+	NONE(pending_handling_thread);
+	NONE(pending_lock);
+	NONE(pending_mutex);
+	NONE(pending_calls_to_do);
+	NONE(pending_npending);
+	NONE(pending_max);
+	NONE(pending_last);
+	NONE(pending_next);
+	NONE(interp_eval_breaker);
+	NONE(tstate_eval_breaker);
+	NONE(eval_breaker_calls_bit);
+#endif
+}
+
 int main(void)
 {
 	/* Must fit the 32-bit word pytrace reads; a wider state would need a
@@ -163,7 +318,11 @@ int main(void)
 	OFF(tstate_thread_id, PyThreadState, thread_id);
 #if PY_VERSION_HEX < 0x030B0000
 	OFF(tstate_frame, PyThreadState, frame);
+#if PY_VERSION_HEX >= 0x030A0000
+	OFF(tstate_cframe, PyThreadState, cframe);   /* 3.10: only use_tracing */
+#else
 	NONE(tstate_cframe);
+#endif
 	NONE(tstate_root_cframe);
 	NONE(tstate_current_frame);
 	NONE(tstate_native_thread_id);
@@ -285,5 +444,6 @@ int main(void)
 	OFF(string_sval, PyStringObject, ob_sval);
 	NONE(bytes_sval);
 #endif
+	print_flow_offsets();
 	return 0;
 }

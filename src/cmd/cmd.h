@@ -4,6 +4,8 @@
 #define PYTRACE_CMD_CMD_H
 
 int cmd_dump(int argc, char **argv);
+int cmd_stacks(int argc, char **argv);
+int cmd_flow(int argc, char **argv);
 
 /* Prints "pytrace: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -8,6 +8,8 @@
 #include <stdio.h>
 
 #include "pytrace/pytrace.h"
+#include "stack/aggregate.h"
+#include "stack/event.h"
 
 /* One frame, as text, without indentation or newline. */
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr);
@@ -27,5 +29,27 @@ void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_
 		      bool native);
 void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
 		      bool native);
+
+/* pytrace stacks: one call as strace prints it ("name(args) = ret"), one
+ * event (that line after a timestamp and pid/tid, then the stack), one
+ * event as a JSON object. */
+void pt_out_syscall_text(FILE *f, const struct pt_syscall *sc);
+void pt_out_stacks_event_text(FILE *f, const struct pt_syscall_event *ev);
+void pt_out_stacks_event_json(FILE *f, const struct pt_syscall_event *ev);
+/* An event's stack as pt_out_text_stack prints it without indentation, in
+ * a buffer reused from call to call: the aggregation key. */
+struct pt_out_buf {
+	FILE *f;
+	char *data;
+	size_t size;
+};
+int pt_out_stack_key(struct pt_out_buf *b, const struct pt_syscall_event *ev, const char **key,
+		     size_t *len);
+void pt_out_buf_free(struct pt_out_buf *b);
+/* Aggregated stacks, in the order given: text (syscall, stack, count),
+ * folded lines ("frame;frame;syscall count"), JSON objects. */
+void pt_out_stacks_agg_text(FILE *f, const struct pt_agg_entry *const *v, size_t n);
+void pt_out_stacks_agg_folded(FILE *f, const struct pt_agg_entry *const *v, size_t n);
+void pt_out_stacks_agg_json(FILE *f, const struct pt_agg_entry *const *v, size_t n);
 
 #endif

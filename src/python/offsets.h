@@ -32,7 +32,8 @@ struct pyv_offsets {
 	int32_t tstate_next;
 	int32_t tstate_interp;
 	int32_t tstate_frame;           /* <=3.10: PyFrameObject* */
-	int32_t tstate_cframe;          /* 3.11/3.12: _PyCFrame* */
+	int32_t tstate_cframe;          /* 3.10-3.12: CFrame* / _PyCFrame*
+	                                   (3.10's holds use_tracing only) */
 	int32_t tstate_root_cframe;     /* 3.11/3.12: embedded _PyCFrame */
 	int32_t tstate_current_frame;   /* 3.13+: _PyInterpreterFrame* */
 	int32_t tstate_thread_id;       /* pthread_t */
@@ -92,6 +93,61 @@ struct pyv_offsets {
 	int32_t unicode_char_size;      /* 2.7: sizeof(Py_UNICODE), 2 or 4 */
 	int32_t string_sval;            /* 2.7 PyStringObject.ob_sval */
 	int32_t bytes_sval;             /* 3.x PyBytesObject.ob_sval */
+
+	/* pytrace flow: installing and reading profile hooks. */
+	int32_t runtime_initialized;    /* 3.7+: int, set by Py_Initialize */
+	int32_t interp_eval_frame;      /* 3.6+: PEP 523 _PyFrameEvalFunction */
+	int32_t eval_frame_has_tstate;  /* 1 from 3.9: (tstate, frame, throw) */
+	int32_t tstate_c_profilefunc;   /* Py_tracefunc */
+	int32_t tstate_c_profileobj;
+	int32_t tstate_c_tracefunc;
+	int32_t tstate_use_tracing;     /* <=3.9: int in the thread state */
+	int32_t cframe_use_tracing;     /* 3.10: int, 3.11: uint8_t, in the
+	                                   C frame tstate->cframe points at */
+	int32_t use_tracing_size;       /* bytes of that use_tracing field */
+	int32_t use_tracing_on;         /* value CPython stores there when a
+	                                   hook is set (1, or 255 on 3.11) */
+	int32_t frame_stacktop;         /* <=3.9 PyFrameObject: non-NULL while
+	                                   a generator is suspended */
+	int32_t frame_state;            /* 3.10 PyFrameObject.f_state (int8) */
+	int32_t frame_state_suspended;  /* 3.10 FRAME_SUSPENDED */
+	int32_t frame_frame;            /* 3.11+ PyFrameObject.f_frame */
+	int32_t gen_iframe;             /* 3.11+ PyGenObject.gi_iframe */
+	int32_t gen_frame_state;        /* 3.11+ PyGenObject.gi_frame_state */
+	int32_t gen_state_suspended;    /* 3.11+ FRAME_SUSPENDED */
+	int32_t code_flags;             /* PyCodeObject.co_flags (int) */
+	int32_t cfunc_ml;               /* PyCFunctionObject.m_ml */
+	int32_t cfunc_self;             /* PyCFunctionObject.m_self */
+	int32_t descr_type;             /* PyDescrObject.d_type */
+	int32_t methoddescr_method;     /* PyMethodDescrObject.d_method */
+	int32_t methoddef_name;         /* PyMethodDef.ml_name */
+	int32_t tuple_items;            /* PyTupleObject.ob_item */
+
+	/* 3.12+: sys.monitoring event numbers (PY_MONITORING_EVENT_*). */
+	int32_t mon_py_start, mon_py_resume, mon_py_return, mon_py_yield;
+	int32_t mon_call, mon_py_unwind, mon_py_throw, mon_c_return, mon_c_raise;
+
+	/* 3.12+: the per-interpreter pending-call queue (run by whichever
+	 * thread next checks its eval breaker). 3.12 keeps first/last and a
+	 * calls_to_do flag under a PyThread lock; 3.13 first/next and a
+	 * count under a one-byte PyMutex. */
+	int32_t interp_ceval_pending;   /* struct _pending_calls in interp */
+	int32_t pending_busy;           /* 3.12: int */
+	int32_t pending_handling_thread;/* 3.13: PyThreadState* */
+	int32_t pending_lock;           /* 3.12: PyThread_type_lock */
+	int32_t pending_mutex;          /* 3.13: PyMutex (uint8) */
+	int32_t pending_calls_to_do;    /* 3.12: int */
+	int32_t pending_npending;       /* 3.13: int32 */
+	int32_t pending_max;            /* 3.13: int32 */
+	int32_t pending_calls;          /* struct _pending_call[] */
+	int32_t pending_call_size;      /* sizeof(struct _pending_call) */
+	int32_t pending_ncalls;         /* array length */
+	int32_t pending_first;
+	int32_t pending_last;           /* 3.12 */
+	int32_t pending_next;           /* 3.13 */
+	int32_t interp_eval_breaker;    /* 3.12: int, per interpreter */
+	int32_t tstate_eval_breaker;    /* 3.13: uintptr_t, per thread */
+	int32_t eval_breaker_calls_bit; /* value or'ed in for pending calls */
 };
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,

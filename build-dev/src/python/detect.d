@@ -1,0 +1,11 @@
+build-dev/src/python/detect.o: src/python/detect.c src/python/python.h \
+ src/mem/arena.h src/mem/maps.h src/mem/mem.h src/python/linetable.h \
+ src/python/offsets.h include/pytrace/pytrace.h src/elf/elf.h
+src/python/python.h:
+src/mem/arena.h:
+src/mem/maps.h:
+src/mem/mem.h:
+src/python/linetable.h:
+src/python/offsets.h:
+include/pytrace/pytrace.h:
+src/elf/elf.h:

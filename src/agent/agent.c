@@ -1,0 +1,1445 @@
+/* SPDX-License-Identifier: MIT */
+/* The in-target agent of `pytrace flow`: a CPython profile hook that
+ * writes one fixed-size record per call and return into a shared ring. */
+
+/*
+ * Built freestanding (no libc, no relocations, no floating point) into a
+ * flat blob that pytrace copies into the target; see docs/flow-notes.md.
+ * Every CPython function and struct offset it uses comes from pytrace
+ * through `pt_agent_ctx`, so the same blob serves 2.7 and 3.6-3.13.
+ *
+ * Rules for this file:
+ *  - Only position-independent code: every global is reached
+ *    RIP-relative; nothing may need a load-time relocation (the build
+ *    checks the object file's relocations).
+ *  - Python API calls only with the GIL held. Every entry point (profile
+ *    callback, monitoring callbacks, pending call, injected call) has it.
+ *  - The ring is touched only while ctx.state == INSTALLED and ctx.ring is
+ *    set; pytrace may unmap it once the agent is detached or stopped.
+ */
+
+#include "agent/agent.h"
+
+typedef unsigned long size_t;
+typedef long ssize_t;
+typedef struct PyObject PyObject;
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Linux x86_64 system calls the agent makes. */
+enum {
+	SYS_mmap = 9, SYS_munmap = 11, SYS_poll = 7, SYS_close = 3, SYS_kill = 62,
+	SYS_gettid = 186, SYS_futex = 202,
+};
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define POLLIN 1
+#define ENOSYS 38
+
+/* CPython constants that have never changed. */
+enum {
+	PyTrace_CALL = 0, PyTrace_RETURN = 3, PyTrace_C_CALL = 4,
+	PyTrace_C_EXCEPTION = 5, PyTrace_C_RETURN = 6,
+};
+#define CO_GENERATOR 0x20
+#define CO_COROUTINE 0x80
+#define CO_ASYNC_GENERATOR 0x200
+#define METH_VARARGS 0x1
+#define METH_FASTCALL 0x80
+
+struct PyMethodDef {
+	const char *ml_name;
+	void *ml_meth;
+	int ml_flags;
+	const char *ml_doc;
+};
+
+struct timespec {
+	long tv_sec, tv_nsec;
+};
+
+struct pollfd {
+	int fd;
+	short events, revents;
+};
+
+/* ------------------------------------------------------------------ */
+/* State                                                               */
+
+HIDDEN struct pt_agent_ctx agent_ctx;
+HIDDEN struct pt_agent_call_frame agent_call_frame;
+HIDDEN struct PyMethodDef agent_methods[12];
+static uint8_t agent_xsave_area[PT_AGENT_XSAVE_SIZE] __attribute__((aligned(64)));
+
+#define ctx agent_ctx
+
+/* The monitoring callbacks, in ctx.callbacks[] order. */
+enum {
+	CB_START, CB_RESUME, CB_RETURN, CB_YIELD, CB_UNWIND, CB_THROW,
+	CB_CALL, CB_C_RETURN, CB_C_RAISE, CB_COUNT,
+};
+#define M_THREAD_HOOK CB_COUNT
+
+/* ------------------------------------------------------------------ */
+/* Freestanding helpers                                                */
+
+/* gcc may emit calls to these for struct copies and zeroing. */
+HIDDEN void *memcpy(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+HIDDEN void *memset(void *dst, int c, size_t n)
+{
+	uint8_t *d = dst;
+
+	while (n--)
+		*d++ = (uint8_t)c;
+	return dst;
+}
+
+static inline long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define sys1(n, a) sys6((n), (long)(a), 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+static inline uint64_t load_acquire64(const volatile uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void store_release64(volatile uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+#define AT(base, off, type) (*(type *)((char *)(base) + (off)))
+
+/* ------------------------------------------------------------------ */
+/* CPython calls, through the addresses pytrace resolved               */
+
+#define API(name, ret, ...) ((ret(*)(__VA_ARGS__))(uintptr_t)ctx.api.name)
+
+static void py_incref(PyObject *o)
+{
+	API(Py_IncRef, void, PyObject *)(o);
+}
+
+static void py_decref(PyObject *o)
+{
+	API(Py_DecRef, void, PyObject *)(o);
+}
+
+static PyObject *py_none(void)
+{
+	return (PyObject *)(uintptr_t)ctx.api.Py_None;
+}
+
+static PyObject *py_type(PyObject *o)
+{
+	return AT(o, ctx.off.object_type, PyObject *);
+}
+
+static PyObject *py_long(long v)
+{
+	return API(PyLong_FromLong, PyObject *, long)(v);
+}
+
+/* Calls callable(*args) with up to three arguments; steals nothing.
+ * Returns the result (a new reference) or NULL with an exception set. */
+static PyObject *py_call(PyObject *callable, int n, PyObject **args)
+{
+	PyObject *tuple = API(PyTuple_New, PyObject *, ssize_t)(n);
+	if (!tuple)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		py_incref(args[i]);
+		API(PyTuple_SetItem, int, PyObject *, ssize_t, PyObject *)(tuple, i, args[i]);
+	}
+	PyObject *r = API(PyObject_CallObject, PyObject *, PyObject *, PyObject *)(callable, tuple);
+	py_decref(tuple);
+	return r;
+}
+
+/* obj.name(*args); returns 0 or -1 (the exception is cleared). */
+static int py_call_method(PyObject *obj, const char *name, int n, PyObject **args)
+{
+	PyObject *m = API(PyObject_GetAttrString, PyObject *, PyObject *, const char *)(obj, name);
+	if (!m) {
+		API(PyErr_Clear, void, void)();
+		return -1;
+	}
+	PyObject *r = py_call(m, n, args);
+	py_decref(m);
+	if (!r) {
+		API(PyErr_Clear, void, void)();
+		return -1;
+	}
+	py_decref(r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads, time                                                       */
+
+static inline int32_t agent_tid(void)
+{
+	if (LIKELY(ctx.tid_offset >= 0)) {
+		int32_t tid;
+		__asm__("movl %%fs:(%1), %0" : "=r"(tid) : "r"((long)ctx.tid_offset));
+		return tid;
+	}
+	return (int32_t)sys1(SYS_gettid, 0);
+}
+
+static inline uint64_t agent_now(void)
+{
+	struct timespec ts;
+
+	if (!(ctx.flags & PT_AGENT_F_TIMESTAMPS) || !ctx.api.clock_gettime)
+		return 0;
+	API(clock_gettime, int, int, struct timespec *)(1 /* CLOCK_MONOTONIC */, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether pytrace has gone away (killed, crashed). */
+static int agent_consumer_gone(void)
+{
+	if (ctx.pidfd >= 0) {
+		struct pollfd p = { .fd = ctx.pidfd, .events = POLLIN };
+		long r = sys3(SYS_poll, &p, 1, 0);
+		return r == 1 && (p.revents & POLLIN);
+	}
+	return sys2(SYS_kill, ctx.pytrace_pid, 0) == -3 /* ESRCH */;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keeping code objects alive until pytrace has read them              */
+
+/*
+ * A record names its code object by address, and pytrace reads the name,
+ * file and line table later from outside. So that the address cannot be
+ * reused meanwhile, the first record of each code object takes a
+ * reference, remembered in an open-addressing set that is dropped when the
+ * agent detaches (after the ring has drained).
+ */
+
+static uint64_t *set_alloc(uint64_t cap)
+{
+	long p = sys6(SYS_mmap, 0, (long)(cap * 8), 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
+	return p < 0 && p > -4096 ? 0 : (uint64_t *)p;
+}
+
+static inline uint64_t set_slot(uint64_t code, uint64_t cap)
+{
+	return ((code >> 4) * 0x9e3779b97f4a7c15ull) >> 20 & (cap - 1);
+}
+
+static int set_grow(void)
+{
+	uint64_t ncap = ctx.set_cap ? ctx.set_cap * 2 : 16384;
+	uint64_t *nset = set_alloc(ncap);
+	uint64_t *old = (uint64_t *)(uintptr_t)ctx.set_addr;
+
+	if (!nset)
+		return -1;
+	for (uint64_t i = 0; old && i < ctx.set_cap; i++) {
+		if (!old[i])
+			continue;
+		uint64_t j = set_slot(old[i], ncap);
+		while (nset[j])
+			j = (j + 1) & (ncap - 1);
+		nset[j] = old[i];
+	}
+	if (old)
+		sys2(SYS_munmap, old, ctx.set_cap * 8);
+	ctx.set_addr = (uint64_t)(uintptr_t)nset;
+	ctx.set_cap = ncap;
+	return 0;
+}
+
+/* Returns 1 the first time key is seen. key is a PyObject (a reference
+ * is taken) or, with the low bit set, a PyMethodDef (static data). */
+static inline int agent_pin(uint64_t key)
+{
+	if (LIKELY(key == ctx.last_code))
+		return 0;
+	ctx.last_code = key;
+	uint64_t *set = (uint64_t *)(uintptr_t)ctx.set_addr;
+	if (UNLIKELY(!set)) {
+		if (set_grow() < 0)
+			return 0;
+		set = (uint64_t *)(uintptr_t)ctx.set_addr;
+	}
+	uint64_t cap = ctx.set_cap, i = set_slot(key, cap);
+	while (set[i]) {
+		if (set[i] == key)
+			return 0;
+		i = (i + 1) & (cap - 1);
+	}
+	set[i] = key;
+	if (!(key & 1))
+		py_incref((PyObject *)(uintptr_t)key);
+	ctx.pinned++;
+	if (ctx.pinned * 2 > cap)
+		set_grow();
+	return 1;
+}
+
+static void agent_unpin_all(void)
+{
+	uint64_t *set = (uint64_t *)(uintptr_t)ctx.set_addr;
+
+	ctx.set_addr = 0;
+	ctx.last_code = 0;
+	if (!set)
+		return;
+	for (uint64_t i = 0; i < ctx.set_cap; i++)
+		if (set[i] && !(set[i] & 1))
+			py_decref((PyObject *)(uintptr_t)set[i]);
+	sys2(SYS_munmap, set, ctx.set_cap * 8);
+	ctx.set_cap = 0;
+	ctx.pinned = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The ring                                                            */
+
+static struct pt_ring_header *ring(void)
+{
+	return (struct pt_ring_header *)(uintptr_t)ctx.ring;
+}
+
+/* Waits until the consumer made room for the records up to need_head.
+ * Holding the GIL while waiting is the back-pressure: the interpreter
+ * pauses rather than drop an event. Returns 0 when there is room, -1 when
+ * pytrace is gone or asks to stop (the caller then uninstalls). */
+static int ring_wait(struct pt_ring_header *h, uint64_t need_head)
+{
+	uint64_t cap = h->capacity;
+
+	for (int spin = 0; spin < 2000; spin++) {
+		cpu_relax();
+		ctx.tail_seen = load_acquire64(&h->tail);
+		if (need_head - ctx.tail_seen <= cap)
+			return 0;
+	}
+	for (;;) {
+		uint32_t seq = __atomic_load_n(&h->wake, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&h->producer_waiting, 1, __ATOMIC_SEQ_CST);
+		ctx.tail_seen = load_acquire64(&h->tail);
+		if (need_head - ctx.tail_seen <= cap)
+			return 0;
+		struct timespec t = { 0, 100 * 1000 * 1000 };
+		h->stalls++;
+		sys6(SYS_futex, (long)&h->wake, FUTEX_WAIT, seq, (long)&t, 0, 0);
+		ctx.tail_seen = load_acquire64(&h->tail);
+		if (need_head - ctx.tail_seen <= cap)
+			return 0;
+		if (ctx.stop || agent_consumer_gone())
+			return -1;
+	}
+}
+
+static void agent_uninstall(void);
+
+#define barrier() __asm__ volatile("" ::: "memory")
+
+static inline struct pt_ring_record *ring_slot(struct pt_ring_header *h, uint64_t i)
+{
+	return (struct pt_ring_record *)((char *)h + h->data_offset) + (i & (h->capacity - 1));
+}
+
+/*
+ * Starts writing n records: returns the ring, or NULL if nothing may be
+ * written. busy tells pytrace (which may unmap the ring while every thread
+ * is stopped, once ctx.ring is 0) that a thread is between here and
+ * ring_commit().
+ */
+static inline struct pt_ring_header *ring_begin(uint64_t n)
+{
+	ctx.busy = 1;
+	barrier();
+	struct pt_ring_header *h = ring();
+	if (UNLIKELY(!h || ctx.stop)) {
+		ctx.busy = 0;
+		return 0;
+	}
+	uint64_t need = ctx.head + n;
+	if (UNLIKELY(need - ctx.tail_seen > h->capacity)) {
+		ctx.tail_seen = load_acquire64(&h->tail);
+		if (need - ctx.tail_seen > h->capacity && ring_wait(h, need) < 0) {
+			h->dropped += n;
+			ctx.busy = 0;
+			agent_uninstall();
+			return 0;
+		}
+	}
+	return h;
+}
+
+static inline void ring_commit(struct pt_ring_header *h, uint64_t n)
+{
+	ctx.head += n;
+	store_release64(&h->head, ctx.head);
+	barrier();
+	ctx.busy = 0;
+	/* Every 64k records: is anyone still reading? */
+	uint64_t before = ctx.events;
+	ctx.events = before + n;
+	if (UNLIKELY((before >> 16) != (ctx.events >> 16)) && agent_consumer_gone())
+		agent_uninstall();
+}
+
+static inline void ring_put(uint64_t object, uint64_t aux, uint32_t kind, uint32_t offset)
+{
+	struct pt_ring_header *h = ring_begin(1);
+
+	if (UNLIKELY(!h))
+		return;
+	struct pt_ring_record *r = ring_slot(h, ctx.head);
+	r->object = object;
+	r->aux = aux;
+	r->ts = agent_now();
+	r->tid = agent_tid();
+	r->kind_offset = kind | (offset << 8);
+	ring_commit(h, 1);
+}
+
+#define MAX_PAYLOAD (256u * 1024u)
+
+/* A description record followed by the bytes of parts[0..n). */
+static void ring_put_def(uint32_t kind, uint64_t object, int32_t tidfield,
+			 const void *const *parts, const uint32_t *lens, int n)
+{
+	const unsigned rs = sizeof(struct pt_ring_record);
+	uint32_t total = 0;
+
+	for (int i = 0; i < n; i++)
+		total += lens[i];
+	if (total > MAX_PAYLOAD)
+		return;
+	uint64_t nrec = 1 + (total + rs - 1) / rs;
+	struct pt_ring_header *h = ring_begin(nrec);
+	if (!h)
+		return;
+	struct pt_ring_record *r = ring_slot(h, ctx.head);
+	r->object = object;
+	r->aux = total;
+	r->ts = 0;
+	r->tid = tidfield;
+	r->kind_offset = kind | (PT_REC_NO_OFFSET << 8);
+	uint64_t at = ctx.head + 1;
+	uint32_t fill = 0;
+	uint8_t *dst = (uint8_t *)ring_slot(h, at);
+	for (int i = 0; i < n; i++) {
+		const uint8_t *src = parts[i];
+		for (uint32_t k = 0; k < lens[i]; k++) {
+			dst[fill++] = src[k];
+			if (fill == rs) {
+				fill = 0;
+				dst = (uint8_t *)ring_slot(h, ++at);
+			}
+		}
+	}
+	ring_commit(h, nrec);
+}
+
+/* The UTF-8 bytes of a str (2.7: the bytes of a str). */
+static const char *agent_str(PyObject *s, uint32_t *len)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	*len = 0;
+	if (!s)
+		return "";
+	if (o->str_is_bytes) {
+		*len = (uint32_t)AT(s, o->varobject_size, int64_t);
+		return (const char *)s + o->bytes_sval;
+	}
+	uint32_t state = AT(s, o->unicode_state, uint32_t);
+	if ((state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit)) {
+		*len = (uint32_t)AT(s, o->unicode_length, int64_t);
+		return (const char *)s + o->str_data;
+	}
+	ssize_t n = 0;
+	const char *p = API(PyUnicode_AsUTF8AndSize, const char *, PyObject *, ssize_t *)(s, &n);
+	if (!p) {
+		API(PyErr_Clear, void, void)();
+		return "?";
+	}
+	*len = (uint32_t)n;
+	return p;
+}
+
+static uint32_t cstr_len(const char *s)
+{
+	uint32_t n = 0;
+
+	while (s && s[n] && n < 4096)
+		n++;
+	return n;
+}
+
+static void agent_describe_code(uint64_t code)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+	PyObject *c = (PyObject *)(uintptr_t)code;
+	struct pt_def_code d = { 0 };
+	const char *name = agent_str(AT(c, o->code_name, PyObject *), &d.name_len);
+	const char *file = agent_str(AT(c, o->code_filename, PyObject *), &d.file_len);
+	PyObject *table = AT(c, o->code_table, PyObject *);
+	const void *parts[4];
+	uint32_t lens[4];
+
+	if (table)
+		d.table_len = (uint32_t)AT(table, o->varobject_size, int64_t);
+	if (d.name_len > 4096)
+		d.name_len = 4096;
+	if (d.file_len > 4096)
+		d.file_len = 4096;
+	if (d.table_len > MAX_PAYLOAD - 8192 - sizeof(d))
+		d.table_len = 0;
+	d.flags = (uint32_t)AT(c, o->code_flags, int32_t);
+	parts[0] = &d, lens[0] = sizeof(d);
+	parts[1] = name, lens[1] = d.name_len;
+	parts[2] = file, lens[2] = d.file_len;
+	parts[3] = table ? (const char *)table + o->bytes_sval : "", lens[3] = d.table_len;
+	ring_put_def(PT_EV_DEF_CODE, code, AT(c, o->code_firstlineno, int32_t), parts, lens, 4);
+}
+
+static void agent_describe_name(uint64_t object, const char *name)
+{
+	const void *parts[1] = { name };
+	uint32_t lens[1] = { cstr_len(name) };
+
+	ring_put_def(PT_EV_DEF_NAME, object, 0, parts, lens, 1);
+}
+
+/* First sight of a code object: pin it and describe it. */
+static inline void agent_see_code(uint64_t code)
+{
+	if (UNLIKELY(agent_pin(code)))
+		agent_describe_code(code);
+}
+
+/* ------------------------------------------------------------------ */
+/* Install and uninstall                                               */
+
+static void agent_lazy_init(void);
+static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg);
+
+static PyObject *agent_current_tstate(void)
+{
+	return API(PyThreadState_Get, PyObject *, void)();
+}
+
+/* Calls fn(tstate) for every thread state of every interpreter. */
+static int for_each_tstate(int (*fn)(PyObject *ts, PyObject *cur), PyObject *cur)
+{
+	PyObject *interp = API(PyInterpreterState_Head, PyObject *, void)();
+	for (; interp; interp = API(PyInterpreterState_Next, PyObject *, PyObject *)(interp)) {
+		PyObject *ts = API(PyInterpreterState_ThreadHead, PyObject *, PyObject *)(interp);
+		for (; ts; ts = API(PyThreadState_Next, PyObject *, PyObject *)(ts)) {
+			int rc = fn(ts, cur);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int tstate_check_free(PyObject *ts, PyObject *cur)
+{
+	uint64_t f = AT(ts, ctx.off.tstate_c_profilefunc, uint64_t);
+	(void)cur;
+	return f && f != (uint64_t)(uintptr_t)&agent_profile ? PT_AGENT_E_PROFILER : 0;
+}
+
+/* Sets (on) or clears our profile function on one thread state, the way
+ * PyEval_SetProfile would; ts is not the current thread, or the version
+ * has _PyEval_SetProfile. Runs with the GIL, so ts is not running. */
+static void tstate_set_profile(PyObject *ts, PyObject *cur, int on)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+	void *fn = on ? (void *)&agent_profile : 0;
+
+	if (ctx.api._PyEval_SetProfile) {
+		API(_PyEval_SetProfile, int, PyObject *, void *, PyObject *)(ts, fn, 0);
+		return;
+	}
+	if (ts == cur) {
+		API(PyEval_SetProfile, void, void *, PyObject *)(fn, 0);
+		return;
+	}
+	/* <=3.8, another thread: what PyEval_SetProfile does, done for it. */
+	AT(ts, o->tstate_c_profilefunc, void *) = fn;
+	AT(ts, o->tstate_c_profileobj, PyObject *) = 0;
+	AT(ts, o->tstate_use_tracing, int32_t) =
+		on || AT(ts, o->tstate_c_tracefunc, void *) != 0;
+}
+
+static int tstate_install(PyObject *ts, PyObject *cur)
+{
+	tstate_set_profile(ts, cur, 1);
+	return 0;
+}
+
+static void *agent_eval_hook(void);
+
+/* What an interpreter's PEP 523 slot holds when nobody hooks it: the
+ * default function up to 3.10; NULL in 3.11, which inlines Python calls
+ * only then (so NULL is what must be put back). */
+static void *eval_default(void)
+{
+	return ctx.off.frame_frame >= 0 ? 0 : (void *)(uintptr_t)ctx.api._PyEval_EvalFrameDefault;
+}
+
+/* The PEP 523 hook slot of every interpreter: set ours (on), or put the
+ * default back where it is ours. Setting fails if someone else's is
+ * there. */
+static int interps_set_eval(int on)
+{
+	void *ours = agent_eval_hook(), *dflt = eval_default();
+	PyObject *interp = API(PyInterpreterState_Head, PyObject *, void)();
+
+	for (PyObject *i = interp; on && i; i = API(PyInterpreterState_Next, PyObject *, PyObject *)(i)) {
+		void *cur = AT(i, ctx.off.interp_eval_frame, void *);
+		if (cur && cur != ours && cur != (void *)(uintptr_t)ctx.api._PyEval_EvalFrameDefault)
+			return PT_AGENT_E_PROFILER;
+	}
+	for (; interp; interp = API(PyInterpreterState_Next, PyObject *, PyObject *)(interp)) {
+		void **slot = &AT(interp, ctx.off.interp_eval_frame, void *);
+		if (on)
+			*slot = ours;
+		else if (*slot == ours)
+			*slot = dflt;
+	}
+	return 0;
+}
+
+static int tstate_uninstall(PyObject *ts, PyObject *cur)
+{
+	if (AT(ts, ctx.off.tstate_c_profilefunc, uint64_t) == (uint64_t)(uintptr_t)&agent_profile)
+		tstate_set_profile(ts, cur, 0);
+	return 0;
+}
+
+static PyObject *agent_monitoring(void)
+{
+	return API(PySys_GetObject, PyObject *, const char *)("monitoring");
+}
+
+/* The events each callback is registered for, as offsets into ctx.off. */
+static int32_t mon_event(int cb)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	switch (cb) {
+	case CB_START: return o->mon_py_start;
+	case CB_RESUME: return o->mon_py_resume;
+	case CB_RETURN: return o->mon_py_return;
+	case CB_YIELD: return o->mon_py_yield;
+	case CB_UNWIND: return o->mon_py_unwind;
+	case CB_THROW: return o->mon_py_throw;
+	case CB_CALL: return o->mon_call;
+	case CB_C_RETURN: return o->mon_c_return;
+	case CB_C_RAISE: return o->mon_c_raise;
+	}
+	return -1;
+}
+
+static void agent_methods_init(void);
+
+/* 3.12+: registers our callbacks as a sys.monitoring tool. */
+static int install_monitoring(void)
+{
+	static const int ids[] = { 4, 3, 5, 1, 0, 2 };
+	PyObject *mon = agent_monitoring();
+	PyObject *args[3];
+	int ncb = (ctx.flags & PT_AGENT_F_CCALLS) ? CB_COUNT : CB_CALL;
+	long mask = 0;
+
+	if (!mon) {
+		ctx.error_step = 1;
+		return PT_AGENT_E_PYTHON;
+	}
+	ctx.tool_id = -1;
+	for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]) && ctx.tool_id < 0; i++) {
+		args[0] = py_long(ids[i]);
+		args[1] = API(PyUnicode_FromString, PyObject *, const char *)("pytrace");
+		if (args[0] && args[1] && py_call_method(mon, "use_tool_id", 2, args) == 0)
+			ctx.tool_id = ids[i];
+		if (args[0])
+			py_decref(args[0]);
+		if (args[1])
+			py_decref(args[1]);
+	}
+	if (ctx.tool_id < 0)
+		return PT_AGENT_E_NOTOOL;
+	for (int cb = 0; cb < ncb; cb++) {
+		PyObject *fn = API(PyCFunction_NewEx, PyObject *, struct PyMethodDef *, PyObject *, PyObject *)(
+			&agent_methods[cb], 0, 0);
+		if (!fn) {
+			API(PyErr_Clear, void, void)();
+			ctx.error_step = 10 + cb;
+			return PT_AGENT_E_PYTHON;
+		}
+		ctx.callbacks[cb] = (uint64_t)(uintptr_t)fn;
+		args[0] = py_long(ctx.tool_id);
+		args[1] = py_long(1l << mon_event(cb));  /* the API takes event flags */
+		args[2] = fn;
+		int rc = py_call_method(mon, "register_callback", 3, args);
+		py_decref(args[0]);
+		py_decref(args[1]);
+		if (rc < 0) {
+			ctx.error_step = 20 + cb;
+			return PT_AGENT_E_PYTHON;
+		}
+		/* C_RETURN and C_RAISE come with CALL; they cannot be set alone. */
+		if (cb != CB_C_RETURN && cb != CB_C_RAISE)
+			mask |= 1l << mon_event(cb);
+	}
+	args[0] = py_long(ctx.tool_id);
+	args[1] = py_long(mask);
+	int rc = py_call_method(mon, "set_events", 2, args);
+	py_decref(args[0]);
+	py_decref(args[1]);
+	if (rc < 0) {
+		ctx.error_step = 30;
+		return PT_AGENT_E_PYTHON;
+	}
+	return 0;
+}
+
+static void uninstall_monitoring(void)
+{
+	PyObject *mon = agent_monitoring();
+	PyObject *args[3];
+
+	if (!mon || ctx.tool_id < 0)
+		return;
+	args[0] = py_long(ctx.tool_id);
+	args[1] = py_long(0);
+	py_call_method(mon, "set_events", 2, args);
+	py_decref(args[1]);
+	for (int cb = 0; cb < CB_COUNT; cb++) {
+		if (!ctx.callbacks[cb])
+			continue;
+		args[1] = py_long(1l << mon_event(cb));
+		args[2] = py_none();
+		py_call_method(mon, "register_callback", 3, args);
+		py_decref(args[1]);
+		/* Our reference is kept: this may run from that very callback. */
+		ctx.callbacks[cb] = 0;
+	}
+	py_call_method(mon, "free_tool_id", 1, args);
+	py_decref(args[0]);
+	ctx.tool_id = -1;
+}
+
+/* <=3.11: new `threading` threads call sys.setprofile(threading._profile_hook)
+ * before run(); ours swaps itself for the C hook on its first event. */
+static void agent_set_threading_hook(void)
+{
+	PyObject *modules, *threading, *cur;
+
+	if (ctx.threading_done || (ctx.flags & PT_AGENT_F_MONITORING))
+		return;
+	modules = API(PyImport_GetModuleDict, PyObject *, void)();
+	threading = modules ? API(PyDict_GetItemString, PyObject *, PyObject *, const char *)(
+				      modules, "threading")
+			    : 0;
+	if (!threading)
+		return;
+	cur = API(PyObject_GetAttrString, PyObject *, PyObject *, const char *)(threading, "_profile_hook");
+	if (!cur) {
+		/* the module is still executing its first lines */
+		API(PyErr_Clear, void, void)();
+		return;
+	}
+	ctx.threading_done = 1;
+	/* Someone else's hook (threading.setprofile) is left alone. */
+	if (cur == py_none()) {
+		PyObject *hook = (PyObject *)(uintptr_t)ctx.thread_hook;
+		if (!hook)
+			hook = API(PyCFunction_NewEx, PyObject *, struct PyMethodDef *, PyObject *, PyObject *)(
+				&agent_methods[M_THREAD_HOOK], 0, 0);
+		if (hook) {
+			ctx.thread_hook = (uint64_t)(uintptr_t)hook;
+			if (API(PyObject_SetAttrString, int, PyObject *, const char *, PyObject *)(
+				    threading, "_profile_hook", hook) < 0)
+				API(PyErr_Clear, void, void)();
+		} else {
+			API(PyErr_Clear, void, void)();
+		}
+	}
+	py_decref(cur);
+}
+
+static void agent_clear_threading_hook(void)
+{
+	PyObject *modules, *threading, *cur;
+	PyObject *hook = (PyObject *)(uintptr_t)ctx.thread_hook;
+
+	if (!hook)
+		return;
+	modules = API(PyImport_GetModuleDict, PyObject *, void)();
+	threading = modules ? API(PyDict_GetItemString, PyObject *, PyObject *, const char *)(
+				      modules, "threading")
+			    : 0;
+	if (threading) {
+		cur = API(PyObject_GetAttrString, PyObject *, PyObject *, const char *)(threading, "_profile_hook");
+		if (!cur)
+			API(PyErr_Clear, void, void)();
+		if (cur == hook &&
+		    API(PyObject_SetAttrString, int, PyObject *, const char *, PyObject *)(
+			    threading, "_profile_hook", py_none()) < 0)
+			API(PyErr_Clear, void, void)();
+		if (cur)
+			py_decref(cur);
+	}
+	/* Our reference to the hook is kept: a thread may be inside it right
+	 * now (this may be running from it), and it is one small object. */
+	ctx.thread_hook = 0;
+}
+
+/* Installs the hooks; the pending-call entry point (GIL held). Safe to
+ * call again: does nothing unless the agent is freshly loaded. */
+HIDDEN int agent_install(void *unused)
+{
+	PyObject *et, *ev, *etb;
+	int err = 0;
+
+	(void)unused;
+	if (ctx.state != PT_AGENT_LOADED || ctx.stop || ctx.forked)
+		return 0;
+	ctx.busy = 1;
+	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
+	agent_methods_init();
+	agent_lazy_init();
+	if (ctx.flags & PT_AGENT_F_MONITORING) {
+		err = install_monitoring();
+		if (err)
+			uninstall_monitoring();
+	} else if (ctx.flags & PT_AGENT_F_EVALHOOK) {
+		err = interps_set_eval(1);
+	} else {
+		PyObject *cur = agent_current_tstate();
+		err = for_each_tstate(tstate_check_free, cur);
+		if (!err) {
+			for_each_tstate(tstate_install, cur);
+			agent_set_threading_hook();
+		}
+	}
+	if (err) {
+		ctx.error = err;
+		ctx.state = PT_AGENT_FAILED;
+		ring()->state = PT_AGENT_FAILED;
+	} else {
+		ctx.state = PT_AGENT_INSTALLED;
+		ring()->state = PT_AGENT_INSTALLED;
+	}
+	API(PyErr_Restore, void, PyObject *, PyObject *, PyObject *)(et, ev, etb);
+	ctx.busy = 0;
+	return 0;
+}
+
+/* Removes every hook, lets pytrace drain the ring, drops the code
+ * references and unmaps the ring. GIL held. */
+static void agent_uninstall(void)
+{
+	PyObject *et, *ev, *etb;
+	struct pt_ring_header *h = ring();
+
+	if (ctx.state != PT_AGENT_INSTALLED)
+		return;
+	ctx.state = PT_AGENT_DRAINING;
+	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
+	if (ctx.flags & PT_AGENT_F_MONITORING) {
+		uninstall_monitoring();
+	} else if (ctx.flags & PT_AGENT_F_EVALHOOK) {
+		interps_set_eval(0);
+	} else {
+		for_each_tstate(tstate_uninstall, agent_current_tstate());
+		agent_clear_threading_hook();
+	}
+	/* Records describe their code objects themselves (PT_EV_DEF_CODE),
+	 * so pytrace needs none of them alive any more. */
+	agent_unpin_all();
+	if (h) {
+		if (!ctx.forked)
+			h->state = PT_AGENT_DETACHED;
+		ctx.ring = 0;
+		sys2(SYS_munmap, h, ctx.ring_size);
+	}
+	if (ctx.pidfd >= 0) {
+		sys1(SYS_close, ctx.pidfd);
+		ctx.pidfd = -1;
+	}
+	API(PyErr_Restore, void, PyObject *, PyObject *, PyObject *)(et, ev, etb);
+	ctx.state = PT_AGENT_DETACHED;
+}
+
+/* Every event starts here: true if the hook should run. */
+static inline int agent_active(void)
+{
+	if (LIKELY(!(ctx.stop | ctx.forked) && ctx.state == PT_AGENT_INSTALLED))
+		return 1;
+	agent_uninstall();
+	return 0;
+}
+
+static void agent_atfork_child(void)
+{
+	ctx.forked = 1;
+}
+
+/* Once, from the first event or the install (GIL held, in an ordinary
+ * call: safe to let libc allocate). */
+static void agent_lazy_init(void)
+{
+	if (ctx.lazy_done)
+		return;
+	ctx.lazy_done = 1;
+	agent_methods_init();
+	/* A fork child must not write into its parent's ring: the handler
+	 * marks it, and its first event removes the hooks there. */
+	if (ctx.api.register_atfork)
+		API(register_atfork, int, void *, void *, void *, void *)(0, 0, (void *)&agent_atfork_child, 0);
+	/* pytrace found the thread id's place in the thread control block by
+	 * looking for the ids of the stopped threads; check it here. */
+	if (ctx.tid_offset >= 0 && agent_tid() != (int32_t)sys1(SYS_gettid, 0))
+		ctx.tid_offset = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* <=3.11: the profile function                                        */
+
+static inline uint64_t code_of(PyObject *frame)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	if (o->frame_frame >= 0)
+		return AT(AT(frame, o->frame_frame, char *), o->iframe_code, uint64_t);
+	return AT(frame, o->frame_code, uint64_t);
+}
+
+static inline int code_is_generator(uint64_t code)
+{
+	return AT(code, ctx.off.code_flags, int32_t) & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR);
+}
+
+/* The frame's bytecode offset in bytes, or -1 before its first
+ * instruction. */
+static inline int64_t frame_offset(PyObject *frame, uint64_t code)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	if (o->frame_frame >= 0) {
+		char *iframe = AT(frame, o->frame_frame, char *);
+		return AT(iframe, o->iframe_instr, char *) - ((char *)(uintptr_t)code + o->code_code_adaptive);
+	}
+	int32_t lasti = AT(frame, o->frame_lasti, int32_t);
+	return lasti < 0 ? -1 : (int64_t)lasti * o->lasti_scale;
+}
+
+static inline uint32_t offset_field(int64_t off)
+{
+	return off < 0 || off >= PT_REC_NO_OFFSET ? PT_REC_NO_OFFSET : (uint32_t)off;
+}
+
+/* A generator frame that is being resumed rather than started. */
+static inline int frame_resumes(uint64_t code, int64_t off)
+{
+	if (ctx.off.frame_frame >= 0)  /* 3.11: RESUME past the prologue */
+		return off / 2 > AT(code, ctx.off.code_firsttraceable, int32_t);
+	return off >= 0;
+}
+
+/* At a RETURN event: is the generator frame suspending, not finishing? */
+static inline int frame_suspends(PyObject *frame)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	if (o->frame_stacktop >= 0)
+		return AT(frame, o->frame_stacktop, void *) != 0;
+	if (o->frame_state >= 0)
+		return AT(frame, o->frame_state, int8_t) == o->frame_state_suspended;
+	if (o->frame_frame >= 0) {
+		char *iframe = AT(frame, o->frame_frame, char *);
+		if (AT(iframe, o->iframe_owner, int8_t) != o->owner_generator)
+			return 0;
+		char *gen = iframe - o->gen_iframe;
+		return AT(gen, o->gen_frame_state, int8_t) == o->gen_state_suspended;
+	}
+	return 0;
+}
+
+/* A C event for method definition ml with a self of type type. */
+static void c_event_def(uint32_t kind, uint64_t ml, PyObject *type)
+{
+	if (agent_pin(ml | 1))
+		agent_describe_name(ml, *(const char **)(uintptr_t)ml);
+	if (type && agent_pin((uint64_t)(uintptr_t)type))
+		agent_describe_name((uint64_t)(uintptr_t)type, AT(type, ctx.off.type_name, const char *));
+	ring_put(ml, (uint64_t)(uintptr_t)type, kind, PT_REC_NO_OFFSET);
+}
+
+static inline void c_event(uint32_t kind, PyObject *func)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+	PyObject *self = AT(func, o->cfunc_self, PyObject *);
+
+	c_event_def(kind, AT(func, o->cfunc_ml, uint64_t), self ? py_type(self) : 0);
+}
+
+static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg)
+{
+	uint64_t code;
+	int64_t off;
+
+	(void)obj;
+	if (UNLIKELY(!agent_active()))
+		return 0;
+	if (UNLIKELY(!ctx.lazy_done))
+		agent_lazy_init();
+	switch (what) {
+	case PyTrace_CALL:
+		code = code_of(frame);
+		if (UNLIKELY(agent_pin(code))) {
+			agent_describe_code(code);
+			if (!ctx.threading_done)
+				agent_set_threading_hook();
+		}
+		if (UNLIKELY(code_is_generator(code))) {
+			off = frame_offset(frame, code);
+			if (frame_resumes(code, off)) {
+				ring_put(code, 0, PT_EV_RESUME, offset_field(off));
+				break;
+			}
+		}
+		ring_put(code, 0, PT_EV_CALL, PT_REC_NO_OFFSET);
+		break;
+	case PyTrace_RETURN:
+		code = code_of(frame);
+		agent_see_code(code);
+		off = frame_offset(frame, code);
+		if (!arg)
+			ring_put(code, 0, PT_EV_UNWIND, offset_field(off));
+		else if (UNLIKELY(code_is_generator(code)) && frame_suspends(frame))
+			ring_put(code, 0, PT_EV_YIELD, offset_field(off));
+		else
+			ring_put(code, 0, PT_EV_RETURN, offset_field(off));
+		break;
+	case PyTrace_C_CALL:
+		if (ctx.flags & PT_AGENT_F_CCALLS)
+			c_event(PT_EV_C_CALL, arg);
+		break;
+	case PyTrace_C_RETURN:
+		if (ctx.flags & PT_AGENT_F_CCALLS)
+			c_event(PT_EV_C_RETURN, arg);
+		break;
+	case PyTrace_C_EXCEPTION:
+		if (ctx.flags & PT_AGENT_F_CCALLS)
+			c_event(PT_EV_C_RAISE, arg);
+		break;
+	}
+	return 0;
+}
+
+/* threading._profile_hook(frame, event, arg): the first event of a new
+ * thread. Replaces itself by the C hook, then records that event. */
+static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
+{
+	PyObject **items = &AT(args, ctx.off.tuple_items, PyObject *);
+	const char *event = (const char *)items[1] + ctx.off.str_data;
+	int what = -1;
+
+	(void)self;
+	py_incref(py_none());
+	if (ctx.stop || ctx.forked || ctx.state != PT_AGENT_INSTALLED) {
+		agent_uninstall();
+		API(PyEval_SetProfile, void, void *, PyObject *)(0, 0);
+		return py_none();
+	}
+	API(PyEval_SetProfile, void, void *, PyObject *)((void *)&agent_profile, 0);
+	if (event[0] == 'c' && event[1] == 'a')
+		what = PyTrace_CALL;
+	else if (event[0] == 'r')
+		what = PyTrace_RETURN;
+	else if (event[0] == 'c' && event[2] == 'c')
+		what = PyTrace_C_CALL;
+	else if (event[0] == 'c' && event[2] == 'r')
+		what = PyTrace_C_RETURN;
+	else if (event[0] == 'c' && event[2] == 'e')
+		what = PyTrace_C_EXCEPTION;
+	if (what >= 0)
+		agent_profile(0, items[0], what, items[2]);
+	return py_none();
+}
+
+/* ------------------------------------------------------------------ */
+/* 3.6-3.11: the PEP 523 frame-evaluation hook                          */
+
+/*
+ * Every frame the interpreter evaluates passes through here: a call, or
+ * a generator/coroutine resumed (or thrown into), and it comes back when
+ * the frame returns, yields or unwinds. The frame is a PyFrameObject up
+ * to 3.10 and a _PyInterpreterFrame in 3.11; either is alive (its caller
+ * holds it) until this returns, so its last instruction is still there
+ * to tell the line it left from. Compared with the profile function, no
+ * frame object is made (3.11) and no exception state is saved per event.
+ */
+
+static inline int eval_is_iframe(void)
+{
+	return ctx.off.frame_frame >= 0;   /* 3.11: hooks get interpreter frames */
+}
+
+static inline uint64_t eval_code(void *f)
+{
+	return AT(f, eval_is_iframe() ? ctx.off.iframe_code : ctx.off.frame_code, uint64_t);
+}
+
+static inline int64_t eval_offset(void *f, uint64_t code)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	if (eval_is_iframe())
+		return AT(f, o->iframe_instr, char *) - ((char *)(uintptr_t)code + o->code_code_adaptive);
+	int32_t lasti = AT(f, o->frame_lasti, int32_t);
+	return lasti < 0 ? -1 : (int64_t)lasti * o->lasti_scale;
+}
+
+static inline int eval_suspended(void *f)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+
+	if (eval_is_iframe()) {
+		if (AT(f, o->iframe_owner, int8_t) != o->owner_generator)
+			return 0;
+		return AT((char *)f - o->gen_iframe, o->gen_frame_state, int8_t) == o->gen_state_suspended;
+	}
+	return frame_suspends(f);
+}
+
+/* Records the frame's start; returns its code object, or 0 when its end
+ * is not to be recorded either. */
+static inline uint64_t eval_enter(void *f, int throwflag)
+{
+	if (UNLIKELY(!agent_active()))
+		return 0;
+	if (UNLIKELY(!ctx.lazy_done))
+		agent_lazy_init();
+	uint64_t code = eval_code(f);
+	uint32_t kind = PT_EV_CALL, off = PT_REC_NO_OFFSET;
+	if (UNLIKELY(code_is_generator(code))) {
+		if (eval_is_iframe() &&
+		    AT(f, ctx.off.iframe_owner, int8_t) != ctx.off.owner_generator)
+			return 0;  /* 3.11 runs a generator function's prologue to
+			              make the generator: not a call to report */
+		int64_t o = eval_offset(f, code);
+		int started = eval_is_iframe() ? o / 2 > AT(code, ctx.off.code_firsttraceable, int32_t)
+					       : o >= 0;
+		if (throwflag)
+			kind = PT_EV_THROW, off = offset_field(o);
+		else if (started)
+			kind = PT_EV_RESUME, off = offset_field(o);
+	}
+	agent_see_code(code);
+	ring_put(code, 0, kind, off);
+	return code;
+}
+
+static inline void eval_leave(void *f, uint64_t code, PyObject *result)
+{
+	if (UNLIKELY(!agent_active()))
+		return;
+	uint32_t off = offset_field(eval_offset(f, code));
+	uint32_t kind = !result ? PT_EV_UNWIND
+		: UNLIKELY(code_is_generator(code)) && eval_suspended(f) ? PT_EV_YIELD
+		: PT_EV_RETURN;
+	ring_put(code, 0, kind, off);
+}
+
+/* 3.9-3.11: _PyFrameEvalFunction(tstate, frame, throwflag) */
+static PyObject *agent_eval3(void *tstate, void *f, int throwflag)
+{
+	uint64_t code = eval_enter(f, throwflag);
+	PyObject *r = API(_PyEval_EvalFrameDefault, PyObject *, void *, void *, int)(tstate, f, throwflag);
+	if (code)
+		eval_leave(f, code, r);
+	return r;
+}
+
+/* 3.6-3.8: _PyFrameEvalFunction(frame, throwflag) */
+static PyObject *agent_eval2(void *f, int throwflag)
+{
+	uint64_t code = eval_enter(f, throwflag);
+	PyObject *r = API(_PyEval_EvalFrameDefault, PyObject *, void *, int)(f, throwflag);
+	if (code)
+		eval_leave(f, code, r);
+	return r;
+}
+
+static void *agent_eval_hook(void)
+{
+	return ctx.off.eval_frame_has_tstate ? (void *)&agent_eval3 : (void *)&agent_eval2;
+}
+
+/* ------------------------------------------------------------------ */
+/* 3.12+: sys.monitoring callbacks (METH_FASTCALL)                     */
+
+static inline PyObject *mon_result(void)
+{
+	return py_none();  /* immortal from 3.12 on: no reference needed */
+}
+
+/*
+ * The event's bytecode offset, as the legacy profiler (sys.setprofile)
+ * sees it: from the executing frame's instruction pointer, not from the
+ * callback's offset argument. They differ when an exception leaves a
+ * generator: the argument is the RERAISE in the generator's wrapper, the
+ * frame points back at the yield the exception came in through.
+ */
+static inline uint32_t mon_offset(uint64_t code, PyObject *arg)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+	char *ts = (char *)agent_current_tstate(), *iframe = 0;
+
+	if (ts && o->tstate_current_frame >= 0)
+		iframe = AT(ts, o->tstate_current_frame, char *);
+	else if (ts && o->tstate_cframe >= 0)
+		iframe = AT(AT(ts, o->tstate_cframe, char *), o->cframe_current_frame, char *);
+	if (LIKELY(iframe && AT(iframe, o->iframe_code, uint64_t) == code))
+		return offset_field(AT(iframe, o->iframe_instr, char *) -
+				    ((char *)(uintptr_t)code + o->code_code_adaptive));
+	return offset_field(API(PyLong_AsLong, long, PyObject *)(arg));
+}
+
+static inline PyObject *mon_py_event(PyObject *const *args, uint32_t kind, int with_offset)
+{
+	if (UNLIKELY(!agent_active()))
+		return mon_result();
+	if (UNLIKELY(!ctx.lazy_done))
+		agent_lazy_init();
+	uint64_t code = (uint64_t)(uintptr_t)args[0];
+	agent_see_code(code);
+	ring_put(code, 0, kind, with_offset ? mon_offset(code, args[1]) : PT_REC_NO_OFFSET);
+	return mon_result();
+}
+
+static PyObject *cb_start(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s, (void)n;
+	return mon_py_event(a, PT_EV_CALL, 0);
+}
+
+static PyObject *cb_resume(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s, (void)n;
+	return mon_py_event(a, PT_EV_RESUME, 1);
+}
+
+static PyObject *cb_return(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s, (void)n;
+	return mon_py_event(a, PT_EV_RETURN, 1);
+}
+
+static PyObject *cb_yield(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s, (void)n;
+	return mon_py_event(a, PT_EV_YIELD, 1);
+}
+
+static PyObject *cb_unwind(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s, (void)n;
+	return mon_py_event(a, PT_EV_UNWIND, 1);
+}
+
+static PyObject *cb_throw(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s, (void)n;
+	return mon_py_event(a, PT_EV_THROW, 1);
+}
+
+/* CALL / C_RETURN / C_RAISE (code, offset, callable, arg0): like the
+ * legacy profiler, report only builtins and method descriptors. */
+static inline PyObject *mon_c_event(PyObject *const *args, ssize_t n, uint32_t kind)
+{
+	if (UNLIKELY(!agent_active()) || n < 3)
+		return mon_result();
+	PyObject *fn = args[2], *type = py_type(fn);
+	uint64_t t = (uint64_t)(uintptr_t)type;
+	if (t == ctx.api.PyCFunction_Type || (t && t == ctx.api.PyCMethod_Type)) {
+		c_event(kind, fn);
+	} else if (t && t == ctx.api.PyMethodDescr_Type) {
+		PyObject *self = n > 3 ? args[3] : 0;
+		if (!self || (uint64_t)(uintptr_t)self == ctx.api.missing)
+			return mon_result();
+		c_event_def(kind, AT(fn, ctx.off.methoddescr_method, uint64_t), py_type(self));
+	}
+	return mon_result();
+}
+
+static PyObject *cb_call(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s;
+	return mon_c_event(a, n, PT_EV_C_CALL);
+}
+
+static PyObject *cb_c_return(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s;
+	return mon_c_event(a, n, PT_EV_C_RETURN);
+}
+
+static PyObject *cb_c_raise(PyObject *s, PyObject *const *a, ssize_t n)
+{
+	(void)s;
+	return mon_c_event(a, n, PT_EV_C_RAISE);
+}
+
+/* The method table holds absolute pointers, so it is filled at run time
+ * (a static initializer would need relocations). */
+static void agent_methods_init(void)
+{
+	if (agent_methods[0].ml_meth)
+		return;
+	void *meth[CB_COUNT] = {
+		(void *)&cb_start, (void *)&cb_resume, (void *)&cb_return, (void *)&cb_yield,
+		(void *)&cb_unwind, (void *)&cb_throw, (void *)&cb_call, (void *)&cb_c_return,
+		(void *)&cb_c_raise,
+	};
+	for (int i = 0; i < CB_COUNT; i++) {
+		agent_methods[i].ml_name = "pytrace_flow";
+		agent_methods[i].ml_meth = meth[i];
+		agent_methods[i].ml_flags = METH_FASTCALL;
+	}
+	agent_methods[M_THREAD_HOOK].ml_name = "pytrace_flow_thread";
+	agent_methods[M_THREAD_HOOK].ml_meth = (void *)&agent_thread_hook;
+	agent_methods[M_THREAD_HOOK].ml_flags = METH_VARARGS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Injected calls                                                      */
+
+/* Called from agent_call_entry on the thread's own stack. */
+HIDDEN void agent_injected_main(void)
+{
+	uint8_t *area = agent_xsave_area;
+	uint32_t lo = (uint32_t)ctx.xsave_mask, hi = (uint32_t)(ctx.xsave_mask >> 32);
+
+	if (ctx.flags & PT_AGENT_F_XSAVE)
+		__asm__ volatile("xsave64 (%0)" ::"r"(area), "a"(lo), "d"(hi) : "memory");
+	else
+		__asm__ volatile("fxsave64 (%0)" ::"r"(area) : "memory");
+
+	if (ctx.state == PT_AGENT_LOADED && !ctx.stop) {
+		int g = API(PyGILState_Ensure, int, void)();
+		agent_install(0);
+		API(PyGILState_Release, void, int)(g);
+	}
+	agent_call_frame.done = 1;
+
+	if (ctx.flags & PT_AGENT_F_XSAVE)
+		__asm__ volatile("xrstor64 (%0)" ::"r"(area), "a"(lo), "d"(hi) : "memory");
+	else
+		__asm__ volatile("fxrstor64 (%0)" ::"r"(area) : "memory");
+}
+
+_Static_assert(__builtin_offsetof(struct pt_agent_call_frame, rax) == 80, "call frame layout");
+_Static_assert(__builtin_offsetof(struct pt_agent_call_frame, rsp) == 136, "call frame layout");
+_Static_assert(__builtin_offsetof(struct pt_agent_call_frame, busy) == 144, "call frame layout");
+
+/* Entry of an injected call: rsp is 16-byte aligned on the thread's
+ * stack, below its red zone. Restores every register and flag from the
+ * call frame, then jumps to where the thread is to continue. */
+__asm__(
+	".text\n"
+	".globl agent_call_entry\n"
+	".hidden agent_call_entry\n"
+	".type agent_call_entry, @function\n"
+	"agent_call_entry:\n"
+	"	call agent_injected_main\n"
+	"	pushq agent_call_frame+128(%rip)\n"
+	"	popfq\n"
+	"	movq agent_call_frame+0(%rip), %r15\n"
+	"	movq agent_call_frame+8(%rip), %r14\n"
+	"	movq agent_call_frame+16(%rip), %r13\n"
+	"	movq agent_call_frame+24(%rip), %r12\n"
+	"	movq agent_call_frame+32(%rip), %rbp\n"
+	"	movq agent_call_frame+40(%rip), %rbx\n"
+	"	movq agent_call_frame+48(%rip), %r11\n"
+	"	movq agent_call_frame+56(%rip), %r10\n"
+	"	movq agent_call_frame+64(%rip), %r9\n"
+	"	movq agent_call_frame+72(%rip), %r8\n"
+	"	movq agent_call_frame+80(%rip), %rax\n"
+	"	movq agent_call_frame+88(%rip), %rcx\n"
+	"	movq agent_call_frame+96(%rip), %rdx\n"
+	"	movq agent_call_frame+104(%rip), %rsi\n"
+	"	movq agent_call_frame+112(%rip), %rdi\n"
+	"	movq agent_call_frame+136(%rip), %rsp\n"
+	"	movl $0, agent_call_frame+144(%rip)\n"
+	"	jmp *agent_call_frame+120(%rip)\n"
+	".size agent_call_entry, .-agent_call_entry\n"
+	"\n"
+	".globl agent_syscall_trap\n"
+	".hidden agent_syscall_trap\n"
+	"agent_syscall_trap:\n"
+	"	syscall\n"
+	"	int3\n");
+
+void agent_call_entry(void);
+void agent_syscall_trap(void);
+
+/* ------------------------------------------------------------------ */
+/* The header pytrace reads                                            */
+
+extern char __agent_text_end[], __agent_image_end[], __agent_mem_end[];
+
+__attribute__((section(".agent_header"), used))
+const struct pt_agent_header agent_header = {
+	.magic = PT_AGENT_MAGIC,
+	.abi = PT_AGENT_ABI,
+	.header_size = sizeof(struct pt_agent_header),
+	.image_size = (uint64_t)__agent_image_end,
+	.text_size = (uint64_t)__agent_text_end,
+	.mem_size = (uint64_t)__agent_mem_end,
+	.off_ctx = (uint64_t)&agent_ctx,
+	.off_install = (uint64_t)&agent_install,
+	.off_profile = (uint64_t)&agent_profile,
+	.off_call_entry = (uint64_t)&agent_call_entry,
+	.off_call_frame = (uint64_t)&agent_call_frame,
+	.off_syscall_trap = (uint64_t)&agent_syscall_trap,
+	.off_eval3 = (uint64_t)&agent_eval3,
+	.off_eval2 = (uint64_t)&agent_eval2,
+};

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/* pytrace flow: every Python call and return of a process, as it happens. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "flow/flow.h"
+
+static const char flow_usage[] =
+	"usage: pytrace flow [--within [FILE_SUBSTR:]FUNCTION] [--file SUBSTR]...\n"
+	"                    [--function NAME]... [--flat] [--timestamps] [--durations]\n"
+	"                    [--c-calls] [--json] [--stats] [-o FILE]\n"
+	"                    (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
+	"\n"
+	"Prints every Python call and return of a process as it happens, one line\n"
+	"each, indented by call depth per thread:\n"
+	"    -> clone (/opt/hg/lib/mercurial/hg.py:65)        a call: the first line\n"
+	"    <- clone (/opt/hg/lib/mercurial/hg.py:120)       a return: its line\n"
+	"    <-! parse (/opt/hg/lib/mercurial/url.py:88)      left by an exception\n"
+	"    -> gen (/tmp/x.py:12) [resume]  /  <- gen (/tmp/x.py:12) [yield]\n"
+	"Generator and coroutine resumes are entries, yields returns ([throw]: resumed\n"
+	"by gen.throw()). [TID] leads each line once a second thread has run.\n"
+	"\n"
+	"  -p PID            attach to a running process (detach with Ctrl-C)\n"
+	"  -c 'COMMAND LINE' run a program (words split as by a shell, no expansion)\n"
+	"  -- PROGRAM ARGS   run a program; pytrace exits with its status\n"
+	"  --within [FILE_SUBSTR:]FUNCTION\n"
+	"                    per thread, print only from a call of FUNCTION (in a file\n"
+	"                    whose name contains FILE_SUBSTR) until it returns\n"
+	"  --file SUBSTR     only frames whose file contains SUBSTR (repeatable)\n"
+	"  --function NAME   only functions named NAME (or Class.NAME; repeatable)\n"
+	"  --flat            no indentation\n"
+	"  --timestamps      a first column: seconds since the first event\n"
+	"  --durations       time spent in the call, on each return line\n"
+	"  --c-calls         also calls of builtins and C functions (NAME (C))\n"
+	"  --json            one object per event: event, tid, depth, function, file,\n"
+	"                    line, ts_ns, duration_ns\n"
+	"  --stats           counts on stderr at the end (events, drops, stalls)\n"
+	"  -o FILE           write the lines to FILE\n"
+	"  --install-timeout SECONDS\n"
+	"                    how long to wait for the target to run Python code when\n"
+	"                    the hook needs it (3.12+; default 10)\n"
+	"  --buffer-size MIB size of the ring shared with the target (default 32)\n"
+	"\n"
+	"No event is lost: when pytrace falls behind, the target waits (a count of\n"
+	"such stalls is in --stats; drops, which only happen if pytrace dies, are\n"
+	"reported). On exit, Ctrl-C or SIGTERM the hook is removed from the target.\n"
+	"\n"
+	"Exit status: 0, or the launched program's; 1 internal error; 2 usage;\n"
+	"3 no such process; 4 permission denied; 5 not a Python process; 6 unsupported\n"
+	"Python; 7 the process exited while being set up; 8 the hook could not be\n"
+	"installed (no Python code ran, or Python is not initialised); 9 the process\n"
+	"already has a profile or frame-evaluation hook that pytrace would replace;\n"
+	"126/127 the program cannot be executed / was not found.\n";
+
+static volatile int flow_stop;
+
+static void flow_on_signal(int sig)
+{
+	(void)sig;
+	flow_stop = 1;
+}
+
+/* Splits a command line into words: blanks separate, '...' and "..."
+ * quote, backslash escapes (outside single quotes). No expansion. */
+static char **flow_split(const char *line)
+{
+	size_t cap = 8, n = 0, len = strlen(line);
+	char **argv = malloc(cap * sizeof(*argv));
+	char *buf = malloc(len + 1);
+	const char *p = line;
+
+	if (!argv || !buf)
+		goto fail;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		char *w = buf, *start = buf;
+		char quote = 0;
+		while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+			if (quote == '\'' && *p == '\'') {
+				quote = 0;
+			} else if (quote == '"' && *p == '"') {
+				quote = 0;
+			} else if (!quote && (*p == '\'' || *p == '"')) {
+				quote = *p;
+			} else if (quote != '\'' && *p == '\\' && p[1]) {
+				*w++ = *++p;
+			} else {
+				*w++ = *p;
+			}
+			p++;
+		}
+		if (quote)
+			goto fail;
+		*w = 0;
+		if (n + 2 > cap) {
+			cap *= 2;
+			char **na = realloc(argv, cap * sizeof(*argv));
+			if (!na)
+				goto fail;
+			argv = na;
+		}
+		if (!(argv[n++] = strdup(start)))
+			goto fail;
+	}
+	argv[n] = NULL;
+	free(buf);
+	if (n == 0) {
+		free(argv);
+		return NULL;
+	}
+	return argv;
+fail:
+	for (size_t i = 0; argv && i < n; i++)
+		free(argv[i]);
+	free(argv);
+	free(buf);
+	return NULL;
+}
+
+/* Attached: say so (tests wait for this line; a launched program owns
+ * the terminal, so nothing is said then). */
+static void flow_announce(pid_t pid, const struct pt_python_info *py)
+{
+	fprintf(stderr, "pytrace: tracing process %d (Python %s); Ctrl-C to stop\n", (int)pid,
+		py->version);
+	fflush(stderr);
+}
+
+int cmd_flow(int argc, char **argv)
+{
+	enum { O_WITHIN = 256, O_FILE, O_FUNCTION, O_FLAT, O_TS, O_DUR, O_CCALLS, O_JSON, O_STATS,
+	       O_TIMEOUT, O_BUFFER };
+	static const struct option opts[] = {
+		{ "within", required_argument, NULL, O_WITHIN },
+		{ "file", required_argument, NULL, O_FILE },
+		{ "function", required_argument, NULL, O_FUNCTION },
+		{ "flat", no_argument, NULL, O_FLAT },
+		{ "timestamps", no_argument, NULL, O_TS },
+		{ "durations", no_argument, NULL, O_DUR },
+		{ "c-calls", no_argument, NULL, O_CCALLS },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "install-timeout", required_argument, NULL, O_TIMEOUT },
+		{ "buffer-size", required_argument, NULL, O_BUFFER },
+		{ "output", required_argument, NULL, 'o' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "command", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct flow_options opt = {
+		.out_fd = STDOUT_FILENO,
+		.install_timeout_ms = 10000,
+		.ring_bytes = 32u << 20,
+	};
+	const char **files = calloc((size_t)argc, sizeof(*files));
+	const char **funcs = calloc((size_t)argc, sizeof(*funcs));
+	const char *output = NULL, *command = NULL;
+	char *within = NULL, **split = NULL;
+	bool show_stats = false;
+	int c, rc = 2;
+
+	if (!files || !funcs) {
+		cli_error("out of memory");
+		return 1;
+	}
+	opt.files = files;
+	opt.funcs = funcs;
+	optind = 1;
+	opterr = 0;   /* one line per error, ours */
+	while ((c = getopt_long(argc, argv, "+:p:c:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_WITHIN:
+			free(within);
+			within = strdup(optarg);
+			break;
+		case O_FILE: files[opt.n_files++] = optarg; break;
+		case O_FUNCTION: funcs[opt.n_funcs++] = optarg; break;
+		case O_FLAT: opt.flat = true; break;
+		case O_TS: opt.timestamps = true; break;
+		case O_DUR: opt.durations = true; break;
+		case O_CCALLS: opt.c_calls = true; break;
+		case O_JSON: opt.json = true; break;
+		case O_STATS: show_stats = true; break;
+		case O_TIMEOUT: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || v <= 0 || v > 3600) {
+				cli_error("bad --install-timeout '%s' (seconds)", optarg);
+				goto out;
+			}
+			opt.install_timeout_ms = (unsigned)(v * 1000);
+			break;
+		}
+		case O_BUFFER: {
+			char *end;
+			unsigned long mb = strtoul(optarg, &end, 10);
+			if (*end || mb < 1 || mb > 4096) {
+				cli_error("bad --buffer-size '%s' (MiB, 1-4096)", optarg);
+				goto out;
+			}
+			opt.ring_bytes = (size_t)mb << 20;
+			break;
+		}
+		case 'o': output = optarg; break;
+		case 'p':
+			if ((opt.pid = cli_parse_pid(optarg)) < 0) {
+				cli_error("not a PID: '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'c': command = optarg; break;
+		case 'h':
+			fputs(flow_usage, stdout);
+			rc = 0;
+			goto out;
+		case ':':
+			cli_error("option '%s' needs an argument (see pytrace flow --help)",
+				  argv[optind - 1]);
+			goto out;
+		default:
+			cli_error("unknown option '%s' (see pytrace flow --help)", argv[optind - 1]);
+			goto out;
+		}
+	}
+	int targets = (opt.pid > 0) + (command != NULL) + (optind < argc);
+	if (targets != 1) {
+		cli_error(targets ? "give only one of -p PID, -c 'COMMAND' and -- PROGRAM"
+				  : "flow needs -p PID, -c 'COMMAND' or -- PROGRAM (see pytrace flow --help)");
+		goto out;
+	}
+	if (within) {
+		char *colon = strrchr(within, ':');
+		opt.within_func = colon ? colon + 1 : within;
+		if (colon) {
+			*colon = 0;
+			opt.within_file = within[0] ? within : NULL;
+		}
+		if (!opt.within_func[0]) {
+			cli_error("--within needs a function name");
+			goto out;
+		}
+	}
+	if (command) {
+		if (!(split = flow_split(command))) {
+			cli_error("cannot split the command line '%s'", command);
+			goto out;
+		}
+		opt.argv = split;
+	} else if (optind < argc) {
+		opt.argv = argv + optind;
+	}
+	if (!opt.argv)
+		opt.on_installed = flow_announce;
+	if (output) {
+		opt.out_fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (opt.out_fd < 0) {
+			cli_error("cannot open %s: %s", output, strerror(errno));
+			rc = 1;
+			goto out;
+		}
+	}
+
+	struct sigaction sa = { .sa_handler = flow_on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct flow_stats st;
+	struct pt_error err = { 0 };
+	int frc = pt_flow_run(&opt, &flow_stop, &st, &err);
+	if (frc < 0) {
+		cli_error("%s", err.msg[0] ? err.msg : pt_status_name(frc));
+		rc = err.status > 0 ? err.status : 1;
+		goto out;
+	}
+	if (st.dropped)
+		cli_error("%llu events dropped", (unsigned long long)st.dropped);
+	if (st.target_execed)
+		cli_error("the traced process replaced its program (exec): tracing ended");
+	if (show_stats) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(stderr, "pytrace: %llu events, %llu lines, %llu dropped, %llu stalls, "
+			"%.3fs CPU in pytrace\n",
+			(unsigned long long)st.events, (unsigned long long)st.lines,
+			(unsigned long long)st.dropped, (unsigned long long)st.stalls,
+			ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+				(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	}
+	rc = 0;
+	if (opt.argv) {
+		if (st.target_exited && WIFEXITED(st.target_status))
+			rc = WEXITSTATUS(st.target_status);
+		else if (st.target_exited && WIFSIGNALED(st.target_status))
+			rc = 128 + WTERMSIG(st.target_status);
+		else if (flow_stop)
+			rc = 130;
+	}
+out:
+	if (output && opt.out_fd >= 0 && opt.out_fd != STDOUT_FILENO)
+		close(opt.out_fd);
+	for (size_t i = 0; split && split[i]; i++)
+		free(split[i]);
+	free(split);
+	free(within);
+	free(files);
+	free(funcs);
+	return rc;
+}

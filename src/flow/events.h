@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Turns the agent's records into flow lines: code descriptions, per-thread
+ * call depth, the --within/--file/--function filters, line numbers,
+ * durations. Pure: no target access, no I/O except through output/. */
+#ifndef PYTRACE_FLOW_EVENTS_H
+#define PYTRACE_FLOW_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "flow/flow.h"
+#include "output/flow.h"
+#include "python/linetable.h"
+
+struct flow_events;
+
+/* opt's filter fields are used (and must outlive the decoder); lines go
+ * to out. */
+struct flow_events *flow_events_new(const struct flow_options *opt,
+				    enum pyv_linetable_kind table_kind,
+				    struct pt_flow_out *out);
+void flow_events_free(struct flow_events *ev);
+
+/* A description record and its payload bytes (payload_len == rec->aux). */
+int flow_events_def(struct flow_events *ev, const struct pt_ring_record *rec,
+		    const uint8_t *payload, size_t payload_len);
+/* One event record. */
+int flow_events_event(struct flow_events *ev, const struct pt_ring_record *rec);
+
+uint64_t flow_events_count(const struct flow_events *ev);
+uint64_t flow_events_lines(const struct flow_events *ev);
+
+#endif

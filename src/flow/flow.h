@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* pytrace flow: every Python call and return of a live CPython process,
+ * from an agent loaded into it (src/agent/) through a shared ring. */
+#ifndef PYTRACE_FLOW_FLOW_H
+#define PYTRACE_FLOW_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pytrace/pytrace.h"
+
+/* Failures particular to flow, in struct pt_error.status next to enum
+ * pt_status; the CLI uses them as exit codes. */
+enum {
+	PT_FLOW_E_NOCODE = 8,  /* the hook could not be installed: the target
+	                          runs no Python code (or is not initialised) */
+	PT_FLOW_E_BUSY = 9,    /* the target already has a profile hook */
+};
+
+struct flow_options {
+	pid_t pid;                   /* attach to this process, or */
+	char *const *argv;           /* start this program (NULL-terminated) */
+	const char *within_file;     /* --within FILE: part, or NULL */
+	const char *within_func;     /* --within function, or NULL */
+	const char *const *files;    /* --file substrings */
+	size_t n_files;
+	const char *const *funcs;    /* --function names */
+	size_t n_funcs;
+	bool flat, timestamps, durations, c_calls, json;
+	int out_fd;                  /* where lines go */
+	unsigned install_timeout_ms; /* how long to wait for the hook */
+	size_t ring_bytes;           /* size of the shared ring */
+	/* called once the hook is installed, before the first line */
+	void (*on_installed)(pid_t pid, const struct pt_python_info *py);
+};
+
+struct flow_stats {
+	uint64_t events;             /* calls and returns read */
+	uint64_t lines;              /* lines written */
+	uint64_t dropped;            /* events the agent could not record */
+	uint64_t stalls;             /* times the target waited for room */
+	bool target_exited;
+	bool target_execed;          /* replaced its program: tracing ended */
+	int target_status;           /* wait status, when target_exited */
+	bool output_failed;          /* a write failed (EPIPE: reader gone) */
+};
+
+/* Runs a whole session: attach or launch, install, print until interrupted
+ * (*stop becomes nonzero) or the target exits, detach. Returns 0 or a
+ * negative status (enum pt_status or PT_FLOW_E_*) with err filled. */
+int pt_flow_run(const struct flow_options *opt, volatile int *stop,
+		struct flow_stats *stats, struct pt_error *err);
+
+#endif

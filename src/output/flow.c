@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/* Formats `pytrace flow` lines: no printf per line, strings preformatted
+ * per function, one big buffer written with write(2). */
+#include "output/flow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+
+#define OUT_BUF (1u << 20)
+#define OUT_MAX_LINE 16384       /* a line never needs more (names are capped) */
+#define INDENT_MAX 512           /* deeper calls are drawn at this depth */
+#define SLACK 16                 /* spare bytes after every string put_fast copies */
+
+struct pt_flow_out {
+	int fd;
+	bool json, timestamps, durations, flat;
+	int error;
+	size_t len;
+	char spaces[2 * INDENT_MAX + SLACK];
+	char buf[OUT_BUF];
+};
+
+struct pt_flow_out *pt_out_flow_new(int fd, bool json, bool timestamps, bool durations, bool flat)
+{
+	struct pt_flow_out *o = malloc(sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->fd = fd;
+	o->json = json;
+	o->timestamps = timestamps;
+	o->durations = durations;
+	o->flat = flat;
+	o->error = 0;
+	o->len = 0;
+	memset(o->spaces, ' ', sizeof(o->spaces));
+	return o;
+}
+
+int pt_out_flow_flush(struct pt_flow_out *o)
+{
+	size_t done = 0;
+
+	while (done < o->len && !o->error) {
+		ssize_t n = write(o->fd, o->buf + done, o->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			o->error = n < 0 ? errno : EIO;
+		else
+			done += (size_t)n;
+	}
+	o->len = 0;
+	return o->error ? -o->error : 0;
+}
+
+int pt_out_flow_free(struct pt_flow_out *o)
+{
+	int rc;
+
+	if (!o)
+		return 0;
+	rc = pt_out_flow_flush(o);
+	free(o);
+	return rc;
+}
+
+/* --- building blocks ------------------------------------------------ */
+
+static inline char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* Copies n bytes in 16-byte chunks, possibly reading and writing up to
+ * 15 bytes past the end: every source given to it is allocated with
+ * SLACK spare bytes, and every line leaves room in the buffer. Short
+ * copies of varying length are most of the work, and `rep movs` (what a
+ * plain memcpy of unknown length compiles to here) is slow to start. */
+
+static inline char *put_fast(char *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		uint64_t a, b;
+		memcpy(&a, s + i, 8);
+		memcpy(&b, s + i + 8, 8);
+		memcpy(p + i, &a, 8);
+		memcpy(p + i + 8, &b, 8);
+	}
+	return p + n;
+}
+
+#define PUTS(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static inline char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static inline char *put_i64(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_u64(p, (uint64_t)-(v + 1) + 1);
+	}
+	return put_u64(p, (uint64_t)v);
+}
+
+/* "S.uuuuuu" (seconds and microseconds), right-aligned in width. */
+static char *put_seconds(char *p, uint64_t ns, int width)
+{
+	char tmp[32], *t = tmp;
+	uint64_t us = ns / 1000;
+
+	t = put_u64(t, us / 1000000);
+	*t++ = '.';
+	uint64_t frac = us % 1000000;
+	for (uint64_t d = 100000; d; d /= 10)
+		*t++ = (char)('0' + frac / d % 10);
+	int n = (int)(t - tmp);
+	for (int i = n; i < width; i++)
+		*p++ = ' ';
+	return put(p, tmp, (size_t)n);
+}
+
+/* A duration in the most readable unit: "812ns", "12.345us", "3.210ms",
+ * "1.500s". */
+static char *put_duration(char *p, uint64_t ns)
+{
+	static const struct { uint64_t div; const char *unit; } units[] = {
+		{ 1000000000ull, "s" }, { 1000000ull, "ms" }, { 1000ull, "us" },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ns >= units[i].div) {
+			p = put_u64(p, ns / units[i].div);
+			*p++ = '.';
+			uint64_t frac = ns % units[i].div * 1000 / units[i].div;
+			*p++ = (char)('0' + frac / 100);
+			*p++ = (char)('0' + frac / 10 % 10);
+			*p++ = (char)('0' + frac % 10);
+			return put(p, units[i].unit, strlen(units[i].unit));
+		}
+	}
+	p = put_u64(p, ns);
+	return PUTS(p, "ns");
+}
+
+/* JSON string contents: escapes quotes, backslashes and control bytes;
+ * bytes that are not UTF-8 become \u00XX (as Latin-1). */
+static size_t json_escape(char *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	char *p = out;
+
+	while (*u) {
+		unsigned c = *u;
+		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		bool valid = n > 0;
+		for (size_t k = 1; valid && k < n; k++)
+			valid = (u[k] & 0xc0) == 0x80;
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20 || (!valid && c >= 0x80)) {
+			p = PUTS(p, "\\u00");
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+			n = 1;
+		} else if (n > 1) {
+			p = put(p, (const char *)u, n);
+			u += n;
+			continue;
+		} else {
+			*p++ = (char)c;
+		}
+		u += valid ? n : 1;
+	}
+	return (size_t)(p - out);
+}
+
+int pt_out_flow_fn_init(struct pt_flow_fn *fn)
+{
+	size_t nl = strlen(fn->name), fl = fn->file ? strlen(fn->file) : 0;
+	char *p;
+
+	fn->text_call = malloc(nl + fl + 32 + SLACK);
+	fn->text_head = malloc(nl + fl + 8 + SLACK);
+	fn->json = malloc(6 * (nl + fl) + 64 + SLACK);
+	if (!fn->text_call || !fn->text_head || !fn->json) {
+		pt_out_flow_fn_fini(fn);
+		return -ENOMEM;
+	}
+	p = put(fn->text_head, fn->name, nl);
+	if (fn->file) {
+		p = PUTS(p, " (");
+		p = put(p, fn->file, fl);
+		*p++ = ':';
+	}
+	fn->text_head_len = (size_t)(p - fn->text_head);
+
+	p = put(fn->text_call, fn->text_head, fn->text_head_len);
+	if (fn->file) {
+		p = put_i64(p, fn->firstlineno);
+		*p++ = ')';
+	} else {
+		p = PUTS(p, " (C)");
+	}
+	fn->text_call_len = (size_t)(p - fn->text_call);
+
+	p = PUTS(fn->json, "\"function\":\"");
+	p += json_escape(p, fn->name);
+	if (fn->file) {
+		p = PUTS(p, "\",\"file\":\"");
+		p += json_escape(p, fn->file);
+		p = PUTS(p, "\",");
+	} else {
+		p = PUTS(p, "\",\"c\":true,");
+	}
+	fn->json_len = (size_t)(p - fn->json);
+	return 0;
+}
+
+void pt_out_flow_fn_fini(struct pt_flow_fn *fn)
+{
+	free(fn->text_call);
+	free(fn->text_head);
+	free(fn->json);
+	fn->text_call = fn->text_head = fn->json = NULL;
+}
+
+static bool kind_is_entry(unsigned k)
+{
+	return k == PT_EV_CALL || k == PT_EV_RESUME || k == PT_EV_THROW || k == PT_EV_C_CALL;
+}
+
+static const char *const json_names[] = {
+	[PT_EV_CALL] = "call", [PT_EV_RETURN] = "return", [PT_EV_UNWIND] = "exception",
+	[PT_EV_RESUME] = "resume", [PT_EV_YIELD] = "yield", [PT_EV_THROW] = "throw",
+	[PT_EV_C_CALL] = "c_call", [PT_EV_C_RETURN] = "c_return", [PT_EV_C_RAISE] = "c_exception",
+};
+
+static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_line *l)
+{
+	const char *ev = l->kind < sizeof(json_names) / sizeof(json_names[0]) && json_names[l->kind]
+		? json_names[l->kind] : "?";
+
+	p = PUTS(p, "{\"event\":\"");
+	p = put(p, ev, strlen(ev));
+	p = PUTS(p, "\",\"tid\":");
+	p = put_u64(p, (uint64_t)l->tid);
+	p = PUTS(p, ",\"depth\":");
+	p = put_u64(p, l->depth);
+	*p++ = ',';
+	p = put_fast(p, l->fn->json, l->fn->json_len);
+	if (l->fn->file) {
+		p = PUTS(p, "\"line\":");
+		p = put_i64(p, l->kind == PT_EV_CALL ? l->fn->firstlineno : l->line);
+		*p++ = ',';
+	}
+	if (o->timestamps) {
+		p = PUTS(p, "\"ts_ns\":");
+		p = put_u64(p, l->ts);
+		*p++ = ',';
+	}
+	if (o->durations && l->duration >= 0) {
+		p = PUTS(p, "\"duration_ns\":");
+		p = put_u64(p, (uint64_t)l->duration);
+		*p++ = ',';
+	}
+	p[-1] = '}';
+	*p++ = '\n';
+	return p;
+}
+
+static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_line *l)
+{
+	if (o->timestamps) {
+		p = put_seconds(p, l->ts, 12);
+		*p++ = ' ';
+	}
+	if (l->show_tid) {
+		*p++ = '[';
+		p = put_u64(p, (uint64_t)l->tid);
+		p = PUTS(p, "] ");
+	}
+	if (!o->flat) {
+		unsigned d = l->depth < INDENT_MAX ? l->depth : INDENT_MAX;
+		p = put_fast(p, o->spaces, 2 * (size_t)d);
+	}
+	if (kind_is_entry(l->kind))
+		p = PUTS(p, "-> ");
+	else if (l->kind == PT_EV_UNWIND || l->kind == PT_EV_C_RAISE)
+		p = PUTS(p, "<-! ");
+	else
+		p = PUTS(p, "<- ");
+	if (l->kind == PT_EV_CALL || !l->fn->file) {
+		p = put_fast(p, l->fn->text_call, l->fn->text_call_len);
+	} else {
+		p = put_fast(p, l->fn->text_head, l->fn->text_head_len);
+		if (l->line >= 0)
+			p = put_u64(p, (uint64_t)l->line);
+		else
+			*p++ = '?';
+		*p++ = ')';
+	}
+	if (l->kind == PT_EV_RESUME)
+		p = PUTS(p, " [resume]");
+	else if (l->kind == PT_EV_YIELD)
+		p = PUTS(p, " [yield]");
+	else if (l->kind == PT_EV_THROW)
+		p = PUTS(p, " [throw]");
+	if (o->durations && l->duration >= 0) {
+		*p++ = ' ';
+		p = put_duration(p, (uint64_t)l->duration);
+	}
+	*p++ = '\n';
+	return p;
+}
+
+int pt_out_flow_line(struct pt_flow_out *o, const struct pt_flow_line *l)
+{
+	size_t need = l->fn->text_call_len + l->fn->json_len + 2 * INDENT_MAX + 256 + SLACK;
+
+	if (o->error)
+		return -o->error;
+	if (need > OUT_MAX_LINE * 8)
+		return 0;
+	if (o->len + need > sizeof(o->buf) && pt_out_flow_flush(o) < 0)
+		return -o->error;
+	char *start = o->buf + o->len;
+	char *end = o->json ? line_json(o, start, l) : line_text(o, start, l);
+	o->len += (size_t)(end - start);
+	return 0;
+}

@@ -1,0 +1,727 @@
+# SPDX-License-Identifier: MIT
+"""`pytrace flow` under every installed CPython.
+
+The ground truth is the target's own sys.setprofile run (tests/targets/
+flow_calls.py --truth), made separately: pytrace's events must reproduce
+it exactly, per thread and in order (same functions, files and lines),
+launched or attached. Then the filters on a program whose answer is known,
+the speed of a loop before and after tracing (also after pytrace is
+SIGKILLed), fork, exit statuses, and the documented errors.
+"""
+
+import collections
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import harness
+from conftest import INSTALLED
+from harness import (EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK, EXIT_USAGE, REPO,
+                     expect_error_line, expect_exit, poll_until, run_pytrace)
+
+TARGETS = REPO / "tests" / "targets"
+CALLS = str(TARGETS / "flow_calls.py")
+LOOP = str(TARGETS / "flow_loop.py")
+WITHIN = str(TARGETS / "flow_within.py")
+WINDOWS = ("workload", "worker_a", "worker_b")
+ENTRY = ("call", "resume", "throw", "c_call")
+EXIT_NOCODE = 8
+EXIT_BUSY = 9
+SPEED_OK = 0.8        # after detaching, the loop does >= 80% of its speed
+                      # before (relative to an untraced twin; tracing costs
+                      # it far more)
+
+
+def python(python_id):
+    return INSTALLED[python_id][0]
+
+
+def version(python_id):
+    return tuple(INSTALLED[python_id][1][:2])
+
+
+def parse_events(result):
+    events = []
+    for n, line in enumerate(result.stdout.splitlines()):
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pytest.fail("line %d is not JSON: %r\n%s" % (n + 1, line[:200], result.describe(2000)))
+    return events
+
+
+# ---------------------------------------------------------------------------
+# Ground truth
+
+_truths = {}
+
+
+def truth_events(python_id, tmp_path_factory):
+    """The target's own sys.setprofile events, with generator resumes and
+    yields told apart the way pytrace marks them."""
+    if python_id in _truths:
+        return _truths[python_id]
+    path = tmp_path_factory.mktemp("truth") / "truth.jsonl"
+    subprocess.check_call([python(python_id), CALLS, "--truth", str(path)], timeout=60)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    # A generator frame's later calls are resumes; its returns before its
+    # last call are yields (the profiler kept every frame alive, so ids
+    # are not reused).
+    calls = collections.Counter(e["frame"] for e in events
+                                if e["event"] == "call" and e.get("generator"))
+    seen = collections.Counter()
+    for e in events:
+        if not e.get("generator"):
+            continue
+        if e["event"] == "call":
+            seen[e["frame"]] += 1
+            if seen[e["frame"]] > 1:
+                e["event"] = "resume"
+                e["line"] = e["current_line"]
+        elif e["event"] == "return" and seen[e["frame"]] < calls[e["frame"]]:
+            e["event"] = "yield"
+    _truths[python_id] = events
+    return events
+
+
+def only_target(events, key):
+    """Python events of frames in the target file, and the C events they
+    make: thread start/join internals depend on timing."""
+    out, stacks = [], {}
+    for e in events:
+        stack = stacks.setdefault(e[key], [])
+        if e["event"].startswith("c_"):
+            if stack and stack[-1]:
+                out.append(e)
+            continue
+        mine = e["file"] == CALLS
+        if e["event"] in ENTRY:
+            stack.append(mine)
+        elif stack:
+            stack.pop()
+        if mine:
+            out.append(e)
+    return out
+
+
+def windows(events, key):
+    """Per thread, the events inside each call of a window function."""
+    out, state = {}, {}
+    for e in events:
+        st = state.setdefault(e[key], [None, 0])
+        if st[0] is None:
+            if e["event"] == "call" and e["function"] in WINDOWS:
+                st[0], st[1] = e["function"], 1
+                out.setdefault(st[0], []).append(e)
+            continue
+        out[st[0]].append(e)
+        st[1] += 1 if e["event"] in ENTRY else -1
+        if st[1] == 0:
+            st[0] = None
+    return out
+
+
+def comparable(e):
+    ev = e["event"]
+    ev = {"throw": "resume", "exception": "return"}.get(ev, ev)
+    if ev.startswith("c_"):
+        return (ev, e["function"].rsplit(".", 1)[-1])
+    return (ev, e["function"], e["file"], e["line"])
+
+
+def compare_with_truth(truth, got, c_calls, result):
+    if not c_calls:
+        truth = [e for e in truth if not e["event"].startswith("c_")]
+    want = windows(only_target(truth, "thread"), "thread")
+    have = windows(only_target(got, "tid"), "tid")
+    problems = []
+    for w in WINDOWS:
+        a = [comparable(e) for e in want.get(w, [])]
+        b = [comparable(e) for e in have.get(w, [])]
+        if not a:
+            problems.append("%s: the ground truth has no events (target broken?)" % w)
+        if a == b:
+            continue
+        i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        problems.append("%s: %d events expected, %d got; first difference at #%d:\n"
+                        "  expected %s\n  got      %s" % (
+                            w, len(a), len(b), i, a[max(0, i - 2):i + 3], b[max(0, i - 2):i + 3]))
+    if problems:
+        pytest.fail("\n".join(problems) + "\n" + result.describe(1500), pytrace=False)
+    return have
+
+
+def check_marks(have, result):
+    """Exceptions: exactly the calls known to raise; the coroutine and
+    generators: resumes and yields."""
+    exc = collections.Counter(e["function"].rsplit(".", 1)[-1]
+                              for w in have.values() for e in w if e["event"] == "exception")
+    # workload: raising_leaf/raising_middle (catcher), withdraw (once),
+    # counter (throw()); worker_b repeats catcher and drive_generators.
+    assert exc == {"raising_leaf": 2, "raising_middle": 2, "withdraw": 1, "counter": 2}, \
+        "exception returns: %s\n%s" % (dict(exc), result.describe(1500))
+    kinds = collections.Counter(e["event"] for e in have["workload"])
+    assert kinds["yield"] >= 4 and kinds["resume"] + kinds["throw"] >= 4, \
+        "generator resumes/yields not marked: %s" % dict(kinds)
+
+
+@pytest.mark.parametrize("c_calls", [False, True], ids=["python", "c-calls"])
+def test_launch_matches_setprofile(python_id, pytrace, tmp_path_factory, c_calls):
+    truth = truth_events(python_id, tmp_path_factory)
+    args = ["flow", "--json"] + (["--c-calls"] if c_calls else []) + ["--", python(python_id), CALLS]
+    result = run_pytrace(args)
+    expect_exit(result, EXIT_OK)
+    assert "dropped" not in result.stderr, result.describe(500)
+    have = compare_with_truth(truth, parse_events(result), c_calls, result)
+    check_marks(have, result)
+
+
+def _read_line(fd, timeout):
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        r, _, _ = select.select([fd], [], [], max(left, 0))
+        if not r:
+            pytest.fail("timed out waiting for a line (got %r)" % buf)
+        chunk = os.read(fd, 1)
+        if not chunk:
+            pytest.fail("EOF waiting for a line (got %r)" % buf)
+        buf += chunk
+    return buf
+
+
+def _wait_stderr_line(proc, pattern, timeout=30):
+    line = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        r, _, _ = select.select([proc.stderr], [], [], max(left, 0))
+        if not r:
+            pytest.fail("pytrace did not print %r within %ds (got %r)" % (pattern, timeout, line))
+        chunk = os.read(proc.stderr.fileno(), 1)
+        if not chunk:
+            proc.wait()
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            pytest.fail("pytrace exited %s before %r; stderr %r; stdout %r" % (
+                proc.returncode, pattern, line, out[-2000:]))
+        line += chunk
+        if chunk == b"\n":
+            if re.search(pattern, line.decode(errors="replace")):
+                return line.decode(errors="replace")
+            line = b""
+
+
+def test_attach_blocked_matches_setprofile(python_id, pytrace, tmp_path_factory):
+    """Attach while every thread is blocked in read(2), let it run the
+    workload, detach: same events as the ground truth; the read survives."""
+    truth = truth_events(python_id, tmp_path_factory)
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    target = subprocess.Popen([python(python_id), CALLS, "--wait", str(ready_w), str(go_r)],
+                              pass_fds=(ready_w, go_r))
+    os.close(ready_w)
+    os.close(go_r)
+    tracer = None
+    try:
+        assert _read_line(ready_r, 30) == b"ready\n"
+        poll_until(lambda: (harness.task_syscall(target.pid, target.pid) or "").startswith("0 "),
+                   10, "the target to block in read()")
+        tracer = subprocess.Popen([pytrace, "flow", "--json", "-p", str(target.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_stderr_line(tracer, r"^pytrace: tracing process %d" % target.pid)
+        assert harness.task_state(target.pid) not in ("t", "T")
+        os.write(go_w, b"g")
+        assert _read_line(ready_r, 60) == b"done\n"
+        tracer.send_signal(signal.SIGINT)
+        out, err = tracer.communicate(timeout=60)
+        result = harness.Result(tracer.args, tracer.returncode, out.decode(), err.decode(), 0)
+        expect_exit(result, EXIT_OK)
+        os.write(go_w, b"x")
+        assert target.wait(timeout=30) == 0, "the target failed after the detach"
+        have = compare_with_truth(truth, parse_events(result), False, result)
+        check_marks(have, result)
+    finally:
+        for p in (tracer, target):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        os.close(ready_r)
+        os.close(go_w)
+
+
+# ---------------------------------------------------------------------------
+# Output formats
+
+def test_text_and_json_agree(python_id, pytrace):
+    """The text lines say what the JSON says: arrows, marks, indentation."""
+    base = ["flow", "--file", "flow_calls.py", "--timestamps", "--durations"]
+    js = run_pytrace(base + ["--json", "--", python(python_id), CALLS])
+    tx = run_pytrace(base + ["--", python(python_id), CALLS])
+    expect_exit(js, EXIT_OK)
+    expect_exit(tx, EXIT_OK)
+    events = parse_events(js)
+    lines = tx.stdout.splitlines()
+    assert len(events) == len(lines) > 50, tx.describe(2000)
+    line_re = re.compile(r"^ *(\d+\.\d{6}) (\[(\d+)\] )?( *)(->|<-!|<-) (\S+) \((.*):(\d+|\?)\)"
+                         r"( \[(resume|yield|throw)\])?( \d+(\.\d{3})?(ns|us|ms|s))?$")
+    arrows = {"call": "->", "resume": "->", "throw": "->", "return": "<-", "yield": "<-",
+              "exception": "<-!"}
+    tids = set()
+    last_ts = 0.0
+    for e, line in zip(events, lines):
+        m = line_re.match(line)
+        assert m, "line not understood: %r" % line
+        tids.add(e["tid"])
+        assert m.group(5) == arrows[e["event"]], (line, e)
+        assert m.group(6) == e["function"], (line, e)
+        assert m.group(7).endswith("flow_calls.py") and m.group(8) == str(e["line"]), (line, e)
+        assert (m.group(10) or "") == ("" if e["event"] in ("call", "return", "exception")
+                                       else e["event"]), (line, e)
+        assert len(m.group(4)) == 2 * e["depth"], (line, e)
+        assert (m.group(3) is not None) == (len(tids) > 1), \
+            "thread id shown only once a second thread ran: %r" % line
+        assert "ts_ns" in e
+        if e["event"] in ("return", "yield", "exception"):
+            assert e.get("duration_ns", -1) >= 0 and m.group(11), (line, e)
+        ts = float(m.group(1))
+        assert ts >= last_ts
+        last_ts = ts
+    assert len(tids) == 3, "main thread and two workers: %s" % tids
+
+
+# ---------------------------------------------------------------------------
+# Filters
+
+def _short(events):
+    return [(e["event"], e["function"].rsplit(".", 1)[-1], os.path.basename(e["file"]))
+            for e in events]
+
+
+WINDOW = [("call", "clone", "flow_within.py"),
+          ("call", "fw_inner", "flow_within.py"),
+          ("call", "fw_helper", "flow_within.py"),
+          ("return", "fw_helper", "flow_within.py"),
+          ("return", "fw_inner", "flow_within.py"),
+          ("call", "fw_helper", "flow_within.py"),
+          ("return", "fw_helper", "flow_within.py"),
+          ("return", "clone", "flow_within.py")]
+LIB_WINDOW = [("call", "clone", "flow_within_lib.py"),
+              ("call", "lib_helper", "flow_within_lib.py"),
+              ("return", "lib_helper", "flow_within_lib.py"),
+              ("call", "lib_helper", "flow_within_lib.py"),
+              ("return", "lib_helper", "flow_within_lib.py"),
+              ("return", "clone", "flow_within_lib.py")]
+HELPER = [("call", "fw_helper", "flow_within.py"), ("return", "fw_helper", "flow_within.py")]
+LIB_IMPORT = [("call", "<module>", "flow_within_lib.py"), ("return", "<module>", "flow_within_lib.py")]
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--within", "flow_within.py:clone"], WINDOW + WINDOW),
+    (["--within", "clone"], WINDOW + LIB_WINDOW + WINDOW),
+    (["--within", "flow_within_lib.py:clone"], LIB_WINDOW),
+    (["--file", "flow_within_lib"], LIB_IMPORT + LIB_WINDOW),
+    (["--file", "flow_within_lib", "--file", "no-such-file"], LIB_IMPORT + LIB_WINDOW),
+    (["--function", "fw_helper"], HELPER * 6),
+    (["--function", "fw_helper", "--function", "lib_helper"], HELPER * 4 + [
+        ("call", "lib_helper", "flow_within_lib.py"), ("return", "lib_helper", "flow_within_lib.py")
+    ] * 2 + HELPER * 2),
+    (["--within", "flow_within.py:clone", "--function", "fw_helper"], HELPER * 4),
+    (["--within", "clone", "--file", "flow_within_lib"], LIB_WINDOW),
+], ids=["within-file-func", "within-func", "within-other-file", "file", "two-files", "function",
+        "two-functions", "within-and-function", "within-and-file"])
+def test_filters(python_id, pytrace, options, expected):
+    result = run_pytrace(["flow", "--json"] + options + ["--", python(python_id), WITHIN])
+    expect_exit(result, EXIT_OK)
+    events = parse_events(result)
+    assert _short(events) == expected, result.describe(3000)
+    # indentation counts shown frames only: a window starts at depth 0
+    depth = 0
+    for e in events:
+        if e["event"] == "call":
+            assert e["depth"] == depth, result.describe(3000)
+            depth += 1
+        else:
+            depth -= 1
+            assert e["depth"] == depth, result.describe(3000)
+
+
+# ---------------------------------------------------------------------------
+# Attaching to a running loop
+
+class Loop:
+    """tests/targets/flow_loop.py and its speed reports."""
+
+    def __init__(self, python_path, extra=()):
+        ready_r, ready_w = os.pipe()
+        self.proc = subprocess.Popen([python_path, LOOP, str(ready_w)] + list(extra),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     pass_fds=(ready_w,))
+        os.close(ready_w)
+        try:
+            assert _read_line(ready_r, 30) == b"ready\n"
+        finally:
+            os.close(ready_r)
+        self.buf = b""
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _lines(self, seconds):
+        out = []
+        deadline = time.monotonic() + seconds
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            assert chunk, "the loop target died (exit %s)" % self.proc.poll()
+            self.buf += chunk
+            *lines, self.buf = self.buf.split(b"\n")
+            out.extend(lines)
+        return out
+
+    def reports(self, seconds):
+        return [tuple(float(x) for x in l.split()) for l in self._lines(seconds)
+                if not l.startswith(b"child")]
+
+    def drain(self):
+        self._lines(0.01)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+def same_cpu(*loops):
+    """Pins the loops to one CPU, so that both share whatever else runs
+    there (another hyperthread, cache, frequency) rather than each
+    getting a different part of a busy machine."""
+    cpu = max(os.sched_getaffinity(0))
+    for loop in loops:
+        os.sched_setaffinity(loop.pid, {cpu})
+
+
+def relative_speed(loop, control, seconds=0.8, tries=3):
+    """Calls per CPU second of loop over those of control, an untraced
+    twin on the same CPU: whatever else the machine does slows both.
+    The best of a few windows: a hook left behind slows every one."""
+    best = 0.0
+    for _ in range(tries):
+        a, b = [], []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            a += loop.reports(0.05)
+            b += control.reports(0.05)
+        assert len(a) >= 2 and len(b) >= 2 and a[-1][2] > a[0][2] and b[-1][2] > b[0][2], \
+            "too few speed reports: %s / %s" % (a, b)
+        ra = (a[-1][0] - a[0][0]) / (a[-1][2] - a[0][2])
+        rb = (b[-1][0] - b[0][0]) / (b[-1][2] - b[0][2])
+        best = max(best, ra / rb)
+    return best
+
+
+def _maps_mention(pid, what):
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return what in f.read()
+    except OSError:
+        return False
+
+
+def _start_tracer(pytrace, pid, tmp_path, options=()):
+    out = open(str(tmp_path / "flow.out"), "wb")
+    tracer = subprocess.Popen([pytrace, "flow"] + list(options) + ["-p", str(pid)], stdout=out,
+                              stderr=subprocess.PIPE)
+    out.close()
+    _wait_stderr_line(tracer, r"^pytrace: tracing process %d" % pid)
+    return tracer
+
+
+def test_attach_detach_speed(python_id, pytrace, tmp_path):
+    """Tracing slows the loop; once pytrace detaches (SIGINT), the loop is
+    back at full speed, with nothing of pytrace's left mapped but the agent."""
+    loop = Loop(python(python_id))
+    control = Loop(python(python_id))
+    tracer = None
+    try:
+        same_cpu(loop, control)
+        base = relative_speed(loop, control)
+        tracer = _start_tracer(pytrace, loop.pid, tmp_path)
+        assert _maps_mention(loop.pid, "pytrace-flow"), "no ring mapped while tracing"
+        traced = relative_speed(loop, control, tries=1)
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        assert tracer.returncode == EXIT_OK, err
+        lines = (tmp_path / "flow.out").read_text().splitlines()
+        assert lines and all(re.match(r"^ *(->|<-) work \(.*flow_loop\.py:\d+\)$", l)
+                             or "main" in l for l in lines[:1000]), lines[:10]
+        loop.drain()
+        after = relative_speed(loop, control)
+        assert after >= SPEED_OK * base, \
+            "relative loop speed %.2f after detaching, %.2f before (%.2f traced)" % (
+                after, base, traced)
+        assert not _maps_mention(loop.pid, "memfd:pytrace-flow"), "the ring is still mapped"
+        assert loop.proc.poll() is None
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        loop.close()
+        control.close()
+
+
+def test_sigkill_pytrace(python_id, pytrace, tmp_path):
+    """pytrace SIGKILLed mid-trace: the target runs on, and soon at full
+    speed (the agent notices and removes itself)."""
+    loop = Loop(python(python_id))
+    control = Loop(python(python_id))
+    tracer = None
+    try:
+        same_cpu(loop, control)
+        base = relative_speed(loop, control)
+        tracer = _start_tracer(pytrace, loop.pid, tmp_path)
+        loop.reports(0.3)
+        tracer.kill()
+        tracer.wait()
+        poll_until(lambda: not _maps_mention(loop.pid, "memfd:pytrace-flow"), 10,
+                   "the agent to unmap the ring after pytrace died")
+        loop.drain()
+        after = relative_speed(loop, control)
+        assert after >= SPEED_OK * base, \
+            "relative loop speed %.2f after pytrace died, %.2f before" % (after, base)
+        assert loop.proc.poll() is None
+        assert harness.task_state(loop.pid) not in ("t", "T")
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        loop.close()
+        control.close()
+
+
+def test_target_exits_while_traced(python_id, pytrace, tmp_path):
+    loop = Loop(python(python_id))
+    try:
+        tracer = _start_tracer(pytrace, loop.pid, tmp_path)
+        loop.reports(0.2)
+        loop.proc.kill()
+        loop.proc.wait()
+        _, err = tracer.communicate(timeout=30)
+        assert tracer.returncode == EXIT_OK, err
+    finally:
+        loop.close()
+
+
+def test_fork_child_unaffected(python_id, pytrace, tmp_path):
+    """A launched target forks a child that runs Python code: the child
+    exits cleanly, its events are not mixed in, the parent is traced."""
+    out_path = tmp_path / "flow.jsonl"
+    ready_r, ready_w = os.pipe()
+    proc = subprocess.Popen([pytrace, "flow", "--json", "--function", "work", "-o", str(out_path),
+                             "--", python(python_id), LOOP, str(ready_w), "--fork"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        assert _read_line(ready_r, 30) == b"ready\n"
+        line = proc.stdout.readline()
+        m = re.match(rb"child (\d+) (\d+)\n", line)
+        assert m, "no child report: %r" % line
+        child, status = int(m.group(1)), int(m.group(2))
+        assert status == 0, "the forked child failed: status %d" % status
+        proc.stdout.readline()   # the parent is looping: traced events flow
+        proc.stdin.close()       # EOF: the loop exits
+        proc.stdin = None
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        events = [json.loads(l) for l in out_path.read_text().splitlines()]
+        tids = set(e["tid"] for e in events)
+        assert events, "the parent was not traced"
+        assert child not in tids, "the child's events are in the parent's trace"
+    finally:
+        os.close(ready_r)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_fork_and_exec_while_attached(python_id, pytrace, tmp_path):
+    """Attached: the target forks a child that runs Python code (the child
+    exits cleanly and stays out of the trace), then execs another program:
+    pytrace says so and ends."""
+    loop = Loop(python(python_id))
+    tracer = None
+    try:
+        tracer = _start_tracer(pytrace, loop.pid, tmp_path, ["--json"])
+        loop.reports(0.2)
+        loop.proc.stdin.write(b"f")
+        loop.proc.stdin.flush()
+        lines = []
+        deadline = time.monotonic() + 30
+        while not any(l.startswith(b"child") for l in lines) and time.monotonic() < deadline:
+            lines += loop._lines(0.1)
+        child = [l for l in lines if l.startswith(b"child")]
+        assert child, "no child report"
+        pid, status = (int(x) for x in child[0].split()[1:])
+        assert status == 0, "the forked child failed: status %d" % status
+        loop.proc.stdin.write(b"e")
+        loop.proc.stdin.flush()
+        _, err = tracer.communicate(timeout=30)
+        assert tracer.returncode == EXIT_OK, err
+        assert b"exec" in err, err
+        events = [json.loads(l) for l in (tmp_path / "flow.out").read_text().splitlines()]
+        assert any(e["function"] == "work" for e in events)
+        assert pid not in set(e["tid"] for e in events), "the child's events are in the trace"
+        assert loop.proc.poll() is None, "the target died"
+        lines = []
+        while not any(l == b"execed" for l in lines):
+            lines += loop._lines(0.1)
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        loop.close()
+
+
+# ---------------------------------------------------------------------------
+# Launch: exit status
+
+def test_exit_status(python_id, pytrace):
+    result = run_pytrace(["flow", "--function", "nothing", "-c",
+                          "%s -c 'import sys; sys.exit(7)'" % python(python_id)])
+    expect_exit(result, 7)
+    assert result.stdout == ""
+
+
+def test_program_runs_no_python_code(python_id, pytrace, tmp_path):
+    """A program that ends before any Python code runs: no event written,
+    its status passed through. (`python -V` prints its version on stdout,
+    so pytrace's output goes to a file.)"""
+    out = tmp_path / "flow.txt"
+    result = run_pytrace(["flow", "-o", str(out), "--", python(python_id), "-V"])
+    expect_exit(result, EXIT_OK)
+    assert out.read_text() == "", result.describe() + "\n--- flow output ---\n" + out.read_text()
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+def _unused_pid():
+    pid = 4000000
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
+def test_no_such_process(pytrace):
+    result = run_pytrace(["flow", "-p", _unused_pid()])
+    expect_exit(result, EXIT_NO_PROCESS)
+    expect_error_line(result)
+
+
+def test_not_python(pytrace):
+    proc = subprocess.Popen(["sleep", "1000"])
+    try:
+        result = run_pytrace(["flow", "-p", proc.pid])
+        expect_exit(result, EXIT_NOT_PYTHON)
+        expect_error_line(result)
+        assert proc.poll() is None
+        assert harness.task_state(proc.pid) not in ("t", "T")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_program_not_found(pytrace):
+    result = run_pytrace(["flow", "--", "/no/such/program"])
+    expect_exit(result, 127)
+    expect_error_line(result)
+
+
+@pytest.mark.parametrize("args", [
+    ["flow"],
+    ["flow", "-p", "not-a-pid"],
+    ["flow", "--no-such-option", "-p", "1"],
+    ["flow", "-p", "1", "--", "python3"],
+    ["flow", "--within", "file.py:", "-p", "1"],
+], ids=["nothing", "bad-pid", "bad-option", "two-targets", "empty-within"])
+def test_usage(pytrace, args):
+    result = run_pytrace(args)
+    expect_exit(result, EXIT_USAGE)
+    expect_error_line(result)
+
+
+@pytest.mark.parametrize("c_calls", [False, True], ids=["python", "c-calls"])
+def test_profiler_already_set(python_id, pytrace, c_calls):
+    """A thread with its own profile function (sys.setprofile) is not taken
+    over: exit 9 where pytrace needs the profile function (2.7, and
+    --c-calls up to 3.11); 3.6-3.11 otherwise hook frame evaluation
+    (PEP 523) and 3.12+ sys.monitoring, which coexist with it."""
+    script = ("import os, sys; sys.setprofile(lambda *a: None); os.write(1, b'ready\\n'); "
+              "sys.stdin.read()")
+    proc = subprocess.Popen([python(python_id), "-c", script], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    options = ["--c-calls"] if c_calls else []
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        v = version(python_id)
+        if v < (3, 6) or (c_calls and v < (3, 12)):
+            result = run_pytrace(["flow"] + options + ["-p", proc.pid])
+            expect_exit(result, EXIT_BUSY)
+            expect_error_line(result)
+        else:
+            tracer = subprocess.Popen([pytrace, "flow"] + options + ["-p", str(proc.pid)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _wait_stderr_line(tracer, r"^pytrace: tracing process")
+            tracer.send_signal(signal.SIGINT)
+            _, err = tracer.communicate(timeout=30)
+            assert tracer.returncode == EXIT_OK, err
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def test_no_python_code_runs(python_id, pytrace):
+    """3.12+ needs a thread to run bytecode (or to sit in a system call) to
+    install its hook: a thread busy in C holding the GIL (a regex that
+    backtracks for ever) never does, so pytrace gives up with exit 8.
+    <=3.11 installs from outside and simply waits."""
+    script = ("import os, re; os.write(1, b'ready\\n'); "
+              "re.match(r'(a+)+$', 'a' * 64 + 'b')")
+    proc = subprocess.Popen([python(python_id), "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(0.2)   # into the regex (no way to know more precisely)
+        if version(python_id) >= (3, 12):
+            result = run_pytrace(["flow", "--install-timeout", "1", "-p", proc.pid])
+            expect_exit(result, EXIT_NOCODE)
+            expect_error_line(result)
+        else:
+            tracer = subprocess.Popen([pytrace, "flow", "-p", str(proc.pid)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _wait_stderr_line(tracer, r"^pytrace: tracing process")
+            tracer.send_signal(signal.SIGINT)
+            _, err = tracer.communicate(timeout=30)
+            assert tracer.returncode == EXIT_OK, err
+        assert proc.poll() is None
+        assert harness.task_state(proc.pid) not in ("t", "T")
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
