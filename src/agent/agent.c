@@ -4,7 +4,7 @@
 
 /*
  * Built freestanding (no libc, no relocations, no floating point) into a
- * flat blob that pytrace copies into the target; see docs/flow-notes.md.
+ * flat blob that pytrace copies into the target; see docs/flow.md.
  * Every CPython function and struct offset it uses comes from pytrace
  * through `pt_agent_ctx`, so the same blob serves 2.7 and 3.6-3.13.
  *
