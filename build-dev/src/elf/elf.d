@@ -1,2 +1,0 @@
-build-dev/src/elf/elf.o: src/elf/elf.c src/elf/elf.h
-src/elf/elf.h:
