@@ -416,7 +416,10 @@ def test_ctrl_c_on_launched_command(tmp_path):
     n = 10
     tracer = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "write", "--count", "--json",
                                "--", python, WRITER, "attach", str(n), str(tmp_path / "truth.json")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              # A suite started in the background (CI) inherits SIGINT
+                              # ignored, and so would the command: give it the default.
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # The command shares pytrace's stdout: the aggregation comes after.
         ready = read_line(tracer.stdout, "ready")
