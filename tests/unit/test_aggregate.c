@@ -9,23 +9,7 @@
 
 #include "stack/aggregate.h"
 
-static int n_failed;
-
-static void check(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		n_failed++;
-}
+#include "check.h"
 
 static int add(struct pt_agg *agg, const char *sys, const char *stack, uint64_t n)
 {

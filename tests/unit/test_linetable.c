@@ -10,23 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int n_failed;
-
-static void check(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		n_failed++;
-}
+#include "check.h"
 
 /* Decodes from a heap copy of exactly len bytes, so that a read past the
  * end shows up under AddressSanitizer (make asan-check). */

@@ -9,23 +9,7 @@
 
 #include "pytrace/pytrace.h"
 
-static int n_failed;
-
-static void check(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		n_failed++;
-}
+#include "check.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -18,23 +18,7 @@
 #include "syscalls/syscalls.h"
 #include "syscalls/xlat.h"
 
-static int n_failed;
-
-static void check(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		n_failed++;
-}
+#include "check.h"
 
 static size_t set_count(const struct pt_syscall_set *s)
 {
