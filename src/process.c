@@ -15,6 +15,7 @@
 #include "native/unwind.h"
 #include "python/python.h"
 #include "pytrace/pytrace.h"
+#include "error.h"
 #include "target/ptrace.h"
 
 #define MAX_TSTATES 4096
@@ -31,20 +32,6 @@ struct pt_process {
 	struct pt_pyframe *scratch;  /* MAX_PY_FRAMES, for walks */
 	struct pt_unwound_frame *native_scratch; /* MAX_NATIVE_FRAMES */
 };
-
-static int process_set_error(struct pt_error *err, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int process_set_error(struct pt_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->status = status;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -status;
-}
 
 /* Does the process exist at all (as opposed to exist but be forbidden)? */
 static bool process_exists(pid_t pid)
@@ -65,12 +52,12 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 	err->status = 0;
 	err->msg[0] = 0;
 	if (pid <= 0)
-		return process_set_error(err, PT_E_USAGE, "invalid PID %d", (int)pid);
+		return pt_error_set(err, PT_E_USAGE, "invalid PID %d", (int)pid);
 	if (!process_exists(pid))
-		return process_set_error(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		return pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return process_set_error(err, PT_E_INTERNAL, "out of memory");
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	p->pid = pid;
 	pt_mem_init(&p->mem, pid);
 	rc = pt_maps_read(pid, &p->maps);
@@ -80,8 +67,8 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 		goto fail;
 	} else if (rc < 0) {
 		rc = process_exists(pid)
-			? process_set_error(err, PT_E_EXITED, "process %d has no mappings (exiting or a zombie)", (int)pid)
-			: process_set_error(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+			? pt_error_set(err, PT_E_EXITED, "process %d has no mappings (exiting or a zombie)", (int)pid)
+			: pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 		goto fail;
 	}
 	rc = pt_python_detect(pid, &p->maps, &p->mem, &p->py, err);
@@ -117,7 +104,7 @@ int pt_process_refresh(pt_process *p, struct pt_error *err)
 	err->status = 0;
 	err->msg[0] = 0;
 	if ((rc = pt_maps_read(p->pid, &maps)) < 0)
-		return process_set_error(err, process_exists(p->pid) ? PT_E_EXITED : PT_E_NOPROC,
+		return pt_error_set(err, process_exists(p->pid) ? PT_E_EXITED : PT_E_NOPROC,
 					 "cannot read the mappings of process %d", (int)p->pid);
 	pt_maps_free(&p->maps);
 	p->maps = maps;
@@ -301,7 +288,7 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool
 	    (p->is_python && process_scratch(p) < 0)) {
 		if (resume)
 			resume(resume_arg);
-		rc = process_set_error(err, PT_E_INTERNAL, "out of memory");
+		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	snap->pid = p->pid;
@@ -401,7 +388,7 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	if (rc == 0 && !process_exists(p->pid)) {
 		pt_snapshot_free(*out);
 		*out = NULL;
-		rc = process_set_error(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);
+		rc = pt_error_set(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);
 	}
 	return rc;
 }

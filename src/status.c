@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The documented exit code and name of each failure kind. */
+/* Failure kinds: the error setter, exit codes and names. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error.h"
 #include "pytrace/pytrace.h"
 
 int pt_status_exit_code(int status)
@@ -25,4 +29,17 @@ const char *pt_status_name(int status)
 	if (status < 0)
 		status = -status;
 	return status <= PT_E_EXITED ? names[status] : "unknown error";
+}
+
+int pt_error_set(struct pt_error *err, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->status = status;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return -status;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Puts the flow agent into a stopped target: memory, context, ring. */
+#include "error.h"
 #include "flow/loader.h"
 
 #include <errno.h>
@@ -24,18 +25,6 @@ enum {
 	NR_close = 3, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_ftruncate = 77,
 	NR_prctl = 157, NR_memfd_create = 319, NR_pidfd_open = 434,
 };
-
-__attribute__((format(printf, 3, 4)))
-static int loader_fail(struct pt_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->status = status;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -status;
-}
 
 static int loader_open_elf(pid_t pid, const char *path, struct pt_elf **out)
 {
@@ -214,7 +203,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	if (pt_agent_blob_size < sizeof(*h) || h->magic != PT_AGENT_MAGIC || h->abi != PT_AGENT_ABI ||
 	    h->image_size > h->mem_size || h->text_size > h->mem_size ||
 	    h->off_ctx + sizeof(struct pt_agent_ctx) > h->mem_size)
-		return loader_fail(err, PT_E_INTERNAL, "the built-in agent is malformed");
+		return pt_error_set(err, PT_E_INTERNAL, "the built-in agent is malformed");
 	a->mem_size = h->mem_size;
 	a->text_size = h->text_size;
 
@@ -231,7 +220,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	loader_offsets(&c->off, py);
 
 	if ((rc = loader_open_elf(pid, py->info.runtime_path, &elf)) < 0)
-		return loader_fail(err, PT_E_INTERNAL, "cannot open %.300s: %s",
+		return pt_error_set(err, PT_E_INTERNAL, "cannot open %.300s: %s",
 				   py->info.runtime_path, strerror(-rc));
 	for (size_t i = 0; i < sizeof(api_syms) / sizeof(api_syms[0]); i++) {
 		const struct api_sym *s = &api_syms[i];
@@ -245,7 +234,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 			memcpy((char *)&c->api + s->field, &(uint64_t){ v + py->bias }, 8);
 		} else if (needed) {
 			pt_elf_close(elf);
-			return loader_fail(err, PT_E_VERSION,
+			return pt_error_set(err, PT_E_VERSION,
 					   "Python %s in %.300s lacks %s, which pytrace flow needs",
 					   py->info.version, py->info.runtime_path, s->name);
 		}
@@ -253,7 +242,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	pt_elf_close(elf);
 	loader_libc(a, pid, maps);
 	if ((flags & PT_AGENT_F_TIMESTAMPS) && !c->api.clock_gettime)
-		return loader_fail(err, PT_E_INTERNAL,
+		return pt_error_set(err, PT_E_INTERNAL,
 				   "cannot find clock_gettime in the target's libc (needed for --timestamps/--durations)");
 
 	/* The injected-call entry saves the vector registers: xsave with
@@ -299,10 +288,10 @@ static int loader_call(struct flow_agent *a, const char *what, long nr, uint64_t
 	int rc = flow_agent_syscall(a, nr, a0, a1, a2, a3, a4, a5, ret);
 
 	if (rc < 0)
-		return loader_fail(err, rc == -ESRCH ? PT_E_EXITED : PT_E_INTERNAL,
+		return pt_error_set(err, rc == -ESRCH ? PT_E_EXITED : PT_E_INTERNAL,
 				   "cannot run %s in thread %d: %s", what, (int)a->tid, strerror(-rc));
 	if (*ret < 0 && *ret > -4096)
-		return loader_fail(err, PT_E_INTERNAL, "%s in process %d failed: %s", what,
+		return pt_error_set(err, PT_E_INTERNAL, "%s in process %d failed: %s", what,
 				   (int)a->pid, strerror((int)-*ret));
 	return 0;
 }
@@ -317,7 +306,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 
 	a->tid = tid;
 	if (pt_inject_find_syscall(maps, mem, &a->syscall_insn) < 0)
-		return loader_fail(err, PT_E_INTERNAL,
+		return pt_error_set(err, PT_E_INTERNAL,
 				   "no executable `syscall` instruction found in process %d", (int)a->pid);
 
 	/* The agent: read+write first, code made read+execute after. */
@@ -333,7 +322,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	a->fn_eval += a->base;
 	a->call_frame_addr += a->base;
 	if (pt_mem_write(mem, a->base, pt_agent_blob, pt_agent_blob_size) < 0) {
-		rc = loader_fail(err, PT_E_INTERNAL, "cannot write the agent into process %d",
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot write the agent into process %d",
 				 (int)a->pid);
 		goto fail;
 	}
@@ -342,7 +331,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	 * it, can open it through /proc, whatever the two users are). */
 	static const char name[] = "pytrace-flow";
 	if (pt_mem_write(mem, a->ctx_addr, name, sizeof(name)) < 0) {
-		rc = loader_fail(err, PT_E_INTERNAL, "cannot write into process %d", (int)a->pid);
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot write into process %d", (int)a->pid);
 		goto fail;
 	}
 	rc = loader_call(a, "memfd_create", NR_memfd_create, a->ctx_addr, 1 /* MFD_CLOEXEC */,
@@ -367,14 +356,14 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)memfd);
 	local_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (local_fd < 0) {
-		rc = loader_fail(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	void *p = mmap(NULL, a->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 		       local_fd, 0);
 	close(local_fd);
 	if (p == MAP_FAILED) {
-		rc = loader_fail(err, PT_E_INTERNAL, "cannot map the ring: %s", strerror(errno));
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot map the ring: %s", strerror(errno));
 		goto fail;
 	}
 	a->ring = p;
@@ -404,7 +393,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	a->ctx.ring = a->ring_addr;
 	a->ctx.ring_size = a->ring_size;
 	if (flow_agent_write_ctx(a, mem) < 0) {
-		rc = loader_fail(err, PT_E_INTERNAL, "cannot write the agent's context");
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot write the agent's context");
 		goto fail;
 	}
 	return 0;

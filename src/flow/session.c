@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A flow session: attach to or launch a CPython process, load the agent,
  * install the hook, print the events, detach. */
+#include "error.h"
 #include "flow/flow.h"
 
 #include <errno.h>
@@ -83,18 +84,6 @@ struct flow_session {
 	size_t payload_cap;
 };
 
-__attribute__((format(printf, 3, 4)))
-static int session_fail(struct pt_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->status = status;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -status;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -127,7 +116,7 @@ static int session_open_python(struct flow_session *s, struct pt_error *err)
 		pt_maps_free(&s->maps);
 	s->have_maps = false;
 	if ((rc = pt_maps_read(s->pid, &s->maps)) < 0)
-		return session_fail(err, PT_E_EXITED, "cannot read the mappings of process %d",
+		return pt_error_set(err, PT_E_EXITED, "cannot read the mappings of process %d",
 				    (int)s->pid);
 	s->have_maps = true;
 	rc = pt_python_detect(s->pid, &s->maps, &s->mem, &s->py, err);
@@ -306,11 +295,11 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 	int rc;
 
 	if (session_tstates(s, &ts, &n) < 0)
-		return session_fail(err, PT_E_INTERNAL, "cannot read the thread states of process %d",
+		return pt_error_set(err, PT_E_INTERNAL, "cannot read the thread states of process %d",
 				    (int)s->pid);
 	if (n == 0) {
 		free(ts);
-		return session_fail(err, PT_FLOW_E_NOCODE,
+		return pt_error_set(err, PT_FLOW_E_NOCODE,
 				    "process %d has no Python thread state (not running Python code)",
 				    (int)s->pid);
 	}
@@ -322,11 +311,11 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 			rc = interps_write_eval(s, ts, n, s->agent.fn_eval);
 		free(ts);
 		if (rc == -EBUSY)
-			return session_fail(err, PT_FLOW_E_BUSY,
+			return pt_error_set(err, PT_FLOW_E_BUSY,
 					    "process %d already has a frame evaluation hook (PEP 523: a "
 					    "debugger or JIT); pytrace flow would replace it", (int)s->pid);
 		if (rc < 0)
-			return session_fail(err, PT_E_INTERNAL, "cannot set the hook in process %d",
+			return pt_error_set(err, PT_E_INTERNAL, "cannot set the hook in process %d",
 					    (int)s->pid);
 		return 0;
 	}
@@ -335,7 +324,7 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 		if (pt_mem_read_u64(&s->mem, ts[i].addr + (uint64_t)o->tstate_c_profilefunc, &f) == 0 &&
 		    f) {
 			free(ts);
-			return session_fail(err, PT_FLOW_E_BUSY,
+			return pt_error_set(err, PT_FLOW_E_BUSY,
 					    "process %d already has a profile function (sys.setprofile, "
 					    "cProfile or another pytrace flow) in a thread; pytrace flow "
 					    "would replace it", (int)s->pid);
@@ -348,7 +337,7 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 		rc = tstate_write_profile(s, ts[i].addr, s->agent.fn_profile);
 	free(ts);
 	if (rc < 0)
-		return session_fail(err, PT_E_INTERNAL, "cannot set the profile hook in process %d",
+		return pt_error_set(err, PT_E_INTERNAL, "cannot set the profile hook in process %d",
 				    (int)s->pid);
 	return 0;
 }
@@ -442,18 +431,18 @@ static int wait_installed(struct flow_session *s, unsigned timeout_ms, struct pt
 			flow_agent_read_u32(&s->agent, &s->mem, CTX_FIELD(error), &e);
 			flow_agent_read_u32(&s->agent, &s->mem, CTX_FIELD(error_step), &step);
 			if (e == PT_AGENT_E_PROFILER)
-				return session_fail(err, PT_FLOW_E_BUSY,
+				return pt_error_set(err, PT_FLOW_E_BUSY,
 						    "process %d already has a profile function; pytrace flow "
 						    "would replace it", (int)s->pid);
 			if (e == PT_AGENT_E_NOTOOL)
-				return session_fail(err, PT_FLOW_E_BUSY,
+				return pt_error_set(err, PT_FLOW_E_BUSY,
 						    "process %d uses every sys.monitoring tool id", (int)s->pid);
-			return session_fail(err, PT_E_INTERNAL,
+			return pt_error_set(err, PT_E_INTERNAL,
 					    "installing the hook in process %d failed (error %u, step %u)",
 					    (int)s->pid, e, step);
 		}
 		if (!target_alive(s))
-			return session_fail(err, PT_E_EXITED, "process %d exited", (int)s->pid);
+			return pt_error_set(err, PT_E_EXITED, "process %d exited", (int)s->pid);
 		if (*s->stop || now_ms() >= until)
 			return 0;
 		sleep_us(1000);
@@ -605,7 +594,7 @@ static int install_by_call(struct flow_session *s, struct pt_error *err)
 	rc = 0;
 	if (k >= 0) {
 		rc = inject_install_call(s, set.tids[k], &regs);
-		rc = rc < 0 ? session_fail(err, PT_E_INTERNAL, "cannot prepare thread %d: %s",
+		rc = rc < 0 ? pt_error_set(err, PT_E_INTERNAL, "cannot prepare thread %d: %s",
 					   (int)set.tids[k], strerror(-rc))
 			    : 1;
 	}
@@ -646,8 +635,8 @@ static int install_monitoring(struct flow_session *s, struct pt_error *err)
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	if (*s->stop)
-		return session_fail(err, PT_FLOW_E_NOCODE, "interrupted before the hook was installed");
-	return session_fail(err, PT_FLOW_E_NOCODE,
+		return pt_error_set(err, PT_FLOW_E_NOCODE, "interrupted before the hook was installed");
+	return pt_error_set(err, PT_FLOW_E_NOCODE,
 			    "process %d ran no Python code within %.1fs, so the hook could not be "
 			    "installed (every thread is blocked outside the interpreter)",
 			    (int)s->pid, s->opt->install_timeout_ms / 1000.0);
@@ -660,7 +649,7 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 	int rc;
 
 	if (!fs)
-		return session_fail(err, PT_E_INTERNAL, "out of memory");
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	for (size_t i = 0; i < set->n; i++) {
 		struct user_regs_struct regs;
 		if (pt_ptrace_get_regs(set->tids[i], &regs) == 0)
@@ -695,7 +684,7 @@ static int session_attach(struct flow_session *s, struct pt_error *err)
 		return rc;
 	uint64_t init_addr = session_initialized_addr(s);
 	if (session_initialized(s, init_addr) == 0)
-		return session_fail(err, PT_FLOW_E_NOCODE,
+		return pt_error_set(err, PT_FLOW_E_NOCODE,
 				    "Python in process %d is not initialised (starting up or shut down)",
 				    (int)s->pid);
 	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0)
@@ -834,7 +823,7 @@ static int launch_exec_error(int fd, const char *prog, struct pt_error *err)
 	int e = 0;
 
 	if (read(fd, &e, sizeof(e)) == (ssize_t)sizeof(e) && e)
-		return session_fail(err, e == ENOENT ? 127 : 126, "cannot run %s: %s", prog,
+		return pt_error_set(err, e == ENOENT ? 127 : 126, "cannot run %s: %s", prog,
 				    strerror(e));
 	return 0;
 }
@@ -846,10 +835,10 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 	struct breakpoint bp = { 0 };
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return session_fail(err, PT_E_INTERNAL, "pipe: %s", strerror(errno));
+		return pt_error_set(err, PT_E_INTERNAL, "pipe: %s", strerror(errno));
 	pid_t child = fork();
 	if (child < 0)
-		return session_fail(err, PT_E_INTERNAL, "fork: %s", strerror(errno));
+		return pt_error_set(err, PT_E_INTERNAL, "fork: %s", strerror(errno));
 	if (child == 0) {
 		close(pfd[0]);
 		signal(SIGPIPE, SIG_DFL);
@@ -869,7 +858,7 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 	if (rc < 0) {
 		rc = launch_exec_error(pfd[0], prog, err);
 		close(pfd[0]);
-		return rc < 0 ? rc : session_fail(err, 127, "%s exited before it started", prog);
+		return rc < 0 ? rc : pt_error_set(err, 127, "%s exited before it started", prog);
 	}
 	close(pfd[0]);
 	ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)(long)PTRACE_O_TRACEEXEC);
@@ -883,7 +872,7 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 		if (!have_python) {
 			uint64_t entry = auxv_entry(child);
 			if (!entry || bp_insert(child, &bp, entry) < 0)
-				return launch_abort(s, session_fail(err, PT_E_INTERNAL,
+				return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
 								    "cannot stop %s at its entry point", prog));
 		}
 		ptrace(PTRACE_CONT, child, NULL, NULL);
@@ -915,7 +904,7 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 				have_python = true;
 				init_addr = session_initialized_addr(s);
 				if (bp_insert(child, &bp, s->py.eval[0].lo) < 0)
-					return launch_abort(s, session_fail(err, PT_E_INTERNAL,
+					return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
 									    "cannot set a breakpoint in %s", prog));
 				ptrace(PTRACE_CONT, child, NULL, NULL);
 				continue;
@@ -941,7 +930,7 @@ install:;
 	    (rc = load_agent(s, &set, err)) < 0)
 		goto fail;
 	if (pt_ptrace_get_regs(child, &regs) < 0 || inject_install_call(s, child, &regs) < 0) {
-		rc = session_fail(err, PT_E_INTERNAL, "cannot prepare the install call in %s", prog);
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot prepare the install call in %s", prog);
 		goto fail;
 	}
 	ptrace(PTRACE_DETACH, child, NULL, NULL);
@@ -949,7 +938,7 @@ install:;
 		kill(child, s->agent.sigs[i]);
 	rc = wait_installed(s, s->opt->install_timeout_ms, err);
 	if (rc == 0)
-		rc = session_fail(err, PT_FLOW_E_NOCODE, "%s did not install the hook", prog);
+		rc = pt_error_set(err, PT_FLOW_E_NOCODE, "%s did not install the hook", prog);
 	return rc < 0 ? launch_abort(s, rc) : 0;
 fail:
 	ptrace(PTRACE_DETACH, child, NULL, NULL);
@@ -1178,7 +1167,7 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	s.out = pt_out_flow_new(opt->out_fd, opt->json, opt->timestamps, opt->durations, opt->flat);
 	s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), s.out) : NULL;
 	if (!s.ev) {
-		rc = session_fail(err, PT_E_INTERNAL, "out of memory");
+		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		*stop = 1;
 	}
 	/* Runs even without a decoder: it is also what detaches. */
@@ -1193,7 +1182,7 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	s.out = NULL;
 	/* EPIPE: the reader went away (| head): not an error */
 	if (crc < 0 && crc != -EPIPE && rc == 0)
-		rc = session_fail(err, PT_E_INTERNAL, crc == -ENOMEM ? "out of memory"
+		rc = pt_error_set(err, PT_E_INTERNAL, crc == -ENOMEM ? "out of memory"
 				  : "cannot write the output: %s", strerror(-crc));
 	if (crc < 0)
 		stats->output_failed = true;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The native unwinder on elfutils libdwfl: CFI walk from ptrace registers, symbols from ELF/DWARF. */
+#include "error.h"
 #include "native/unwind.h"
 
 #include <dwarf.h>
@@ -145,20 +146,6 @@ static const Dwfl_Thread_Callbacks unwind_thread_callbacks = {
 	.set_initial_registers = unwind_set_initial_registers,
 };
 
-__attribute__((format(printf, 3, 4)))
-static int unwind_fail(struct pt_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->status = status;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -status;
-}
-
 int pt_unwinder_open(pid_t pid, struct pt_mem *mem, struct pt_unwinder **out,
 		     struct pt_error *err)
 {
@@ -166,16 +153,16 @@ int pt_unwinder_open(pid_t pid, struct pt_mem *mem, struct pt_unwinder **out,
 	int rc;
 
 	if (!mem || !out || pid <= 0)
-		return unwind_fail(err, PT_E_USAGE, "pt_unwinder_open: bad arguments");
+		return pt_error_set(err, PT_E_USAGE, "pt_unwinder_open: bad arguments");
 	*out = NULL;
 	uw = calloc(1, sizeof(*uw));
 	if (!uw)
-		return unwind_fail(err, PT_E_INTERNAL, "out of memory");
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	uw->pid = pid;
 	uw->mem = mem;
 	uw->dwfl = dwfl_begin(&unwind_dwfl_callbacks);
 	if (!uw->dwfl) {
-		rc = unwind_fail(err, PT_E_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
+		rc = pt_error_set(err, PT_E_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto fail;
 	}
 	/* Reads /proc/PID/maps (and auxv for the vDSO). The files themselves
@@ -183,25 +170,25 @@ int pt_unwinder_open(pid_t pid, struct pt_mem *mem, struct pt_unwinder **out,
 	rc = dwfl_linux_proc_report(uw->dwfl, pid);
 	if (rc != 0) {
 		if (rc == ENOENT || rc == ESRCH)
-			rc = unwind_fail(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+			rc = pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 		else if (rc == EACCES || rc == EPERM)
-			rc = unwind_fail(err, PT_E_PERM, "cannot read the mappings of process %d: %s",
+			rc = pt_error_set(err, PT_E_PERM, "cannot read the mappings of process %d: %s",
 					 (int)pid, strerror(rc));
 		else if (rc > 0)
-			rc = unwind_fail(err, PT_E_INTERNAL, "reading the mappings of process %d: %s",
+			rc = pt_error_set(err, PT_E_INTERNAL, "reading the mappings of process %d: %s",
 					 (int)pid, strerror(rc));
 		else
-			rc = unwind_fail(err, PT_E_INTERNAL, "reading the mappings of process %d: %s",
+			rc = pt_error_set(err, PT_E_INTERNAL, "reading the mappings of process %d: %s",
 					 (int)pid, dwfl_errmsg(-1));
 		goto fail;
 	}
 	if (dwfl_report_end(uw->dwfl, NULL, NULL) != 0) {
-		rc = unwind_fail(err, PT_E_INTERNAL, "dwfl_report_end: %s", dwfl_errmsg(-1));
+		rc = pt_error_set(err, PT_E_INTERNAL, "dwfl_report_end: %s", dwfl_errmsg(-1));
 		goto fail;
 	}
 	/* NULL Elf: libdwfl takes the architecture from the first module. */
 	if (!dwfl_attach_state(uw->dwfl, NULL, pid, &unwind_thread_callbacks, uw)) {
-		rc = unwind_fail(err, PT_E_INTERNAL, "process %d: %s", (int)pid, dwfl_errmsg(-1));
+		rc = pt_error_set(err, PT_E_INTERNAL, "process %d: %s", (int)pid, dwfl_errmsg(-1));
 		goto fail;
 	}
 	*out = uw;

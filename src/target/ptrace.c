@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Stops every thread of a process with PTRACE_SEIZE + PTRACE_INTERRUPT and lets them go. */
+#include "error.h"
 #include "target/ptrace.h"
 
 #include <dirent.h>
@@ -58,20 +59,6 @@ struct ptrace_work {
 	struct ptrace_thread *th;
 	size_t n, cap;
 };
-
-__attribute__((format(printf, 3, 4)))
-static int ptrace_fail(struct pt_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->status = status;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -status;
-}
 
 /* Reads a small /proc file into buf (NUL-terminated): 0 or -errno. */
 static int ptrace_read_file(const char *path, char *buf, size_t cap)
@@ -233,7 +220,7 @@ static int ptrace_seize_one(struct ptrace_work *w, struct ptrace_thread *t,
 			ptrace_explain(w->pid, t->tid, err);
 			return err ? -err->status : -PT_E_PERM;
 		}
-		return ptrace_fail(err, PT_E_INTERNAL, "PTRACE_SEIZE thread %d: %s",
+		return pt_error_set(err, PT_E_INTERNAL, "PTRACE_SEIZE thread %d: %s",
 				   (int)t->tid, strerror(e));
 	}
 	t->state = PTRACE_SEIZED;
@@ -261,9 +248,9 @@ static int ptrace_round(struct ptrace_work *w, size_t *fresh, bool first,
 		int e = errno;
 		if (e == ENOENT || e == ESRCH) {
 			if (first)
-				return ptrace_fail(err, PT_E_NOPROC, "no such process: %d",
+				return pt_error_set(err, PT_E_NOPROC, "no such process: %d",
 						   (int)w->pid);
-			return ptrace_fail(err, PT_E_EXITED,
+			return pt_error_set(err, PT_E_EXITED,
 					   "process %d exited while being stopped",
 					   (int)w->pid);
 		}
@@ -271,7 +258,7 @@ static int ptrace_round(struct ptrace_work *w, size_t *fresh, bool first,
 			pt_ptrace_explain_eperm(w->pid, err);
 			return err ? -err->status : -PT_E_PERM;
 		}
-		return ptrace_fail(err, PT_E_INTERNAL, "%s: %s", path, strerror(e));
+		return pt_error_set(err, PT_E_INTERNAL, "%s: %s", path, strerror(e));
 	}
 	while ((de = readdir(dir))) {
 		char *end;
@@ -283,7 +270,7 @@ static int ptrace_round(struct ptrace_work *w, size_t *fresh, bool first,
 			continue;  /* ours already, or known to be gone */
 		struct ptrace_thread *t = ptrace_add(w, (pid_t)tid);
 		if (!t) {
-			rc = ptrace_fail(err, PT_E_INTERNAL, "out of memory");
+			rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 			break;
 		}
 		rc = ptrace_seize_one(w, t, err);
@@ -305,7 +292,7 @@ static int ptrace_round(struct ptrace_work *w, size_t *fresh, bool first,
 				continue;
 			rc = ptrace_collect(w, t);
 			if (rc < 0)
-				return ptrace_fail(err, PT_E_INTERNAL, "waitpid thread %d: %s",
+				return pt_error_set(err, PT_E_INTERNAL, "waitpid thread %d: %s",
 						   (int)t->tid, strerror(-rc));
 		}
 	}
@@ -319,17 +306,17 @@ int pt_ptrace_stop_all(pid_t pid, struct pt_stopset *set, struct pt_error *err)
 	int rc = 0;
 
 	if (!set)
-		return ptrace_fail(err, PT_E_USAGE, "no stop set given");
+		return pt_error_set(err, PT_E_USAGE, "no stop set given");
 	*set = (struct pt_stopset){ .pid = pid };
 	if (pid <= 0)
-		return ptrace_fail(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		return pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 	if (pid == getpid())
-		return ptrace_fail(err, PT_E_USAGE, "cannot stop our own process %d",
+		return pt_error_set(err, PT_E_USAGE, "cannot stop our own process %d",
 				   (int)pid);
 
 	for (int round = 0;; round++) {
 		if (round == PTRACE_MAX_ROUNDS) {
-			rc = ptrace_fail(err, PT_E_INTERNAL,
+			rc = pt_error_set(err, PT_E_INTERNAL,
 					 "process %d keeps creating threads; gave up after %d rounds",
 					 (int)pid, round);
 			goto fail;
@@ -346,11 +333,11 @@ int pt_ptrace_stop_all(pid_t pid, struct pt_stopset *set, struct pt_error *err)
 	if (n == 0) {
 		char st = ptrace_task_state(pid, pid);
 		if (st == 'Z' || st == 'X')
-			rc = ptrace_fail(err, PT_E_EXITED,
+			rc = pt_error_set(err, PT_E_EXITED,
 					 "process %d has exited (a zombie its parent has not reaped)",
 					 (int)pid);
 		else
-			rc = ptrace_fail(err, PT_E_EXITED, "process %d exited while being stopped",
+			rc = pt_error_set(err, PT_E_EXITED, "process %d exited while being stopped",
 					 (int)pid);
 		goto fail;
 	}
@@ -360,7 +347,7 @@ int pt_ptrace_stop_all(pid_t pid, struct pt_stopset *set, struct pt_error *err)
 		free(set->tids);
 		free(set->sigs);
 		*set = (struct pt_stopset){ .pid = pid };
-		rc = ptrace_fail(err, PT_E_INTERNAL, "out of memory");
+		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < w.n; i++) {
@@ -486,7 +473,7 @@ static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err)
 	if (!err)
 		return;
 	if (ptrace_read_facts(pid, tid, &f) < 0) {
-		ptrace_fail(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 		return;
 	}
 	/* For the setcap suggestion: the path of the binary to give it to. */
@@ -498,19 +485,19 @@ static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err)
 		snprintf(path, sizeof(path), "/proc/%ld/comm", f.tracer);
 		if (ptrace_read_file(path, tracer, sizeof(tracer)) == 0)
 			tracer[strcspn(tracer, "\n")] = 0;
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): thread %d is already traced by process %ld (%s), "
 			    "and a thread can have only one tracer; detach that one (quit the debugger) and retry",
 			    (int)pid, f.name, (int)tid, f.tracer, tracer);
 		return;
 	}
 	if (f.state == 'Z' || f.state == 'X') {
-		ptrace_fail(err, PT_E_EXITED, "process %d (%s) has exited (zombie)",
+		pt_error_set(err, PT_E_EXITED, "process %d (%s) has exited (zombie)",
 			    (int)pid, f.name);
 		return;
 	}
 	if (scope == 3) {
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): kernel.yama.ptrace_scope is 3, "
 			    "which forbids ptrace for everyone until reboot",
 			    (int)pid, f.name);
@@ -523,7 +510,7 @@ static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err)
 		if (f.uid[i] != uid || f.gid[i] != gid)
 			same_user = false;
 	if (!cap && !same_user) {
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): it runs as uid %ld gid %ld (effective %ld/%ld), "
 			    "we as uid %ld gid %ld without CAP_SYS_PTRACE; run as that user, with sudo, "
 			    "or grant the capability: sudo setcap cap_sys_ptrace+ep %s",
@@ -531,14 +518,14 @@ static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err)
 		return;
 	}
 	if (!cap && scope == 2) {
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): kernel.yama.ptrace_scope is 2 (only CAP_SYS_PTRACE "
 			    "may trace); run with sudo or: sudo setcap cap_sys_ptrace+ep %s",
 			    (int)pid, f.name, exe);
 		return;
 	}
 	if (!cap && scope == 1) {
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): kernel.yama.ptrace_scope is 1 (only descendants "
 			    "may be traced); run with sudo, or: sudo setcap cap_sys_ptrace+ep %s, "
 			    "or allow it: echo 0 | sudo tee /proc/sys/kernel/yama/ptrace_scope",
@@ -550,20 +537,20 @@ static void ptrace_explain(pid_t pid, pid_t tid, struct pt_error *err)
 	struct stat sb;
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	if (!cap && stat(path, &sb) == 0 && (long)sb.st_uid != f.uid[1]) {
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): it is not dumpable (a setuid/setcap program or "
 			    "prctl(PR_SET_DUMPABLE, 0)); run with sudo",
 			    (int)pid, f.name);
 		return;
 	}
 	if (!cap) {
-		ptrace_fail(err, PT_E_PERM,
+		pt_error_set(err, PT_E_PERM,
 			    "cannot trace process %d (%s): not permitted and we lack CAP_SYS_PTRACE; run with "
 			    "sudo (in a container: --cap-add=SYS_PTRACE)",
 			    (int)pid, f.name);
 		return;
 	}
-	ptrace_fail(err, PT_E_PERM,
+	pt_error_set(err, PT_E_PERM,
 		    "cannot trace process %d (%s): refused although we hold CAP_SYS_PTRACE; a security "
 		    "module (SELinux, AppArmor) or a seccomp policy forbids ptrace here",
 		    (int)pid, f.name);

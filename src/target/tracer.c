@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The ptrace event backend of `pytrace stacks`: a control block per
  * thread, one wait loop, and the chosen system calls reported as events. */
+#include "error.h"
 #include "target/tracer.h"
 
 #include <dirent.h>
@@ -112,20 +113,6 @@ struct pt_tracer {
 	bool done;
 	unsigned long options;
 };
-
-__attribute__((format(printf, 3, 4)))
-static int tracer_fail(struct pt_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->status = status;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -status;
-}
 
 /* --- control blocks -------------------------------------------------- */
 
@@ -663,7 +650,7 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr)
 			continue;
 		}
 		tr->cur = (struct pt_tev){ .kind = PT_TEV_ERROR };
-		tracer_fail(&tr->cur.err, PT_E_INTERNAL, "waitpid: %s", strerror(errno));
+		pt_error_set(&tr->cur.err, PT_E_INTERNAL, "waitpid: %s", strerror(errno));
 		return &tr->cur;
 	}
 }
@@ -840,13 +827,13 @@ int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *
 
 	*out = NULL;
 	if (!tr)
-		return tracer_fail(err, PT_E_INTERNAL, "out of memory");
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	tr->step = opts->no_seccomp || !seccomp_available();
 	if (!tr->step) {
 		size_t n;
 		if (!(filter = seccomp_build(&opts->select, &n))) {
 			free(tr);
-			return tracer_fail(err, PT_E_INTERNAL, "out of memory");
+			return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		}
 		prog.len = (unsigned short)n;
 		prog.filter = filter;
@@ -854,7 +841,7 @@ int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
-		rc = tracer_fail(err, PT_E_INTERNAL, "fork: %s", strerror(errno));
+		rc = pt_error_set(err, PT_E_INTERNAL, "fork: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0)
@@ -862,18 +849,18 @@ int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *
 
 	while (waitpid(pid, &status, WSTOPPED) < 0) {
 		if (errno != EINTR) {
-			rc = tracer_fail(err, PT_E_INTERNAL, "waitpid: %s", strerror(errno));
+			rc = pt_error_set(err, PT_E_INTERNAL, "waitpid: %s", strerror(errno));
 			goto fail_kill;
 		}
 	}
 	if (!WIFSTOPPED(status)) {
-		rc = tracer_fail(err, PT_E_INTERNAL, "the child died before it could be traced");
+		rc = pt_error_set(err, PT_E_INTERNAL, "the child died before it could be traced");
 		goto fail;
 	}
 	/* EXITKILL only with the filter: see the comment at the top. */
 	tr->options = TRACE_OPTIONS | (tr->step ? 0 : PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL);
 	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)tr->options) < 0) {
-		rc = tracer_fail(err, errno == EPERM ? PT_E_PERM : PT_E_INTERNAL,
+		rc = pt_error_set(err, errno == EPERM ? PT_E_PERM : PT_E_INTERNAL,
 				 "cannot trace the command (PTRACE_SEIZE: %s)%s", strerror(errno),
 				 errno == EPERM ? "; is ptrace forbidden here (container seccomp "
 						  "policy, Yama ptrace_scope 3)?" : "");
@@ -881,7 +868,7 @@ int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *
 	}
 	struct tproc *p = proc_get(tr, pid);
 	if (!p || !tcb_add(tr, pid, p)) {
-		rc = tracer_fail(err, PT_E_INTERNAL, "out of memory");
+		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		goto fail_kill;
 	}
 	p->launched = true;
@@ -909,7 +896,7 @@ static int attach_one(struct pt_tracer *tr, struct tproc *p, pid_t tid, struct p
 		struct tcb *t = tcb_add(tr, tid, p);
 		if (!t) {
 			ptrace(PTRACE_DETACH, tid, NULL, NULL);
-			return tracer_fail(err, PT_E_INTERNAL, "out of memory");
+			return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		}
 		/* Stop it once so it can be switched to syscall stepping. */
 		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
@@ -935,7 +922,7 @@ static int attach_one(struct pt_tracer *tr, struct tproc *p, pid_t tid, struct p
 		fclose(f);
 		if (tracer == (long)getpid()) {
 			if (!tcb_find(tr, tid) && !tcb_add(tr, tid, p))
-				return tracer_fail(err, PT_E_INTERNAL, "out of memory");
+				return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 			return 0;
 		}
 		if (state == 'Z' || state == 'X')
@@ -943,7 +930,7 @@ static int attach_one(struct pt_tracer *tr, struct tproc *p, pid_t tid, struct p
 		pt_ptrace_explain_eperm(p->pid, err);
 		return -(err->status ? err->status : PT_E_PERM);
 	}
-	return tracer_fail(err, PT_E_INTERNAL, "PTRACE_SEIZE thread %d: %s", (int)tid, strerror(e));
+	return pt_error_set(err, PT_E_INTERNAL, "PTRACE_SEIZE thread %d: %s", (int)tid, strerror(e));
 }
 
 int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tracer **out,
@@ -955,19 +942,19 @@ int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tra
 
 	*out = NULL;
 	if (pid <= 0)
-		return tracer_fail(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		return pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
 	pid = task_tgid(pid);  /* a thread id stands for its process */
 	if (pid == getpid())
-		return tracer_fail(err, PT_E_USAGE, "cannot trace pytrace itself");
+		return pt_error_set(err, PT_E_USAGE, "cannot trace pytrace itself");
 	if (!(tr = tracer_new(opts)))
-		return tracer_fail(err, PT_E_INTERNAL, "out of memory");
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	tr->step = true;
 	tr->attach_mode = true;
 	tr->options = TRACE_OPTIONS;
 	struct tproc *p = proc_get(tr, pid);
 	if (!p) {
 		free(tr);
-		return tracer_fail(err, PT_E_INTERNAL, "out of memory");
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	}
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	/* Threads born meanwhile from a seized thread are seized by the
@@ -978,7 +965,7 @@ int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tra
 		struct dirent *de;
 
 		if (round == ATTACH_MAX_ROUNDS) {
-			rc = tracer_fail(err, PT_E_INTERNAL,
+			rc = pt_error_set(err, PT_E_INTERNAL,
 					 "process %d keeps creating threads faster than they can be seized",
 					 (int)pid);
 			break;
@@ -986,13 +973,13 @@ int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tra
 		if (!dir) {
 			int e = errno;
 			if (e == ENOENT || e == ESRCH)
-				rc = round == 0 ? tracer_fail(err, PT_E_NOPROC, "no such process: %d", (int)pid)
-						: tracer_fail(err, PT_E_EXITED, "process %d exited while being attached",
+				rc = round == 0 ? pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid)
+						: pt_error_set(err, PT_E_EXITED, "process %d exited while being attached",
 							      (int)pid);
 			else if (e == EACCES || e == EPERM)
 				pt_ptrace_explain_eperm(pid, err), rc = -(err->status ? err->status : PT_E_PERM);
 			else
-				rc = tracer_fail(err, PT_E_INTERNAL, "%s: %s", path, strerror(e));
+				rc = pt_error_set(err, PT_E_INTERNAL, "%s: %s", path, strerror(e));
 			break;
 		}
 		while ((de = readdir(dir))) {
@@ -1013,7 +1000,7 @@ int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tra
 			break;
 	}
 	if (rc == 0 && tr->ntcbs == 0)
-		rc = tracer_fail(err, PT_E_EXITED, "process %d has exited (a zombie)", (int)pid);
+		rc = pt_error_set(err, PT_E_EXITED, "process %d has exited (a zombie)", (int)pid);
 	if (rc < 0) {
 		detach_all(tr);
 		tr->done = true;
