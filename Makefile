@@ -86,6 +86,7 @@ deps:
 
 unit: $(UNIT_BIN)
 	@tools/check-offsets
+	@tools/gen-syscalls --check
 	@tools/run-unit $(UNIT_BIN)
 
 e2e: $(PYTRACE)

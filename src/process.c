@@ -275,10 +275,11 @@ static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, s
 
 /* Reads the stacks of tids, which the caller holds stopped; resume, when
  * given, is called as soon as the target's memory is no longer needed. */
-static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool native,
+static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, unsigned flags,
 			 struct pt_snapshot **out, void (*resume)(void *), void *resume_arg,
 			 struct pt_error *err)
 {
+	bool native = flags & PT_SNAP_NATIVE;
 	struct pt_snapshot *snap = calloc(1, sizeof(*snap));
 	struct snap_work *work = calloc(n ? n : 1, sizeof(*work));
 	int rc = 0;
@@ -326,7 +327,7 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, bool
 		resume(resume_arg);
 	/* --- the target may run again (and tids may be freed): what follows
 	 * reads only files --- */
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; !(flags & PT_SNAP_NO_NAME) && k < n; k++)
 		thread_read_name(p->pid, snap->threads[k].tid, snap->threads[k].name, sizeof(snap->threads[k].name));
 	if (native)
 		snapshot_symbolize(p, snap, work);
@@ -382,7 +383,7 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	uint64_t start = process_now_ns();
 	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) < 0)
 		return rc;
-	rc = snapshot_read(p, set.tids, set.n, native, out, snapshot_resume_set, &ctx, err);
+	rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
 	if (rc == 0)
 		(*out)->pause_ns = ctx.resumed_ns - start;
 	if (rc == 0 && !process_exists(p->pid)) {
@@ -404,7 +405,7 @@ int pt_thread_stack(pt_process *p, pid_t tid, unsigned flags, struct pt_snapshot
 	err->msg[0] = 0;
 	if ((rc = process_prepare_native(p, native, err)) < 0)
 		return rc;
-	return snapshot_read(p, &tid, 1, native, out, NULL, NULL, err);
+	return snapshot_read(p, &tid, 1, flags, out, NULL, NULL, err);
 }
 
 void pt_snapshot_free(struct pt_snapshot *snap)

@@ -104,6 +104,8 @@ struct pt_snapshot {
 
 enum {
 	PT_SNAP_NATIVE = 1u << 0, /* unwind native stacks too */
+	PT_SNAP_NO_NAME = 1u << 1, /* leave pt_thread.name empty (saves reading
+				    * /proc/PID/task/TID/comm per thread) */
 };
 
 /* Stops every thread of the process (ptrace), reads the stacks, resumes

@@ -297,7 +297,8 @@ static void on_entry(struct stacks_state *st, const struct pt_tev *ev)
 	th->python = sproc_is_python(sp);
 	th->native = st->o->native || !th->python;
 	struct pt_error err = { 0 };
-	if (pt_thread_stack(sp->proc, ev->tid, th->native ? PT_SNAP_NATIVE : 0, &th->snap, &err) < 0) {
+	if (pt_thread_stack(sp->proc, ev->tid, PT_SNAP_NO_NAME | (th->native ? PT_SNAP_NATIVE : 0),
+			    &th->snap, &err) < 0) {
 		th->snap = NULL;
 		snprintf(th->why, sizeof(th->why), "%s", err.msg[0] ? err.msg : pt_status_name(err.status));
 		th->no_stack = th->why;
