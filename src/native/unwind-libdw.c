@@ -6,10 +6,12 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /*
  * libdwfl does the CFI work; everything it touches in the target comes from
@@ -69,8 +71,45 @@ struct pt_unwinder {
  * debug file's .debug_frame is a fallback for pcs .eh_frame lacks). */
 static char *unwind_debuginfo_path;
 
+/*
+ * Module files are named by the paths the target sees. A process in a
+ * container, a chroot or its own mount namespace may see other files under
+ * those paths than we do, so a file is opened through /proc/PID/root when
+ * the two differ (compared by device and inode), and by its plain path
+ * otherwise (which keeps libdwfl's search for separate debug files next to
+ * it and under /usr/lib/debug working as usual). Each module's userdata is
+ * its unwinder (set in pt_unwinder_open) for the pid.
+ */
+static int unwind_find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+			   char **file_name, Elf **elfp)
+{
+	const struct pt_unwinder *uw = *userdata;
+	char rooted[PATH_MAX + 32];
+	struct stat plain, inside;
+
+	if (uw && name[0] == '/' &&
+	    snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)uw->pid, name) < (int)sizeof(rooted) &&
+	    stat(rooted, &inside) == 0 && S_ISREG(inside.st_mode) &&
+	    (stat(name, &plain) != 0 || plain.st_dev != inside.st_dev || plain.st_ino != inside.st_ino)) {
+		int fd = dwfl_linux_proc_find_elf(mod, userdata, rooted, base, file_name, elfp);
+		if (fd >= 0 || *elfp)
+			return fd;
+	}
+	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+}
+
+static int unwind_set_module_userdata(Dwfl_Module *mod, void **userdata, const char *name,
+				      Dwarf_Addr start, void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)start;
+	*userdata = arg;
+	return DWARF_CB_OK;
+}
+
 static const Dwfl_Callbacks unwind_dwfl_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = unwind_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &unwind_debuginfo_path,
 };
@@ -186,6 +225,8 @@ int pt_unwinder_open(pid_t pid, struct pt_mem *mem, struct pt_unwinder **out,
 		rc = pt_error_set(err, PT_E_INTERNAL, "dwfl_report_end: %s", dwfl_errmsg(-1));
 		goto fail;
 	}
+	/* Before anything opens a module file (dwfl_attach_state does). */
+	dwfl_getmodules(uw->dwfl, unwind_set_module_userdata, uw, 0);
 	/* NULL Elf: libdwfl takes the architecture from the first module. */
 	if (!dwfl_attach_state(uw->dwfl, NULL, pid, &unwind_thread_callbacks, uw)) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "process %d: %s", (int)pid, dwfl_errmsg(-1));

@@ -5,6 +5,7 @@ read in the middle of a walk."""
 
 import json
 import os
+import shlex
 import shutil
 import struct
 import subprocess
@@ -15,6 +16,7 @@ import harness
 from conftest import INSTALLED, PYTHON_IDS, skip_reason
 from harness import (EXIT_OK, EXIT_UNSUPPORTED, compare_frames, expect_error_line, expect_exit,
                      parse_json_lines, python_threads, run_pytrace, thread_label)
+from test_dump import _check_merged
 
 TARGETS = harness.REPO / "tests" / "targets"
 
@@ -279,3 +281,80 @@ def test_already_traced_process(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _namespace_wrapper(python, workdir):
+    """A script that runs `python` from a tmpfs mounted in a private mount
+    namespace, with its libpython (if shared) copied there too: the target
+    maps its code by paths under which the rest of the system sees an empty
+    directory, as with a container's files. Returns (script, that directory)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("a private mount namespace needs root and unshare (util-linux)")
+    real = os.path.realpath(python)
+    prefix = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    ldd = subprocess.run(["ldd", real], capture_output=True, text=True).stdout
+    libs = [line.split("=>")[1].split()[0] for line in ldd.splitlines()
+            if "libpython" in line and "=>" in line]
+    inner = workdir / "namespace-only"
+    inner.mkdir()
+    q = shlex.quote
+    inner_cmd = ("mount -t tmpfs pytrace-test {d} && cp {files} {d}/ && "
+                 "LD_LIBRARY_PATH={d} PYTHONHOME={home} exec {d}/{exe} \"$@\"").format(
+                     d=q(str(inner)), files=" ".join(q(f) for f in [real] + libs),
+                     home=q(prefix), exe=q(os.path.basename(real)))
+    script = workdir / "python-in-namespace"
+    script.write_text("#!/bin/sh\nexec unshare --mount --propagation private /bin/sh -c %s sh \"$@\"\n"
+                      % q(inner_cmd))
+    script.chmod(0o755)
+    return str(script), str(inner)
+
+
+@pytest.mark.parametrize("python_id", PYTHON_IDS)
+def test_private_mount_namespace(python_id, tmp_path):
+    """A target whose executable and libpython exist only in its own mount
+    namespace (a container's situation): the Python stacks are exact, and
+    --native opens the files through /proc/PID/root, so its eval frames are
+    named and merged."""
+    python, version = _python(python_id)
+    script, inner = _namespace_wrapper(python, tmp_path)
+    target = harness.Target(python_id, script, tmp_path / "run")
+    target.start()
+    try:
+        truth = target.wait_ready()
+        with open("/proc/%d/maps" % target.pid) as f:
+            mapped = sorted(set(line.split()[-1] for line in f
+                                if line.split()[-1].startswith(inner + "/")))
+        assert mapped, "the target maps nothing from %s" % inner
+        assert not any(os.path.exists(m) for m in mapped), \
+            "the namespace's files are visible outside it: the test would prove nothing"
+        modules = set(os.path.basename(m) for m in mapped)
+        want = python_threads(truth)
+        for native in (False, True):
+            result = target.dump(*(["--native", "--json"] if native else ["--json"]))
+            expect_exit(result, EXIT_OK)
+            threads = harness.by_tid(parse_json_lines(result), result)
+            problems = []
+            for tid, entry in sorted(want.items()):
+                label = thread_label(tid, entry)
+                got = threads.get(tid)
+                if got is None:
+                    problems.append("%s: missing" % label)
+                    continue
+                if not native:
+                    diff = compare_frames(entry, [harness.frame_tuple(f) for f in got["frames"]])
+                    if diff:
+                        problems.append("%s: %s" % (label, diff))
+                    continue
+                evals = [f for f in got["frames"] if f.get("kind") == "native" and f.get("eval")]
+                if not evals or any(f.get("module") not in modules for f in evals):
+                    problems.append("%s: eval frames %s, expected named ones in %s" % (
+                        label, [(f.get("module"), f.get("symbol")) for f in evals], sorted(modules)))
+                if got.get("merged") is True:
+                    problems += _check_merged(label, entry, got["frames"], version)
+                elif entry["block"] != "spin":
+                    problems.append("%s: not merged (%s; native: %s)" % (
+                        label, got.get("merge_error"), got.get("native_error")))
+            assert not problems, "\n".join(problems) + "\n" + result.describe(3000)
+    finally:
+        target.stop()
