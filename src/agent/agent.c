@@ -36,6 +36,9 @@ enum {
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
 #define POLLIN 1
+#define POLLERR 8
+#define POLLHUP 16
+#define POLLNVAL 32
 #define ENOSYS 38
 
 /* CPython constants that have never changed. */
@@ -227,15 +230,16 @@ static inline uint64_t agent_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Whether pytrace has gone away (killed, crashed). */
+/* Whether pytrace has gone away (killed, crashed): its end of the
+ * lifeline pipe closed. (Not pidfd_open or kill on its pid: inside a PID
+ * namespace, a container's, that number names nothing or someone else.) */
 static int agent_consumer_gone(void)
 {
-	if (ctx.pidfd >= 0) {
-		struct pollfd p = { .fd = ctx.pidfd, .events = POLLIN };
-		long r = sys3(SYS_poll, &p, 1, 0);
-		return r == 1 && (p.revents & POLLIN);
-	}
-	return sys2(SYS_kill, ctx.pytrace_pid, 0) == -3 /* ESRCH */;
+	struct pollfd p = { .fd = ctx.lifeline, .events = POLLIN };
+
+	if (ctx.lifeline < 0)
+		return 0;
+	return sys3(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
 /* ------------------------------------------------------------------ */
@@ -898,9 +902,9 @@ static void agent_uninstall(void)
 		ctx.ring = 0;
 		sys2(SYS_munmap, h, ctx.ring_size);
 	}
-	if (ctx.pidfd >= 0) {
-		sys1(SYS_close, ctx.pidfd);
-		ctx.pidfd = -1;
+	if (ctx.lifeline >= 0) {
+		sys1(SYS_close, ctx.lifeline);
+		ctx.lifeline = -1;
 	}
 	API(PyErr_Restore, void, PyObject *, PyObject *, PyObject *)(et, ev, etb);
 	ctx.state = PT_AGENT_DETACHED;

@@ -16,7 +16,7 @@
 
 #define PT_AGENT_MAGIC 0x746e656761747970ull   /* "pytagent" */
 #define PT_RING_MAGIC 0x676e697274797470ull    /* "ptyrting" */
-#define PT_AGENT_ABI 1
+#define PT_AGENT_ABI 2
 
 /* At offset 0 of the blob. Every "off" is a byte offset from the blob's
  * load address. [0, text_size) is mapped read+execute, the rest
@@ -231,7 +231,10 @@ struct pt_agent_ctx {
 	uint32_t abi;
 	uint32_t flags;
 	int32_t pytrace_pid;
-	int32_t pidfd;                /* pytrace's pidfd in the target, or -1 */
+	int32_t lifeline;             /* read end of a pipe whose only write end
+				       * pytrace holds: it hangs up when pytrace
+				       * is gone, whatever PID namespace the
+				       * target is in; -1 before the load */
 	int32_t tid_offset;           /* kernel tid at %fs:tid_offset, or -1 */
 	int32_t py_major, py_minor;
 	int32_t pad0;

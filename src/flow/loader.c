@@ -23,7 +23,7 @@ extern const size_t pt_agent_blob_size;
 /* x86_64 system call numbers used to set the agent up. */
 enum {
 	NR_close = 3, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_ftruncate = 77,
-	NR_prctl = 157, NR_memfd_create = 319, NR_pidfd_open = 434,
+	NR_prctl = 157, NR_pipe2 = 293, NR_memfd_create = 319,
 };
 
 static int loader_open_elf(pid_t pid, const char *path, struct pt_elf **out)
@@ -200,6 +200,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 
 	memset(a, 0, sizeof(*a));
 	a->pid = pid;
+	a->lifeline_fd = -1;
 	if (pt_agent_blob_size < sizeof(*h) || h->magic != PT_AGENT_MAGIC || h->abi != PT_AGENT_ABI ||
 	    h->image_size > h->mem_size || h->text_size > h->mem_size ||
 	    h->off_ctx + sizeof(struct pt_agent_ctx) > h->mem_size)
@@ -212,7 +213,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	c->flags = flags | (monitoring ? PT_AGENT_F_MONITORING : 0) |
 		   (evalhook ? PT_AGENT_F_EVALHOOK : 0);
 	c->pytrace_pid = (int32_t)getpid();
-	c->pidfd = -1;
+	c->lifeline = -1;
 	c->tid_offset = -1;
 	c->py_major = py->info.major;
 	c->py_minor = py->info.minor;
@@ -300,6 +301,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 		    struct pt_mem *mem, size_t ring_bytes, struct pt_error *err)
 {
 	int64_t r = 0, memfd = -1;
+	int32_t ends[2];
 	int local_fd = -1, rc;
 	uint64_t cap;
 	char path[64];
@@ -375,10 +377,25 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	loader_call(a, "close", NR_close, (uint64_t)memfd, 0, 0, 0, 0, 0, &r, err);
 	memfd = -1;
 
-	/* The agent's way to notice that pytrace died (Linux 5.3+; else it
-	 * falls back on kill(pid, 0)). */
-	if (flow_agent_syscall(a, NR_pidfd_open, (uint64_t)getpid(), 0, 0, 0, 0, 0, &r) == 0 && r >= 0)
-		a->ctx.pidfd = (int32_t)r;
+	/* The agent's way to notice that pytrace died: a pipe the target
+	 * makes, whose write end pytrace opens through /proc (as the ring) and
+	 * the target then closes. pytrace never writes to it; when pytrace
+	 * exits or is killed, the read end reports a hang-up. */
+	rc = loader_call(a, "pipe2", NR_pipe2, a->ctx_addr, O_CLOEXEC, 0, 0, 0, 0, &r, err);
+	if (rc < 0)
+		goto fail;
+	if (pt_mem_read(mem, a->ctx_addr, ends, sizeof(ends)) < 0) {
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot read from process %d", (int)a->pid);
+		goto fail;
+	}
+	a->ctx.lifeline = ends[0];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)ends[1]);
+	a->lifeline_fd = open(path, O_WRONLY | O_CLOEXEC);
+	flow_agent_syscall(a, NR_close, (uint64_t)ends[1], 0, 0, 0, 0, 0, &r);
+	if (a->lifeline_fd < 0) {
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
 
 	rc = loader_call(a, "mprotect", NR_mprotect, a->base, a->text_size, PROT_READ | PROT_EXEC,
 			 0, 0, 0, &r, err);
@@ -401,8 +418,9 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 fail:
 	if (memfd >= 0)
 		flow_agent_syscall(a, NR_close, (uint64_t)memfd, 0, 0, 0, 0, 0, &r);
-	if (a->ctx.pidfd >= 0)
-		flow_agent_syscall(a, NR_close, (uint64_t)a->ctx.pidfd, 0, 0, 0, 0, 0, &r);
+	if (a->ctx.lifeline >= 0)
+		flow_agent_syscall(a, NR_close, (uint64_t)a->ctx.lifeline, 0, 0, 0, 0, 0, &r);
+	a->ctx.lifeline = -1;
 	if (a->ring_addr)
 		flow_agent_syscall(a, NR_munmap, a->ring_addr, a->ring_size, 0, 0, 0, 0, &r);
 	if (a->base)
@@ -433,6 +451,9 @@ void flow_agent_close(struct flow_agent *a)
 	if (a->ring)
 		munmap(a->ring, a->ring_size);
 	a->ring = NULL;
+	if (a->lifeline_fd >= 0)
+		close(a->lifeline_fd);
+	a->lifeline_fd = -1;
 }
 
 int flow_find_tid_offset(struct pt_mem *mem, const pid_t *tids, const uint64_t *fs_bases, size_t n)

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -359,9 +360,10 @@ def test_filters(python_id, pytrace, options, expected):
 class Loop:
     """tests/targets/flow_loop.py and its speed reports."""
 
-    def __init__(self, python_path, extra=()):
+    def __init__(self, python_path, extra=(), prefix=()):
+        """prefix: a command that runs the loop as its only child (unshare)."""
         ready_r, ready_w = os.pipe()
-        self.proc = subprocess.Popen([python_path, LOOP, str(ready_w)] + list(extra),
+        self.proc = subprocess.Popen(list(prefix) + [python_path, LOOP, str(ready_w)] + list(extra),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      pass_fds=(ready_w,))
         os.close(ready_w)
@@ -370,10 +372,16 @@ class Loop:
         finally:
             os.close(ready_r)
         self.buf = b""
+        self.target_pid = self.proc.pid
+        if prefix:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                children = f.read().split()
+            assert len(children) == 1, "%s has children %s" % (prefix[0], children)
+            self.target_pid = int(children[0])
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.target_pid
 
     def _lines(self, seconds):
         out = []
@@ -510,6 +518,44 @@ def test_sigkill_pytrace(python_id, pytrace, tmp_path):
             tracer.wait()
         loop.close()
         control.close()
+
+
+def test_pid_namespace(python_id, pytrace, tmp_path):
+    """A target in a PID namespace of its own (a container's), where
+    pytrace's pid names nothing: tracing goes on past the agent's first
+    liveness check (64 Ki records) instead of stopping there, and when
+    pytrace is SIGKILLed the agent still notices and removes itself."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("a PID namespace needs root and unshare (util-linux)")
+    loop = Loop(python(python_id), prefix=["unshare", "--pid", "--fork", "--kill-child"])
+    tracer = None
+    try:
+        with open("/proc/%d/status" % loop.pid) as f:
+            nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+        assert nspid[-1] == "1", "the loop is not PID 1 of a new PID namespace: %s" % nspid
+        tracer = _start_tracer(pytrace, loop.pid, tmp_path)
+        out = tmp_path / "flow.out"
+        # ~55 bytes a line: 20 MB is some 360,000 lines, 5 x 64 Ki records.
+        poll_until(lambda: tracer.poll() is not None or out.stat().st_size > 20 << 20, 120,
+                   "20 MB of flow output")
+        assert tracer.poll() is None, "pytrace ended by itself (exit %s) after %d bytes: %s" % (
+            tracer.returncode, out.stat().st_size, tracer.stderr.read().decode(errors="replace"))
+        with open(str(out)) as f:
+            head = [next(f) for _ in range(1000)]
+        assert all(re.match(r"^ *(->|<-) work \(.*flow_loop\.py:\d+\)$", l.rstrip("\n"))
+                   or "main" in l for l in head), head[:10]
+        tracer.kill()
+        tracer.wait()
+        poll_until(lambda: not _maps_mention(loop.pid, "memfd:pytrace-flow"), 10,
+                   "the agent to unmap the ring after pytrace died")
+        loop.drain()
+        assert loop.proc.poll() is None
+        assert loop.reports(0.3), "the loop stopped reporting"
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        loop.close()
 
 
 def test_target_exits_while_traced(python_id, pytrace, tmp_path):
