@@ -16,6 +16,7 @@
 #include "python/python.h"
 #include "pytrace/pytrace.h"
 #include "error.h"
+#include "target/pidns.h"
 #include "target/ptrace.h"
 
 #define MAX_TSTATES 4096
@@ -25,6 +26,7 @@
 struct pt_process {
 	pid_t pid;
 	bool is_python;
+	bool other_pidns;            /* a container's: its thread ids are not ours */
 	struct pt_maps maps;
 	struct pt_mem mem;
 	struct pt_python py;
@@ -59,6 +61,7 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 	if (!p)
 		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	p->pid = pid;
+	p->other_pidns = pt_pidns_differs(pid);
 	pt_mem_init(&p->mem, pid);
 	rc = pt_maps_read(pid, &p->maps);
 	if (rc == -EACCES || rc == -EPERM) {
@@ -210,11 +213,15 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 	uint64_t holder = pt_python_gil_holder(&p->py, &p->mem, ts, nts);
 
 	for (size_t i = 0; i < nts; i++) {
-		/* Which kernel thread runs this thread state? */
+		/* Which kernel thread runs this thread state? By its kernel
+		 * id where CPython records one, unless the target lives in
+		 * another PID namespace (a container: the id is its own, not
+		 * ours); else by pthread_self(), which is the thread's fs base. */
 		struct pt_thread *t = NULL;
+		bool by_tid = ts[i].native_tid && !p->other_pidns;
 		for (size_t k = 0; k < snap->n_threads && !t; k++) {
-			if (ts[i].native_tid ? ts[i].native_tid == snap->threads[k].tid
-					     : work[k].have_regs && work[k].regs.fs_base == ts[i].pthread_id)
+			if (by_tid ? ts[i].native_tid == snap->threads[k].tid
+				   : work[k].have_regs && work[k].regs.fs_base == ts[i].pthread_id)
 				t = &snap->threads[k];
 		}
 		if (!t || t->has_python)

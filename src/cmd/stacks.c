@@ -652,7 +652,10 @@ int cmd_stacks(int argc, char **argv)
 			rc = WEXITSTATUS(status);
 		else if (WIFSIGNALED(status)) {
 			const char *name = sigabbrev_np(WTERMSIG(status));
-			if (pt_tracer_killed_launched(st.tr))
+			if (pt_tracer_killed_launched(st.tr) && st.interrupted_by == SIGPIPE)
+				cli_error("the output was closed: killed the command (its seccomp "
+					  "filter cannot run without pytrace)");
+			else if (pt_tracer_killed_launched(st.tr))
 				cli_error("the command did not exit within %d ms of the interrupt: killed it",
 					  STACKS_GRACE_MS);
 			else

@@ -26,7 +26,8 @@ struct flow_frame {
 };
 
 struct flow_thread {
-	int32_t tid;
+	int32_t tid;                 /* as the agent records it */
+	int32_t shown_tid;           /* as printed */
 	struct flow_frame *stack;
 	size_t n, cap;
 	unsigned shown_depth;
@@ -51,6 +52,8 @@ struct flow_events {
 	struct flow_map names;       /* PyMethodDef or type -> char * */
 	struct flow_map threads;     /* tid -> flow_thread */
 	struct flow_thread *last_thread;
+	int32_t (*map_tid)(void *arg, int32_t tid);
+	void *map_tid_arg;
 	struct flow_code *last_code;
 	size_t n_threads;
 	uint64_t t0;
@@ -333,6 +336,13 @@ static struct flow_code *unknown_code(struct flow_events *ev, uint64_t addr)
 
 /* --- events ----------------------------------------------------------- */
 
+void flow_events_set_tid_map(struct flow_events *ev, int32_t (*map)(void *arg, int32_t tid),
+			     void *arg)
+{
+	ev->map_tid = map;
+	ev->map_tid_arg = arg;
+}
+
 static struct flow_thread *thread_get(struct flow_events *ev, int32_t tid)
 {
 	struct flow_thread *t = ev->last_thread;
@@ -345,6 +355,7 @@ static struct flow_thread *thread_get(struct flow_events *ev, int32_t tid)
 		if (!t)
 			return NULL;
 		t->tid = tid;
+		t->shown_tid = ev->map_tid ? ev->map_tid(ev->map_tid_arg, tid) : tid;
 		if (map_put(&ev->threads, (uint64_t)(uint32_t)tid, 0, t) == t) {
 			free(t);
 			return NULL;
@@ -379,7 +390,7 @@ static int emit(struct flow_events *ev, struct flow_thread *t, struct flow_code 
 {
 	struct pt_flow_line l = {
 		.kind = kind,
-		.tid = t->tid,
+		.tid = t->shown_tid,
 		.show_tid = ev->n_threads > 1,
 		.depth = depth,
 		.fn = &c->fn,

@@ -23,6 +23,11 @@ struct flow_events *flow_events_new(const struct flow_options *opt,
 				    struct pt_flow_out *out);
 void flow_events_free(struct flow_events *ev);
 
+/* Thread ids in records are the target's own (the innermost PID namespace
+ * it lives in); map, if set, turns one into the id shown, once per thread. */
+void flow_events_set_tid_map(struct flow_events *ev, int32_t (*map)(void *arg, int32_t tid),
+			     void *arg);
+
 /* A description record and its payload bytes (payload_len == rec->aux). */
 int flow_events_def(struct flow_events *ev, const struct pt_ring_record *rec,
 		    const uint8_t *payload, size_t payload_len);

@@ -25,6 +25,7 @@
 #include "native/unwind.h"
 #include "output/flow.h"
 #include "target/inject.h"
+#include "target/pidns.h"
 #include "target/ptrace.h"
 
 /*
@@ -83,6 +84,13 @@ struct flow_session {
 	uint8_t *payload;
 	size_t payload_cap;
 };
+
+static int32_t session_our_tid(void *arg, int32_t tid)
+{
+	const struct flow_session *s = arg;
+
+	return (int32_t)pt_pidns_our_tid(s->pid, (pid_t)tid);
+}
 
 static uint64_t now_ms(void)
 {
@@ -967,11 +975,15 @@ static uint64_t consume(struct flow_session *s, uint64_t tail, uint64_t head, in
 	uint64_t mask = h->capacity - 1, batch = 0;
 	const size_t rs = sizeof(struct pt_ring_record);
 
-	while (tail != head && *rc == 0) {
+	while (tail != head) {
 		const struct pt_ring_record *r = &data[tail & mask];
 		unsigned kind = PT_REC_KIND(r);
-		if (!s->ev) {
-			tail = head;  /* no decoder (out of memory): just let go */
+		if (*rc != 0 || !s->ev) {
+			/* The output failed (its reader went away), a record was
+			 * bad, or there is no decoder: what is left cannot be
+			 * printed, but must still be taken off the ring so that
+			 * the producer never waits and the drain ends. */
+			tail = head;
 			break;
 		}
 		if (kind < PT_EV_DEF_CODE) {
@@ -1169,6 +1181,9 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	if (!s.ev) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		*stop = 1;
+	} else if (pt_pidns_differs(s.pid)) {
+		/* A container's process: print thread ids as dump and stacks do. */
+		flow_events_set_tid_map(s.ev, session_our_tid, &s);
 	}
 	/* Runs even without a decoder: it is also what detaches. */
 	int crc = session_consume(&s);

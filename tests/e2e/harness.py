@@ -114,9 +114,14 @@ def poll_until(condition, timeout, what):
 class Target:
     """One run of tests/targets/stacks.py under one interpreter."""
 
-    def __init__(self, python_id, python, workdir):
+    def __init__(self, python_id, python, workdir, prefix=()):
+        """prefix: a command that runs the target as its only child and in a
+        PID namespace of its own (unshare --pid --fork --mount-proc): the
+        target's ids are then translated to ours."""
         self.python_id = python_id
         self.python = python
+        self.prefix = list(prefix)
+        self._child_pid = None
         self.workdir = Path(workdir)
         self.proc = None
         self.ready_r = None
@@ -134,8 +139,9 @@ class Target:
         self.stderr_path = self.workdir / "stderr.txt"
         self.ready_r, ready_w = os.pipe()
         with open(self.stderr_path, "wb") as err:
+            self._child_pid = None
             self.proc = subprocess.Popen(
-                [self.python, str(STACKS), str(self.truth_path), str(ready_w)],
+                self.prefix + [self.python, str(STACKS), str(self.truth_path), str(ready_w)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 pass_fds=(ready_w,), cwd=str(self.workdir))
         os.close(ready_w)
@@ -146,7 +152,40 @@ class Target:
 
     @property
     def pid(self):
-        return self.proc.pid
+        if not self.prefix:
+            return self.proc.pid
+        if self._child_pid is None:
+            def child():
+                with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                    return f.read().split()
+            poll_until(child, 10, "%s to start its child" % self.prefix[0])
+            kids = child()
+            assert len(kids) == 1, "%s has children %s" % (self.prefix[0], kids)
+            self._child_pid = int(kids[0])
+        return self._child_pid
+
+    def _our_ids(self):
+        """The target's own thread ids -> ours (NSpid: ours first, its last)."""
+        ids = {}
+        for tid in task_ids(self.pid):
+            try:
+                with open("/proc/%d/task/%d/status" % (self.pid, tid)) as f:
+                    nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+            except (OSError, IndexError):
+                continue
+            ids[int(nspid[-1])] = int(nspid[0])
+        return ids
+
+    def _translate(self, truth):
+        if not self.prefix:
+            return truth
+        ids = self._our_ids()
+        ours = lambda i: ids.get(int(i), int(i))  # noqa: E731 (gone: left as is)
+        truth["pid"] = ours(truth["pid"])
+        truth["reporter_tid"] = ours(truth["reporter_tid"])
+        truth["tids"] = dict((role, ours(t)) for role, t in truth["tids"].items())
+        truth["threads"] = dict((str(ours(t)), v) for t, v in truth["threads"].items())
+        return truth
 
     def stderr_text(self):
         try:
@@ -187,7 +226,7 @@ class Target:
         if line != b"ready\n":
             pytest.fail("%s target: %s\nstderr:\n%s" % (
                 self.python_id, line.decode(errors="replace").strip(), self.stderr_text()))
-        truth = json.loads(self.truth_path.read_text(encoding="utf-8"))
+        truth = self._translate(json.loads(self.truth_path.read_text(encoding="utf-8")))
         assert truth["pid"] == self.pid
         # The reporter thread exits after writing "ready"; it must not be in the dump.
         reporter = truth["reporter_tid"]

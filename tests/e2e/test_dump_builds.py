@@ -358,3 +358,48 @@ def test_private_mount_namespace(python_id, tmp_path):
             assert not problems, "\n".join(problems) + "\n" + result.describe(3000)
     finally:
         target.stop()
+
+
+@pytest.mark.parametrize("python_id", PYTHON_IDS)
+def test_pid_namespace(python_id, tmp_path):
+    """A target in a PID namespace of its own (a container's): CPython
+    records the namespace's thread ids, not ours, yet every thread's stack
+    is found and exact, with and without --native."""
+    python, version = _python(python_id)
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("a PID namespace needs root and unshare (util-linux)")
+    target = harness.Target(python_id, python, tmp_path / "run",
+                            prefix=["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"])
+    target.start()
+    try:
+        truth = target.wait_ready()
+        with open("/proc/%d/status" % target.pid) as f:
+            nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+        assert len(nspid) > 1 and nspid[-1] == "1", "not PID 1 of a new namespace: %s" % nspid
+        want = python_threads(truth)
+        for options in (["--json"], ["--native", "--json"]):
+            result = target.dump(*options)
+            expect_exit(result, EXIT_OK)
+            threads = harness.by_tid(parse_json_lines(result), result)
+            problems = []
+            for tid, entry in sorted(want.items()):
+                label = thread_label(tid, entry)
+                got = threads.get(tid)
+                if got is None or not got["python"]:
+                    problems.append("%s: %s" % (label, "missing" if got is None
+                                                else "no Python thread state found"))
+                    continue
+                if "--native" not in options:
+                    frames = got["frames"]
+                elif got.get("merged") is True:
+                    frames = [f for f in got["frames"] if f.get("kind") == "python"]
+                else:
+                    frames = got.get("python_frames", [])
+                    if entry["block"] != "spin":
+                        problems.append("%s: not merged (%s)" % (label, got.get("merge_error")))
+                diff = compare_frames(entry, [harness.frame_tuple(f) for f in frames])
+                if diff:
+                    problems.append("%s %s: %s" % (label, " ".join(options), diff))
+            assert not problems, "\n".join(problems) + "\n" + result.describe(3000)
+    finally:
+        target.stop()

@@ -558,6 +558,41 @@ def test_pid_namespace(python_id, pytrace, tmp_path):
         loop.close()
 
 
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_reader_goes_away(python_id, pytrace, json_output):
+    """`pytrace flow -p PID | head -2`: once the reader has closed the pipe,
+    pytrace detaches and exits 0 promptly (it used to spin forever draining
+    a ring it could no longer print), and the target runs on untraced."""
+    loop = Loop(python(python_id))
+    tracer = None
+    try:
+        tracer = subprocess.Popen([pytrace, "flow"] + (["--json"] if json_output else []) +
+                                  ["-p", str(loop.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        head = [tracer.stdout.readline() for _ in range(2)]
+        assert all(b"work" in l for l in head), head
+        tracer.stdout.close()  # as head(1) does after two lines
+        try:
+            tracer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("pytrace still running 30 s after its reader went away")
+        err = tracer.stderr.read().decode(errors="replace")
+        assert tracer.returncode == EXIT_OK, err
+        assert not [l for l in err.splitlines() if not l.startswith("pytrace: tracing process")], err
+        poll_until(lambda: not _maps_mention(loop.pid, "memfd:pytrace-flow"), 10,
+                   "the agent to unmap the ring")
+        loop.drain()
+        assert loop.proc.poll() is None
+        assert loop.reports(0.3), "the loop stopped reporting"
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        if tracer:
+            tracer.stderr.close()
+        loop.close()
+
+
 def test_target_exits_while_traced(python_id, pytrace, tmp_path):
     loop = Loop(python(python_id))
     try:

@@ -400,6 +400,30 @@ def test_detach_leaves_target_running(python, tmp_path, how):
         target.wait()
 
 
+def test_closed_output_detaches(python, tmp_path):
+    """`pytrace stacks -p PID | head`: when the reader closes the pipe,
+    pytrace detaches at once and exits 0; the target, untraced and not
+    stopped, finishes its work."""
+    n = 10
+    target = start_attach_target(python, tmp_path / "truth.json", n)
+    try:
+        tracer = attach(python, target.pid)
+        send(target, "go")
+        read_line(target.stdout, "phase1")
+        read_until(tracer.stdout, "write(", "the first event")
+        tracer.stdout.close()  # as head(1) does
+        send(target, "go")  # more writes: pytrace's next output fails
+        rc = wait_exit(tracer, "pytrace")
+        err = tracer.stderr.read().decode()
+        assert rc == EXIT_OK, err
+        assert "cannot write" not in err, err
+        read_line(target.stdout, "done")
+        assert wait_exit(target, "the target") == 0
+    finally:
+        target.kill()
+        target.wait()
+
+
 # ---------------------------------------------------------------------------
 # launch mode: signals, other processes, errors (system python suffices)
 
@@ -407,6 +431,30 @@ def system_python():
     if conftest.SYSTEM_ID not in conftest.INSTALLED:
         pytest.skip(conftest.skip_reason(conftest.SYSTEM_ID))
     return conftest.INSTALLED[conftest.SYSTEM_ID][0]
+
+
+def test_closed_output_on_launched_command(tmp_path):
+    """`pytrace stacks -- CMD | head`: the closed pipe ends tracing at once;
+    the command, whose filter cannot run without pytrace, is killed, and
+    pytrace says so in one line."""
+    python = system_python()
+    tracer = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "write", "--", python, "-c",
+                               "import os\nwhile True: os.write(2, b'')"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        read_until(tracer.stdout, "write(2", "the first event")
+        tracer.stdout.close()
+        rc = wait_exit(tracer, "pytrace")
+        err = tracer.stderr.read().decode()
+        assert rc == 128 + signal.SIGKILL, err
+        assert err.strip().splitlines()[-1] == (
+            "pytrace: the output was closed: killed the command (its seccomp filter cannot run "
+            "without pytrace)"), err
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
 
 
 def test_ctrl_c_on_launched_command(tmp_path):
