@@ -533,6 +533,20 @@ def test_pid_namespace(python_id, pytrace, tmp_path):
         with open("/proc/%d/status" % loop.pid) as f:
             nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
         assert nspid[-1] == "1", "the loop is not PID 1 of a new PID namespace: %s" % nspid
+        # Thread ids as ours (dump's and stacks'), not the namespace's 1.
+        peek = subprocess.Popen([pytrace, "flow", "--json", "-p", str(loop.pid)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            first = [json.loads(peek.stdout.readline()) for _ in range(3)]
+            peek.stdout.close()
+            assert peek.wait(timeout=30) == EXIT_OK
+        finally:
+            if peek.poll() is None:
+                peek.kill()
+                peek.wait()
+        assert [e["tid"] for e in first] == [loop.pid] * 3, first
+        poll_until(lambda: not _maps_mention(loop.pid, "memfd:pytrace-flow"), 10,
+                   "the first session's agent to unmap its ring")
         tracer = _start_tracer(pytrace, loop.pid, tmp_path)
         out = tmp_path / "flow.out"
         # ~55 bytes a line: 20 MB is some 360,000 lines, 5 x 64 Ki records.
