@@ -654,17 +654,26 @@ static int install_monitoring(struct flow_session *s, struct pt_error *err)
 static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_error *err)
 {
 	uint64_t *fs = calloc(set->n, sizeof(*fs));
+	pid_t *own = calloc(set->n, sizeof(*own));
+	bool other_ns = pt_pidns_differs(s->pid);
 	int rc;
 
-	if (!fs)
+	if (!fs || !own) {
+		free(fs);
+		free(own);
 		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
+	}
 	for (size_t i = 0; i < set->n; i++) {
 		struct user_regs_struct regs;
 		if (pt_ptrace_get_regs(set->tids[i], &regs) == 0)
 			fs[i] = regs.fs_base;
+		/* The thread control block holds the id the thread's own PID
+		 * namespace gives it (a container's), which the agent reads. */
+		own[i] = other_ns ? pt_pidns_own_tid(s->pid, set->tids[i]) : set->tids[i];
 	}
-	s->agent.ctx.tid_offset = flow_find_tid_offset(&s->mem, set->tids, fs, set->n);
+	s->agent.ctx.tid_offset = flow_find_tid_offset(&s->mem, own, fs, set->n);
 	free(fs);
+	free(own);
 	rc = flow_agent_load(&s->agent, set->tids[0], &s->maps, &s->mem, s->opt->ring_bytes, err);
 	if (rc == 0)
 		s->agent_loaded = true;

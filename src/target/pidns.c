@@ -47,6 +47,15 @@ static bool task_nspid(pid_t pid, const char *task, long *ours, long *own)
 	return found;
 }
 
+pid_t pt_pidns_own_tid(pid_t pid, pid_t our_tid)
+{
+	char task[24];
+	long ours, own;
+
+	snprintf(task, sizeof(task), "%d", (int)our_tid);
+	return task_nspid(pid, task, &ours, &own) ? (pid_t)own : our_tid;
+}
+
 pid_t pt_pidns_our_tid(pid_t pid, pid_t ns_tid)
 {
 	char path[64];

@@ -15,4 +15,8 @@ bool pt_pidns_differs(pid_t pid);
  * itself if no thread matches (it exited). */
 pid_t pt_pidns_our_tid(pid_t pid, pid_t ns_tid);
 
+/* The reverse: the id the thread's own namespace gives our thread
+ * our_tid of process pid; our_tid itself if it cannot be read. */
+pid_t pt_pidns_own_tid(pid_t pid, pid_t our_tid);
+
 #endif
