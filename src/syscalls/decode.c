@@ -57,6 +57,9 @@ enum arg_kind {
 	A_SHUT_HOW,
 	A_CLOEXEC_FLAGS, /* dup3, pipe2 */
 	A_PIPEFDS_OUT,   /* int[2] filled by the call */
+	A_CLOCKID,
+	A_TIMER_FLAGS,
+	A_TIMESPEC,      /* const struct timespec *, read at entry */
 };
 
 enum ret_kind { R_DEC = 0, R_HEX, R_NONE };
@@ -77,6 +80,10 @@ static const struct decoder decoders[] = {
 	[SYS_fstat] = { { A_FD, A_PTR } },
 	[SYS_lstat] = { { A_PATH, A_PTR } },
 	[SYS_lseek] = { { A_FD, A_LONG, A_WHENCE } },
+	[SYS_nanosleep] = { { A_TIMESPEC, A_PTR } },
+	[SYS_clock_nanosleep] = { { A_CLOCKID, A_TIMER_FLAGS, A_TIMESPEC, A_PTR } },
+	[SYS_clock_gettime] = { { A_CLOCKID, A_PTR } },
+	[SYS_clock_getres] = { { A_CLOCKID, A_PTR } },
 	[SYS_mmap] = { { A_PTR, A_ULONG, A_PROT, A_MAP_FLAGS, A_FD, A_HEX }, R_HEX },
 	[SYS_mprotect] = { { A_PTR, A_ULONG, A_PROT } },
 	[SYS_munmap] = { { A_PTR, A_ULONG } },
@@ -303,6 +310,19 @@ static void arg_clone3(struct pt_syscall *sc, size_t i, struct pt_mem *mem, uint
 					  signal_name(sc, (int)ca.exit_signal)));
 	else
 		arg_text(sc, i, sc_printf(sc, "{flags=%s}", tmp));
+}
+
+static void arg_timespec(struct pt_syscall *sc, size_t i, struct pt_mem *mem, uint64_t addr)
+{
+	struct { int64_t sec, nsec; } ts;
+
+	if (!addr)
+		arg_text(sc, i, "NULL");
+	else if (pt_mem_read(mem, addr, &ts, sizeof(ts)) < 0)
+		arg_addr(sc, i, addr);
+	else
+		arg_text(sc, i, sc_printf(sc, "{tv_sec=%" PRId64 ", tv_nsec=%" PRId64 "}", ts.sec,
+					  ts.nsec));
 }
 
 static void arg_sockaddr(struct pt_syscall *sc, size_t i, struct pt_mem *mem, uint64_t addr,
@@ -559,6 +579,15 @@ static void decode_one(struct pt_syscall *sc, size_t i, unsigned kind, struct pt
 		break;
 	case A_SOCKADDR:
 		arg_sockaddr(sc, i, mem, v, next);
+		break;
+	case A_CLOCKID:
+		arg_value(sc, i, pt_xlat_clockid, (int32_t)v);
+		break;
+	case A_TIMER_FLAGS:
+		arg_flags(sc, i, pt_xlat_timer_flags, v & 0xffffffff, NULL);
+		break;
+	case A_TIMESPEC:
+		arg_timespec(sc, i, mem, v);
 		break;
 	case A_MSG_FLAGS:
 		arg_flags(sc, i, pt_xlat_msg_flags, v & 0xffffffff, NULL);

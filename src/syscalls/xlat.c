@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "syscalls/xlat.h"
@@ -160,3 +161,12 @@ size_t pt_xlat_flags(char *dst, size_t cap, const struct pt_xlat *table, uint64_
 	}
 	return len;
 }
+
+const struct pt_xlat pt_xlat_clockid[] = {
+	XLAT(CLOCK_REALTIME), XLAT(CLOCK_MONOTONIC), XLAT(CLOCK_PROCESS_CPUTIME_ID),
+	XLAT(CLOCK_THREAD_CPUTIME_ID), XLAT(CLOCK_MONOTONIC_RAW), XLAT(CLOCK_REALTIME_COARSE),
+	XLAT(CLOCK_MONOTONIC_COARSE), XLAT(CLOCK_BOOTTIME), XLAT(CLOCK_REALTIME_ALARM),
+	XLAT(CLOCK_BOOTTIME_ALARM), XLAT(CLOCK_TAI), XLAT_END,
+};
+
+const struct pt_xlat pt_xlat_timer_flags[] = { XLAT(TIMER_ABSTIME), XLAT_END };

@@ -33,6 +33,8 @@ extern const struct pt_xlat pt_xlat_wait_options[];
 extern const struct pt_xlat pt_xlat_fcntl_cmd[];
 extern const struct pt_xlat pt_xlat_shutdown_how[];
 extern const struct pt_xlat pt_xlat_dup3_flags[];    /* O_CLOEXEC, also pipe2 */
+extern const struct pt_xlat pt_xlat_clockid[];
+extern const struct pt_xlat pt_xlat_timer_flags[];
 
 /* The name of val in an enumeration table, or NULL. */
 const char *pt_xlat_name(const struct pt_xlat *table, uint64_t val);

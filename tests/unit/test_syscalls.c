@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -226,6 +227,19 @@ static void test_decode(void)
 	pt_syscall_decode_entry(&sc, SYS_clone, a, &mem);
 	check(!strncmp(render(), "clone(flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, NULL", 64),
 	      "clone flags: %s", render());
+
+	struct timespec ts = { .tv_sec = 2, .tv_nsec = 500000000 };
+	a[0] = CLOCK_MONOTONIC; a[1] = TIMER_ABSTIME; a[2] = (uintptr_t)&ts; a[3] = 0;
+	pt_syscall_decode_entry(&sc, SYS_clock_nanosleep, a, &mem);
+	check(!strcmp(render(), "clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, "
+				"{tv_sec=2, tv_nsec=500000000}, NULL)"), "clock_nanosleep: %s", render());
+	a[0] = (uint64_t)-6; a[1] = 0;  /* a dynamic clock (fd 0): no name */
+	pt_syscall_decode_entry(&sc, SYS_clock_gettime, a, &mem);
+	check(!strcmp(render(), "clock_gettime(-6, NULL)"), "clock_gettime: %s", render());
+	a[0] = (uintptr_t)&ts; a[1] = 0;
+	pt_syscall_decode_entry(&sc, SYS_nanosleep, a, &mem);
+	check(!strcmp(render(), "nanosleep({tv_sec=2, tv_nsec=500000000}, NULL)"), "nanosleep: %s",
+	      render());
 
 	pt_syscall_decode_entry(&sc, 9999, a, &mem);
 	check(!strcmp(sc.name, "syscall_9999") && sc.nargs == 6, "unknown number: %s", render());
