@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,16 @@ struct pt_elf {
 	Elf_Scn *symtab, *dynsym, *dynamic;
 	size_t shstrndx;
 };
+
+int pt_elf_open_mapped(pid_t pid, const char *path, struct pt_elf **out)
+{
+	char buf[4200];
+
+	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
+	if (pt_elf_open(buf, out) == 0)
+		return 0;
+	return pt_elf_open(path, out);
+}
 
 int pt_elf_open(const char *path, struct pt_elf **out)
 {

@@ -6,11 +6,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct pt_elf;
 
 /* 0 or -errno / -ENOEXEC for a file that is not a usable ELF. */
 int pt_elf_open(const char *path, struct pt_elf **out);
+/* A file process pid maps, as it sees it: through /proc/PID/root first (a
+ * container's or chroot's own files), then by the plain path. */
+int pt_elf_open_mapped(pid_t pid, const char *path, struct pt_elf **out);
 void pt_elf_close(struct pt_elf *elf);
 
 bool pt_elf_is_exec(const struct pt_elf *elf);           /* ET_EXEC (non-PIE) */

@@ -26,16 +26,6 @@ enum {
 	NR_prctl = 157, NR_pipe2 = 293, NR_memfd_create = 319,
 };
 
-static int loader_open_elf(pid_t pid, const char *path, struct pt_elf **out)
-{
-	char buf[4200];
-
-	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
-	if (pt_elf_open(buf, out) == 0)
-		return 0;
-	return pt_elf_open(path, out);
-}
-
 /* One entry of the table below: where in struct pt_agent_api, which
  * symbol, and whether the agent cannot work without it. */
 struct api_sym {
@@ -101,7 +91,7 @@ static void loader_libc(struct flow_agent *a, pid_t pid, const struct pt_maps *m
 			continue;
 		struct pt_elf *elf;
 		uint64_t bias, v;
-		if (loader_open_elf(pid, p, &elf) < 0)
+		if (pt_elf_open_mapped(pid, p, &elf) < 0)
 			continue;
 		if (pt_maps_file_bias(maps, p, pt_elf_first_load_vaddr(elf), &bias)) {
 			if (pt_elf_is_exec(elf))
@@ -220,7 +210,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	c->tool_id = -1;
 	loader_offsets(&c->off, py);
 
-	if ((rc = loader_open_elf(pid, py->info.runtime_path, &elf)) < 0)
+	if ((rc = pt_elf_open_mapped(pid, py->info.runtime_path, &elf)) < 0)
 		return pt_error_set(err, PT_E_INTERNAL, "cannot open %.300s: %s",
 				   py->info.runtime_path, strerror(-rc));
 	for (size_t i = 0; i < sizeof(api_syms) / sizeof(api_syms[0]); i++) {

@@ -78,6 +78,7 @@ struct flow_session {
 	struct flow_agent agent;
 	bool agent_loaded;
 	bool monitoring;
+	bool other_pidns;            /* a container's: its thread ids are not ours */
 	int target_pidfd;
 	struct pt_flow_out *out;
 	struct flow_events *ev;
@@ -141,14 +142,12 @@ static int session_open_python(struct flow_session *s, struct pt_error *err)
 static uint64_t session_initialized_addr(struct flow_session *s)
 {
 	struct pt_elf *elf;
-	char path[4200];
 	uint64_t fn, addr = 0;
 	uint8_t code[7];
 
 	if (s->py.runtime && s->py.off.runtime_initialized != PYV_NONE)
 		return s->py.runtime + (uint64_t)s->py.off.runtime_initialized;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)s->pid, s->py.info.runtime_path);
-	if (pt_elf_open(path, &elf) < 0 && pt_elf_open(s->py.info.runtime_path, &elf) < 0)
+	if (pt_elf_open_mapped(s->pid, s->py.info.runtime_path, &elf) < 0)
 		return 0;
 	if (pt_elf_symbol(elf, "Py_IsInitialized", &fn, NULL) &&
 	    pt_elf_read_vaddr(elf, fn, code, sizeof(code)) == 0 && code[0] == 0x8b &&
@@ -655,9 +654,9 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 {
 	uint64_t *fs = calloc(set->n, sizeof(*fs));
 	pid_t *own = calloc(set->n, sizeof(*own));
-	bool other_ns = pt_pidns_differs(s->pid);
 	int rc;
 
+	s->other_pidns = pt_pidns_differs(s->pid);
 	if (!fs || !own) {
 		free(fs);
 		free(own);
@@ -669,7 +668,7 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 			fs[i] = regs.fs_base;
 		/* The thread control block holds the id the thread's own PID
 		 * namespace gives it (a container's), which the agent reads. */
-		own[i] = other_ns ? pt_pidns_own_tid(s->pid, set->tids[i]) : set->tids[i];
+		own[i] = s->other_pidns ? pt_pidns_own_tid(s->pid, set->tids[i]) : set->tids[i];
 	}
 	s->agent.ctx.tid_offset = flow_find_tid_offset(&s->mem, own, fs, set->n);
 	free(fs);
@@ -1190,7 +1189,7 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	if (!s.ev) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		*stop = 1;
-	} else if (pt_pidns_differs(s.pid)) {
+	} else if (s.other_pidns) {
 		/* A container's process: print thread ids as dump and stacks do. */
 		flow_events_set_tid_map(s.ev, session_our_tid, &s);
 	}

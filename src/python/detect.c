@@ -21,17 +21,6 @@ static const char *path_base(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* Opens a mapped file as the target sees it (containers: /proc/PID/root). */
-static int detect_open_elf(pid_t pid, const char *path, struct pt_elf **out)
-{
-	char buf[4200];
-
-	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
-	if (pt_elf_open(buf, out) == 0)
-		return 0;
-	return pt_elf_open(path, out);
-}
-
 /* "libpython3.9.so.1.0", "libpython3.6m.so", "python2.7" -> 3, 9. */
 static bool detect_version_from_name(const char *name, int *major, int *minor)
 {
@@ -232,7 +221,7 @@ static int detect_runtime_file(pid_t pid, const struct pt_maps *maps,
 				continue;
 			struct pt_elf *elf;
 			uint64_t v;
-			if (detect_open_elf(pid, p, &elf) < 0)
+			if (pt_elf_open_mapped(pid, p, &elf) < 0)
 				continue;
 			if (pt_elf_symbol(elf, "PyCode_Type", &v, NULL)) {
 				*elf_out = elf;

@@ -423,8 +423,10 @@ static bool is_stop_signal(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-/* One wait status. Leaves the thread stopped if an event must see it so. */
-static void handle_status(struct pt_tracer *tr, pid_t tid, int status)
+/* What every wait status needs first: an exit is recorded, and a stop
+ * marks its thread (known, or new) stopped. Returns the stopped thread, or
+ * NULL when there is nothing more to do. */
+static struct tcb *status_stopped_tcb(struct pt_tracer *tr, pid_t tid, int status)
 {
 	struct tcb *t = tcb_find(tr, tid);
 
@@ -433,16 +435,26 @@ static void handle_status(struct pt_tracer *tr, pid_t tid, int status)
 			tcb_gone(tr, t, status);
 		else if (tid == tr->launched_pid)
 			tr->launched_status = status;
-		return;
+		return NULL;
 	}
 	if (!WIFSTOPPED(status))
-		return;
+		return NULL;
 	if (!t && !(t = tcb_new_task(tr, tid))) {
 		/* Out of memory: let it go rather than leave it stopped. */
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
-		return;
+		return NULL;
 	}
 	t->stopped = true;
+	return t;
+}
+
+/* One wait status. Leaves the thread stopped if an event must see it so. */
+static void handle_status(struct pt_tracer *tr, pid_t tid, int status)
+{
+	struct tcb *t = status_stopped_tcb(tr, tid, status);
+
+	if (!t)
+		return;
 	int sig = WSTOPSIG(status);
 	unsigned event = (unsigned)status >> 16;
 
@@ -494,22 +506,10 @@ static long ms_since(const struct timespec *a)
 /* Records a stop seen while detaching: which signal to hand back. */
 static void detach_note_stop(struct pt_tracer *tr, pid_t tid, int status)
 {
-	struct tcb *t = tcb_find(tr, tid);
+	struct tcb *t = status_stopped_tcb(tr, tid, status);
 
-	if (WIFEXITED(status) || WIFSIGNALED(status)) {
-		if (t)
-			tcb_gone(tr, t, status);
-		else if (tid == tr->launched_pid)
-			tr->launched_status = status;
+	if (!t)
 		return;
-	}
-	if (!WIFSTOPPED(status))
-		return;
-	if (!t && !(t = tcb_new_task(tr, tid))) {
-		ptrace(PTRACE_DETACH, tid, NULL, NULL);
-		return;
-	}
-	t->stopped = true;
 	int sig = WSTOPSIG(status);
 	unsigned event = (unsigned)status >> 16;
 	/* Only a signal-delivery stop holds a signal the target must get;

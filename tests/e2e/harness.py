@@ -97,6 +97,20 @@ def task_ids(pid):
         return set()
 
 
+def children(pid):
+    """The pids of a process's children (of its main thread)."""
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(c) for c in f.read().split()]
+
+
+def nspid(pid, tid=None):
+    """The NSpid ids of a process (or one of its threads): ours first, the
+    one its own PID namespace gives it last."""
+    path = "/proc/%d/status" % pid if tid is None else "/proc/%d/task/%d/status" % (pid, tid)
+    with open(path) as f:
+        return [int(x) for l in f if l.startswith("NSpid:") for x in l.split()[1:]]
+
+
 def poll_until(condition, timeout, what):
     """Polls a condition (no fixed sleeps): returns once it holds, fails after timeout."""
     deadline = time.monotonic() + timeout
@@ -155,13 +169,10 @@ class Target:
         if not self.prefix:
             return self.proc.pid
         if self._child_pid is None:
-            def child():
-                with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
-                    return f.read().split()
-            poll_until(child, 10, "%s to start its child" % self.prefix[0])
-            kids = child()
+            poll_until(lambda: children(self.proc.pid), 10, "%s to start its child" % self.prefix[0])
+            kids = children(self.proc.pid)
             assert len(kids) == 1, "%s has children %s" % (self.prefix[0], kids)
-            self._child_pid = int(kids[0])
+            self._child_pid = kids[0]
         return self._child_pid
 
     def _our_ids(self):
@@ -169,11 +180,11 @@ class Target:
         ids = {}
         for tid in task_ids(self.pid):
             try:
-                with open("/proc/%d/task/%d/status" % (self.pid, tid)) as f:
-                    nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
-            except (OSError, IndexError):
+                ns = nspid(self.pid, tid)
+            except OSError:
                 continue
-            ids[int(nspid[-1])] = int(nspid[0])
+            if ns:
+                ids[ns[-1]] = ns[0]
         return ids
 
     def _translate(self, truth):

@@ -270,7 +270,7 @@ def test_already_traced_process(tmp_path):
                              "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"ready\n"
-        child = int(open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)).read().split()[0])
+        child = harness.children(proc.pid)[0]
         result = run_pytrace(["dump", str(child)])
         expect_exit(result, harness.EXIT_PERMISSION)
         line = expect_error_line(result)
@@ -373,9 +373,8 @@ def test_pid_namespace(python_id, tmp_path):
     target.start()
     try:
         truth = target.wait_ready()
-        with open("/proc/%d/status" % target.pid) as f:
-            nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
-        assert len(nspid) > 1 and nspid[-1] == "1", "not PID 1 of a new namespace: %s" % nspid
+        ns = harness.nspid(target.pid)
+        assert len(ns) > 1 and ns[-1] == 1, "not PID 1 of a new namespace: %s" % ns
         want = python_threads(truth)
         for options in (["--json"], ["--native", "--json"]):
             result = target.dump(*options)

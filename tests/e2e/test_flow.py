@@ -374,10 +374,9 @@ class Loop:
         self.buf = b""
         self.target_pid = self.proc.pid
         if prefix:
-            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
-                children = f.read().split()
-            assert len(children) == 1, "%s has children %s" % (prefix[0], children)
-            self.target_pid = int(children[0])
+            kids = harness.children(self.proc.pid)
+            assert len(kids) == 1, "%s has children %s" % (prefix[0], kids)
+            self.target_pid = kids[0]
 
     @property
     def pid(self):
@@ -530,9 +529,8 @@ def test_pid_namespace(python_id, pytrace, tmp_path):
     loop = Loop(python(python_id), prefix=["unshare", "--pid", "--fork", "--kill-child"])
     tracer = None
     try:
-        with open("/proc/%d/status" % loop.pid) as f:
-            nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
-        assert nspid[-1] == "1", "the loop is not PID 1 of a new PID namespace: %s" % nspid
+        ns = harness.nspid(loop.pid)
+        assert ns[-1] == 1, "the loop is not PID 1 of a new PID namespace: %s" % ns
         # Thread ids as ours (dump's and stacks'), not the namespace's 1.
         peek = subprocess.Popen([pytrace, "flow", "--json", "-p", str(loop.pid)],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
