@@ -30,6 +30,27 @@ void pt_mem_init(struct pt_mem *mem, pid_t pid)
 	 * (tests/e2e set it to the address of a live code object). */
 	const char *fault = getenv("PYTRACE_FAULT_ADDR");
 	mem->fault_addr = fault ? strtoull(fault, NULL, 0) : 0;
+	mem->image = NULL;
+	mem->image_base = 0;
+	mem->image_len = 0;
+}
+
+void pt_mem_init_image(struct pt_mem *mem, uint64_t base, const void *buf, size_t len)
+{
+	pt_mem_init(mem, 0);
+	mem->fault_addr = 0;
+	mem->image = buf;
+	mem->image_base = base;
+	mem->image_len = len;
+}
+
+static int mem_read_image(const struct pt_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	if (addr < mem->image_base || addr - mem->image_base > mem->image_len ||
+	    len > mem->image_len - (addr - mem->image_base))
+		return -EFAULT;
+	memcpy(buf, mem->image + (addr - mem->image_base), len);
+	return 0;
 }
 
 void pt_mem_fini(struct pt_mem *mem)
@@ -118,6 +139,8 @@ static int mem_read_raw(struct pt_mem *mem, uint64_t addr, void *buf, size_t len
 	if (mem->fault_addr && mem->fault_addr >= addr && mem->fault_addr - addr < len)
 		return -EFAULT;
 	mem->reads++;
+	if (mem->image)
+		return mem_read_image(mem, addr, buf, len);
 	struct iovec local = { .iov_base = buf, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
 	ssize_t n = process_vm_readv(mem->pid, &local, 1, &remote, 1, 0);
@@ -180,6 +203,8 @@ int pt_mem_write(struct pt_mem *mem, uint64_t addr, const void *buf, size_t len)
 		return 0;
 	if (addr < 4096 || addr + len < addr)
 		return -EFAULT;
+	if (mem->image)
+		return -EROFS;
 	struct iovec local = { .iov_base = (void *)buf, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
 	ssize_t n = process_vm_writev(mem->pid, &local, 1, &remote, 1, 0);

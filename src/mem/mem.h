@@ -15,10 +15,18 @@ struct pt_mem {
 	unsigned long reads;  /* system calls made, for benchmarks */
 	struct pt_mem_cache *cache; /* non-NULL only while the target is stopped */
 	uint64_t fault_addr;  /* tests: reads covering it fail (PYTRACE_FAULT_ADDR) */
+	/* A memory image instead of a process (fuzzing, unit tests): reads
+	 * inside [image_base, image_base + image_len) come from image, all
+	 * others fail with -EFAULT. NULL for a real process. */
+	const uint8_t *image;
+	uint64_t image_base;
+	size_t image_len;
 };
 
 void pt_mem_init(struct pt_mem *mem, pid_t pid);
 void pt_mem_fini(struct pt_mem *mem);
+/* A memory source backed by len bytes at buf, seen at address base. */
+void pt_mem_init_image(struct pt_mem *mem, uint64_t base, const void *buf, size_t len);
 
 /* While the target's threads are stopped its memory holds still, so small
  * reads may be served from whole pages read once. Call begin after

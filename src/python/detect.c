@@ -4,6 +4,7 @@
 #include "python/python.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "elf/elf.h"
 #include "mem/maps.h"
+#include "mem/rstruct.h"
+#include "error.h"
 
 #define SUPPORTED_VERSIONS "2.7 and 3.6-3.13"
 
@@ -102,19 +105,252 @@ struct debug_offsets_313 {
 	struct { uint64_t size, collecting; } gc;
 };
 
-static int32_t dbg_off(uint64_t v, bool *ok)
+/* The structs a layout describes, for checking each field against the
+ * size of the struct it lies in. */
+enum layout_struct {
+	LS_RUNTIME, LS_INTERP, LS_GIL, LS_TSTATE, LS_CFRAME, LS_FRAME, LS_IFRAME,
+	LS_CODE, LS_ASCII, LS_UNICODE, LS_BYTES, LS_STR27, LS_COUNT,
+};
+
+static int64_t layout_struct_size(const struct pyv_offsets *o, enum layout_struct s)
 {
-	if (v > (1u << 24)) {  /* no struct pytrace reads is 16 MiB */
-		*ok = false;
-		return PYV_NONE;
+	switch (s) {
+	case LS_RUNTIME: return o->runtime_size;
+	case LS_INTERP:  return o->interp_size;
+	case LS_TSTATE:  return o->tstate_size;
+	case LS_FRAME:   return o->frame_size;
+	case LS_IFRAME:  return o->iframe_size;
+	case LS_CODE:    return o->code_size;
+	case LS_ASCII:   return o->unicode_ascii_size;
+	/* PyUnicodeObject: the compact header, then the data pointer. */
+	case LS_UNICODE: return o->unicode_compact_size == PYV_NONE ? PYV_NONE : o->unicode_compact_size + 8;
+	case LS_BYTES:   return o->string_sval != PYV_NONE ? PYV_NONE : o->bytes_sval;
+	case LS_STR27:   return o->string_sval;
+	case LS_GIL:
+	case LS_CFRAME:  return PYV_UNSIZED_STRUCT;
+	case LS_COUNT:   break;
 	}
-	return (int32_t)v;
+	return PYV_NONE;
+}
+
+#define LAYOUT_MEMBER(m) offsetof(struct pyv_offsets, m)
+static int32_t layout_get(const struct pyv_offsets *o, size_t member)
+{
+	int32_t v;
+	memcpy(&v, (const char *)o + member, sizeof(v));
+	return v;
+}
+
+/* Sizes the readers rely on, with sane bounds. Structs copied whole must
+ * fit a checked copy (PT_RSTRUCT_MAX). */
+static const struct layout_size {
+	const char *name;
+	size_t member;
+	enum layout_struct of;       /* LS_COUNT: not a struct's own size */
+	int32_t min, max;
+} layout_sizes[] = {
+	{ "runtime_size", LAYOUT_MEMBER(runtime_size), LS_RUNTIME, 16, 1 << 24 },
+	{ "interp_size", LAYOUT_MEMBER(interp_size), LS_INTERP, 16, 1 << 24 },
+	{ "tstate_size", LAYOUT_MEMBER(tstate_size), LS_TSTATE, 16, 1 << 20 },
+	{ "frame_size", LAYOUT_MEMBER(frame_size), LS_FRAME, 16, PT_RSTRUCT_MAX },
+	{ "iframe_size", LAYOUT_MEMBER(iframe_size), LS_IFRAME, 16, PT_RSTRUCT_MAX },
+	{ "code_size", LAYOUT_MEMBER(code_size), LS_CODE, 16, PT_RSTRUCT_MAX },
+	{ "unicode_ascii_size", LAYOUT_MEMBER(unicode_ascii_size), LS_ASCII, 16, 256 },
+	{ "unicode_compact_size", LAYOUT_MEMBER(unicode_compact_size), LS_COUNT, 16, 256 },
+	{ "bytes_sval", LAYOUT_MEMBER(bytes_sval), LS_BYTES, 16, 256 },
+	{ "string_sval", LAYOUT_MEMBER(string_sval), LS_STR27, 16, 256 },
+};
+
+/* Every field the dump path reads: where it lies and how wide it is.
+ * A new field (3.14's) is one more row. */
+static const struct layout_field {
+	const char *name;
+	size_t member;
+	enum layout_struct in;
+	uint8_t width;               /* bytes read; also the alignment */
+} layout_fields[] = {
+	{ "runtime_interpreters_head", LAYOUT_MEMBER(runtime_interpreters_head), LS_RUNTIME, 8 },
+	{ "runtime_gilstate_tstate_current", LAYOUT_MEMBER(runtime_gilstate_tstate_current), LS_RUNTIME, 8 },
+	{ "interp_next", LAYOUT_MEMBER(interp_next), LS_INTERP, 8 },
+	{ "interp_tstate_head", LAYOUT_MEMBER(interp_tstate_head), LS_INTERP, 8 },
+	{ "interp_ceval_gil", LAYOUT_MEMBER(interp_ceval_gil), LS_INTERP, 8 },
+	{ "gil_locked", LAYOUT_MEMBER(gil_locked), LS_GIL, 4 },
+	{ "gil_last_holder", LAYOUT_MEMBER(gil_last_holder), LS_GIL, 8 },
+	{ "tstate_next", LAYOUT_MEMBER(tstate_next), LS_TSTATE, 8 },
+	{ "tstate_interp", LAYOUT_MEMBER(tstate_interp), LS_TSTATE, 8 },
+	{ "tstate_frame", LAYOUT_MEMBER(tstate_frame), LS_TSTATE, 8 },
+	{ "tstate_cframe", LAYOUT_MEMBER(tstate_cframe), LS_TSTATE, 8 },
+	{ "tstate_current_frame", LAYOUT_MEMBER(tstate_current_frame), LS_TSTATE, 8 },
+	{ "tstate_thread_id", LAYOUT_MEMBER(tstate_thread_id), LS_TSTATE, 8 },
+	{ "tstate_native_thread_id", LAYOUT_MEMBER(tstate_native_thread_id), LS_TSTATE, 8 },
+	{ "cframe_current_frame", LAYOUT_MEMBER(cframe_current_frame), LS_CFRAME, 8 },
+	{ "cframe_previous", LAYOUT_MEMBER(cframe_previous), LS_CFRAME, 8 },
+	{ "frame_back", LAYOUT_MEMBER(frame_back), LS_FRAME, 8 },
+	{ "frame_code", LAYOUT_MEMBER(frame_code), LS_FRAME, 8 },
+	{ "frame_lasti", LAYOUT_MEMBER(frame_lasti), LS_FRAME, 4 },
+	{ "iframe_code", LAYOUT_MEMBER(iframe_code), LS_IFRAME, 8 },
+	{ "iframe_previous", LAYOUT_MEMBER(iframe_previous), LS_IFRAME, 8 },
+	{ "iframe_instr", LAYOUT_MEMBER(iframe_instr), LS_IFRAME, 8 },
+	{ "iframe_is_entry", LAYOUT_MEMBER(iframe_is_entry), LS_IFRAME, 1 },
+	{ "iframe_owner", LAYOUT_MEMBER(iframe_owner), LS_IFRAME, 1 },
+	{ "object_type", LAYOUT_MEMBER(object_type), LS_CODE, 8 },
+	{ "code_filename", LAYOUT_MEMBER(code_filename), LS_CODE, 8 },
+	{ "code_name", LAYOUT_MEMBER(code_name), LS_CODE, 8 },
+	{ "code_qualname", LAYOUT_MEMBER(code_qualname), LS_CODE, 8 },
+	{ "code_lnotab", LAYOUT_MEMBER(code_lnotab), LS_CODE, 8 },
+	{ "code_linetable", LAYOUT_MEMBER(code_linetable), LS_CODE, 8 },
+	{ "code_firstlineno", LAYOUT_MEMBER(code_firstlineno), LS_CODE, 4 },
+	{ "code_firsttraceable", LAYOUT_MEMBER(code_firsttraceable), LS_CODE, 4 },
+	/* The inline bytecode starts here: a position, one byte wide. */
+	{ "code_code_adaptive", LAYOUT_MEMBER(code_code_adaptive), LS_CODE, 1 },
+	{ "object_type", LAYOUT_MEMBER(object_type), LS_ASCII, 8 },
+	{ "unicode_length", LAYOUT_MEMBER(unicode_length), LS_ASCII, 8 },
+	{ "unicode_state", LAYOUT_MEMBER(unicode_state), LS_ASCII, 4 },
+	{ "unicode_data", LAYOUT_MEMBER(unicode_data), LS_UNICODE, 8 },
+	{ "object_type", LAYOUT_MEMBER(object_type), LS_BYTES, 8 },
+	{ "varobject_size", LAYOUT_MEMBER(varobject_size), LS_BYTES, 8 },
+	{ "object_type", LAYOUT_MEMBER(object_type), LS_STR27, 8 },
+	{ "varobject_size", LAYOUT_MEMBER(varobject_size), LS_STR27, 8 },
+};
+
+/* _Py_DebugOffsets fields taken over the generated table, by name. */
+#define DEBUG_MEMBER(m) offsetof(struct debug_offsets_313, m)
+static const struct debug_field {
+	const char *name;
+	size_t debug;                /* uint64_t in _Py_DebugOffsets */
+	size_t member;               /* int32_t in struct pyv_offsets */
+} debug_fields_313[] = {
+	{ "runtime_state.size", DEBUG_MEMBER(runtime_state.size), LAYOUT_MEMBER(runtime_size) },
+	{ "runtime_state.interpreters_head", DEBUG_MEMBER(runtime_state.interpreters_head), LAYOUT_MEMBER(runtime_interpreters_head) },
+	{ "interpreter_state.size", DEBUG_MEMBER(interpreter_state.size), LAYOUT_MEMBER(interp_size) },
+	{ "interpreter_state.next", DEBUG_MEMBER(interpreter_state.next), LAYOUT_MEMBER(interp_next) },
+	{ "interpreter_state.threads_head", DEBUG_MEMBER(interpreter_state.threads_head), LAYOUT_MEMBER(interp_tstate_head) },
+	{ "interpreter_state.ceval_gil", DEBUG_MEMBER(interpreter_state.ceval_gil), LAYOUT_MEMBER(interp_ceval_gil) },
+	{ "thread_state.size", DEBUG_MEMBER(thread_state.size), LAYOUT_MEMBER(tstate_size) },
+	{ "thread_state.next", DEBUG_MEMBER(thread_state.next), LAYOUT_MEMBER(tstate_next) },
+	{ "thread_state.interp", DEBUG_MEMBER(thread_state.interp), LAYOUT_MEMBER(tstate_interp) },
+	{ "thread_state.current_frame", DEBUG_MEMBER(thread_state.current_frame), LAYOUT_MEMBER(tstate_current_frame) },
+	{ "thread_state.thread_id", DEBUG_MEMBER(thread_state.thread_id), LAYOUT_MEMBER(tstate_thread_id) },
+	{ "thread_state.native_thread_id", DEBUG_MEMBER(thread_state.native_thread_id), LAYOUT_MEMBER(tstate_native_thread_id) },
+	{ "interpreter_frame.size", DEBUG_MEMBER(interpreter_frame.size), LAYOUT_MEMBER(iframe_size) },
+	{ "interpreter_frame.previous", DEBUG_MEMBER(interpreter_frame.previous), LAYOUT_MEMBER(iframe_previous) },
+	{ "interpreter_frame.executable", DEBUG_MEMBER(interpreter_frame.executable), LAYOUT_MEMBER(iframe_code) },
+	{ "interpreter_frame.instr_ptr", DEBUG_MEMBER(interpreter_frame.instr_ptr), LAYOUT_MEMBER(iframe_instr) },
+	{ "interpreter_frame.owner", DEBUG_MEMBER(interpreter_frame.owner), LAYOUT_MEMBER(iframe_owner) },
+	{ "code_object.size", DEBUG_MEMBER(code_object.size), LAYOUT_MEMBER(code_size) },
+	{ "code_object.filename", DEBUG_MEMBER(code_object.filename), LAYOUT_MEMBER(code_filename) },
+	{ "code_object.name", DEBUG_MEMBER(code_object.name), LAYOUT_MEMBER(code_name) },
+	{ "code_object.qualname", DEBUG_MEMBER(code_object.qualname), LAYOUT_MEMBER(code_qualname) },
+	{ "code_object.linetable", DEBUG_MEMBER(code_object.linetable), LAYOUT_MEMBER(code_linetable) },
+	{ "code_object.firstlineno", DEBUG_MEMBER(code_object.firstlineno), LAYOUT_MEMBER(code_firstlineno) },
+	{ "code_object.co_code_adaptive", DEBUG_MEMBER(code_object.co_code_adaptive), LAYOUT_MEMBER(code_code_adaptive) },
+	{ "pyobject.ob_type", DEBUG_MEMBER(pyobject.ob_type), LAYOUT_MEMBER(object_type) },
+	{ "bytes_object.ob_sval", DEBUG_MEMBER(bytes_object.ob_sval), LAYOUT_MEMBER(bytes_sval) },
+	{ "bytes_object.ob_size", DEBUG_MEMBER(bytes_object.ob_size), LAYOUT_MEMBER(varobject_size) },
+	{ "unicode_object.state", DEBUG_MEMBER(unicode_object.state), LAYOUT_MEMBER(unicode_state) },
+	{ "unicode_object.length", DEBUG_MEMBER(unicode_object.length), LAYOUT_MEMBER(unicode_length) },
+	{ "unicode_object.asciiobject_size", DEBUG_MEMBER(unicode_object.asciiobject_size), LAYOUT_MEMBER(unicode_ascii_size) },
+};
+
+/* The name a layout member is known by in messages: its _Py_DebugOffsets
+ * name when the target supplied it, else the table's. */
+static const char *layout_name(const struct pt_python *py, size_t member, const char *table_name,
+			       char *buf, size_t cap)
+{
+	for (size_t i = 0; py->info.from_debug_offsets &&
+	     i < sizeof(debug_fields_313) / sizeof(debug_fields_313[0]); i++)
+		if (debug_fields_313[i].member == member) {
+			snprintf(buf, cap, "_Py_DebugOffsets %s", debug_fields_313[i].name);
+			return buf;
+		}
+	snprintf(buf, cap, "%s", table_name);
+	return buf;
+}
+
+static const char *layout_size_name(const struct pt_python *py, enum layout_struct s, char *buf, size_t cap)
+{
+	for (size_t i = 0; i < sizeof(layout_sizes) / sizeof(layout_sizes[0]); i++)
+		if (layout_sizes[i].of == s)
+			return layout_name(py, layout_sizes[i].member, layout_sizes[i].name, buf, cap);
+	snprintf(buf, cap, "%s", s == LS_UNICODE ? "unicode_compact_size + 8" : "an unsized struct");
+	return buf;
+}
+
+/* Checks the layout the readers will use: sizes within bounds, every field
+ * inside its struct, aligned to its width, and not overlapping another
+ * field of the same struct. One message names the first bad field. */
+static int detect_check_layout(struct pt_python *py, struct pt_error *err)
+{
+	const struct pyv_offsets *o = &py->off;
+	char a[96], b[96];
+
+	for (size_t i = 0; i < sizeof(layout_sizes) / sizeof(layout_sizes[0]); i++) {
+		const struct layout_size *ls = &layout_sizes[i];
+		int32_t v = layout_get(o, ls->member);
+		if (v != PYV_NONE && (v < ls->min || v > ls->max))
+			return pt_error_set(err, PT_E_VERSION,
+					    "Python %d.%d: layout size %s is %d, outside [%d, %d]; refusing to read with this layout",
+					    o->major, o->minor, layout_name(py, ls->member, ls->name, a, sizeof(a)),
+					    (int)v, (int)ls->min, (int)ls->max);
+	}
+	if (o->unicode_compact_size != PYV_NONE && o->unicode_ascii_size != PYV_NONE &&
+	    o->unicode_compact_size < o->unicode_ascii_size)
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: layout size unicode_compact_size is smaller than %s; refusing to read with this layout",
+				    o->major, o->minor,
+				    layout_name(py, LAYOUT_MEMBER(unicode_ascii_size), "unicode_ascii_size", a, sizeof(a)));
+	size_t nf = sizeof(layout_fields) / sizeof(layout_fields[0]);
+	for (size_t i = 0; i < nf; i++) {
+		const struct layout_field *f = &layout_fields[i];
+		int32_t off = layout_get(o, f->member);
+		int64_t size = layout_struct_size(o, f->in);
+		if (off == PYV_NONE || size == PYV_NONE)
+			continue;
+		if (!pt_field_fits(off, f->width, size))
+			return pt_error_set(err, PT_E_VERSION,
+					    "Python %d.%d: layout field %s (%d, %u bytes) lies outside its struct (%s: %lld); refusing to read with this layout",
+					    o->major, o->minor, layout_name(py, f->member, f->name, a, sizeof(a)),
+					    (int)off, f->width, layout_size_name(py, f->in, b, sizeof(b)), (long long)size);
+		if (off % f->width)
+			return pt_error_set(err, PT_E_VERSION,
+					    "Python %d.%d: layout field %s (%d) is not aligned to %u bytes; refusing to read with this layout",
+					    o->major, o->minor, layout_name(py, f->member, f->name, a, sizeof(a)),
+					    (int)off, f->width);
+		for (size_t j = 0; j < i; j++) {
+			const struct layout_field *g = &layout_fields[j];
+			int32_t goff = layout_get(o, g->member);
+			if (g->in != f->in || goff == PYV_NONE || g->member == f->member)
+				continue;
+			if (off < goff + g->width && goff < off + f->width)
+				return pt_error_set(err, PT_E_VERSION,
+						    "Python %d.%d: layout field %s (%d) overlaps %s (%d); refusing to read with this layout",
+						    o->major, o->minor, layout_name(py, f->member, f->name, a, sizeof(a)),
+						    (int)off, layout_name(py, g->member, g->name, b, sizeof(b)), (int)goff);
+		}
+	}
+	if (o->unicode_kind_shift != PYV_NONE && (o->unicode_kind_shift < 0 || o->unicode_kind_shift > 31))
+		return pt_error_set(err, PT_E_VERSION, "Python %d.%d: layout unicode_kind_shift is %d",
+				    o->major, o->minor, (int)o->unicode_kind_shift);
+	return 0;
+}
+
+/* A value from _Py_DebugOffsets as a layout int: anything above 16 MiB
+ * (no struct pytrace reads is that large, and every negative int64 is)
+ * is refused, naming the field. */
+static int debug_take(struct pt_python *py, const char *name, uint64_t v, int32_t *out, struct pt_error *err)
+{
+	if (v > (1u << 24))
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: _Py_DebugOffsets %s is %#llx, not a plausible offset or size; refusing to read with this layout",
+				    py->info.major, py->info.minor, name, (unsigned long long)v);
+	*out = (int32_t)v;
+	return 0;
 }
 
 static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct pt_error *err)
 {
 	struct debug_offsets_313 d;
-	bool ok = true;
+	int rc;
 
 	if (pt_mem_read(mem, py->runtime, &d, sizeof(d)) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "cannot read _Py_DebugOffsets at 0x%llx",
@@ -142,55 +378,36 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 		return -PT_E_VERSION;
 	}
 	struct pyv_offsets *o = &py->off;
-	o->runtime_size = dbg_off(d.runtime_state.size, &ok);
-	o->runtime_interpreters_head = dbg_off(d.runtime_state.interpreters_head, &ok);
-	o->interp_size = dbg_off(d.interpreter_state.size, &ok);
-	o->interp_next = dbg_off(d.interpreter_state.next, &ok);
-	o->interp_tstate_head = dbg_off(d.interpreter_state.threads_head, &ok);
-	o->interp_ceval_gil = dbg_off(d.interpreter_state.ceval_gil, &ok);
-	/* These two are given from the interpreter (its embedded _gil); the
-	 * walker follows ceval.gil and wants them from the gil struct. */
-	o->gil_locked = dbg_off(d.interpreter_state.gil_runtime_state_locked -
-				d.interpreter_state.gil_runtime_state, &ok);
-	o->gil_last_holder = dbg_off(d.interpreter_state.gil_runtime_state_holder -
-				     d.interpreter_state.gil_runtime_state, &ok);
-	o->tstate_size = dbg_off(d.thread_state.size, &ok);
-	o->tstate_next = dbg_off(d.thread_state.next, &ok);
-	o->tstate_interp = dbg_off(d.thread_state.interp, &ok);
-	o->tstate_current_frame = dbg_off(d.thread_state.current_frame, &ok);
-	o->tstate_thread_id = dbg_off(d.thread_state.thread_id, &ok);
-	o->tstate_native_thread_id = dbg_off(d.thread_state.native_thread_id, &ok);
-	o->iframe_size = dbg_off(d.interpreter_frame.size, &ok);
-	o->iframe_previous = dbg_off(d.interpreter_frame.previous, &ok);
-	o->iframe_code = dbg_off(d.interpreter_frame.executable, &ok);
-	o->iframe_instr = dbg_off(d.interpreter_frame.instr_ptr, &ok);
-	o->iframe_owner = dbg_off(d.interpreter_frame.owner, &ok);
-	o->code_size = dbg_off(d.code_object.size, &ok);
-	o->code_filename = dbg_off(d.code_object.filename, &ok);
-	o->code_name = dbg_off(d.code_object.name, &ok);
-	o->code_qualname = dbg_off(d.code_object.qualname, &ok);
-	o->code_linetable = dbg_off(d.code_object.linetable, &ok);
-	o->code_firstlineno = dbg_off(d.code_object.firstlineno, &ok);
-	o->code_code_adaptive = dbg_off(d.code_object.co_code_adaptive, &ok);
-	o->object_type = dbg_off(d.pyobject.ob_type, &ok);
-	o->type_name = dbg_off(d.type_object.tp_name, &ok);
-	o->bytes_sval = dbg_off(d.bytes_object.ob_sval, &ok);
-	o->varobject_size = dbg_off(d.bytes_object.ob_size, &ok);
-	o->unicode_state = dbg_off(d.unicode_object.state, &ok);
-	o->unicode_length = dbg_off(d.unicode_object.length, &ok);
-	o->unicode_ascii_size = dbg_off(d.unicode_object.asciiobject_size, &ok);
-	/* Checks that hold in every release: fields lie inside their struct. */
-	ok = ok && o->tstate_current_frame + 8 <= o->tstate_size &&
-	     o->iframe_previous + 8 <= o->iframe_size && o->iframe_instr + 8 <= o->iframe_size &&
-	     o->code_linetable + 8 <= o->code_size && o->code_code_adaptive <= o->code_size + 8 &&
-	     o->interp_tstate_head + 8 <= o->interp_size &&
-	     o->runtime_interpreters_head + 8 <= o->runtime_size;
-	if (!ok) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "Python %d.%d: _Py_DebugOffsets are inconsistent; refusing to read with them",
-			 ma, mi);
-		return -PT_E_VERSION;
+	for (size_t i = 0; i < sizeof(debug_fields_313) / sizeof(debug_fields_313[0]); i++) {
+		const struct debug_field *f = &debug_fields_313[i];
+		uint64_t v;
+		int32_t taken = 0;
+		memcpy(&v, (const char *)&d + f->debug, sizeof(v));
+		if ((rc = debug_take(py, f->name, v, &taken, err)) < 0)
+			return rc;
+		memcpy((char *)o + f->member, &taken, sizeof(taken));
 	}
+	/* The GIL's fields are given from the interpreter (its embedded
+	 * _gil); the walker follows ceval.gil and wants them from the gil
+	 * struct. Each must lie inside the interpreter, after _gil. */
+	int32_t gil = 0, locked = 0, holder = 0;
+	if ((rc = debug_take(py, "interpreter_state.gil_runtime_state", d.interpreter_state.gil_runtime_state, &gil, err)) < 0 ||
+	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_locked",
+			     d.interpreter_state.gil_runtime_state_locked, &locked, err)) < 0 ||
+	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_holder",
+			     d.interpreter_state.gil_runtime_state_holder, &holder, err)) < 0)
+		return rc;
+	const char *bad = !pt_field_fits(gil, 1, o->interp_size) ? "interpreter_state.gil_runtime_state"
+			: locked < gil || !pt_field_fits(locked, 4, o->interp_size)
+				? "interpreter_state.gil_runtime_state_locked"
+			: holder < gil || !pt_field_fits(holder, 8, o->interp_size)
+				? "interpreter_state.gil_runtime_state_holder" : NULL;
+	if (bad)
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: _Py_DebugOffsets %s lies outside the interpreter's _gil; refusing to read with this layout",
+				    ma, mi, bad);
+	o->gil_locked = locked - gil;
+	o->gil_last_holder = holder - gil;
 	py->info.from_debug_offsets = true;
 	return 0;
 }
@@ -326,6 +543,10 @@ int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 		if (rc < 0)
 			goto out_version;
 	}
+	/* Whatever the source (our table, the target's debug offsets), no
+	 * field is read outside its struct. */
+	if ((rc = detect_check_layout(py, err)) < 0)
+		goto out_version;
 	if (info->micro >= 0)
 		snprintf(info->version, sizeof(info->version), "%d.%d.%d", info->major, info->minor, info->micro);
 	else

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAME_CHARS 4096          /* longer names are truncated */
+#include "mem/rstruct.h"
+
+#define MAX_NAME_CHARS 4096          /* a longer name or file is garbage */
 #define MAX_TABLE_BYTES (1u << 20)   /* a line table larger than this is garbage */
 #define CODE_CACHE_SLOTS 4096
 
@@ -23,7 +25,8 @@ struct code_slot {
 
 struct pyv_code_cache {
 	struct code_slot slot[CODE_CACHE_SLOTS];
-	uint8_t scratch[MAX_TABLE_BYTES];
+	uint8_t scratch[MAX_TABLE_BYTES + 1];
+	uint8_t raw[(MAX_NAME_CHARS + 1) * 4];
 };
 
 static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
@@ -60,57 +63,35 @@ static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
 	return pos + n;
 }
 
-static bool object_has_type(struct pt_python *py, struct pt_mem *mem, uint64_t addr, uint64_t type)
+static bool object_has_type(struct pt_python *py, const struct pt_rstruct *obj, uint64_t type)
 {
 	uint64_t t;
-	return type && pt_mem_read_u64(mem, addr + (uint64_t)py->off.object_type, &t) == 0 && t == type;
+	return type && pt_rstruct_ptr(obj, py->off.object_type, &t) == 0 && t == type;
 }
 
-int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, char *buf, size_t cap)
+/* The units of a string or bytes object and the NUL after them, which
+ * CPython always stores: a length the target lies about is caught here
+ * unless the byte after the lie happens to be zero too. */
+static int object_read_terminated(struct pt_mem *mem, uint64_t data, uint8_t *buf,
+				  size_t units, size_t unit)
 {
-	const struct pyv_offsets *o = &py->off;
-	int rc;
-
-	buf[0] = 0;
-	if (!object_has_type(py, mem, addr, py->str_type))
-		return -EINVAL;
-	if (o->string_sval != PYV_NONE) {
-		/* 2.7 str: bytes, shown as they are. */
-		int64_t size;
-		if ((rc = pt_mem_read(mem, addr + (uint64_t)o->varobject_size, &size, 8)) < 0)
-			return rc;
-		if (size < 0)
+	int rc = pt_mem_read(mem, data, buf, (units + 1) * unit);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < unit; i++)
+		if (buf[units * unit + i])
 			return -EINVAL;
-		size_t n = (size_t)size < cap - 1 ? (size_t)size : cap - 1;
-		if ((rc = pt_mem_read(mem, addr + (uint64_t)o->string_sval, buf, n)) < 0)
-			return rc;
-		buf[n] = 0;
-		return 0;
-	}
+	return 0;
+}
 
-	int64_t length;
-	uint32_t state;
-	if ((rc = pt_mem_read(mem, addr + (uint64_t)o->unicode_length, &length, 8)) < 0 ||
-	    (rc = pt_mem_read_u32(mem, addr + (uint64_t)o->unicode_state, &state)) < 0)
-		return rc;
-	if (length < 0)
-		return -EINVAL;
-	unsigned kind = (state & o->unicode_kind_mask) >> o->unicode_kind_shift;
-	if (kind != 1 && kind != 2 && kind != 4)
-		return -EINVAL;
-	uint64_t data;
-	if ((state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit))
-		data = addr + (uint64_t)o->unicode_ascii_size;
-	else if (state & o->unicode_compact_bit)
-		data = addr + (uint64_t)o->unicode_compact_size;
-	else if ((rc = pt_mem_read_u64(mem, addr + (uint64_t)o->unicode_data, &data)) < 0)
-		return rc;
-
-	size_t nchars = (size_t)length < MAX_NAME_CHARS ? (size_t)length : MAX_NAME_CHARS;
-	uint8_t raw[MAX_NAME_CHARS * 4];
-	if ((rc = pt_mem_read(mem, data, raw, nchars * kind)) < 0)
-		return rc;
+/* Decodes nchars code units of the given kind (1, 2 or 4 bytes) into UTF-8
+ * in buf (truncated at cap-1 bytes, always terminated). Pure. */
+void pyv_string_decode(const uint8_t *raw, size_t nchars, unsigned kind, char *buf, size_t cap)
+{
 	size_t pos = 0;
+
+	if (cap == 0)
+		return;
 	for (size_t i = 0; i < nchars; i++) {
 		uint32_t cp;
 		if (kind == 1) {
@@ -125,25 +106,95 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 		pos = utf8_put(buf, cap, pos, cp);
 	}
 	buf[pos] = 0;
+}
+
+static uint8_t *string_scratch(struct pt_python *py)
+{
+	if (!py->codes && !(py->codes = calloc(1, sizeof(*py->codes))))
+		return NULL;
+	return py->codes->raw;
+}
+
+int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, char *buf, size_t cap)
+{
+	const struct pyv_offsets *o = &py->off;
+	struct pt_rstruct hdr;
+	uint8_t *raw = string_scratch(py);
+	int rc;
+
+	if (cap == 0)
+		return -EINVAL;
+	buf[0] = 0;
+	if (!raw)
+		return -ENOMEM;
+	if (o->string_sval != PYV_NONE) {
+		/* 2.7 str: a PyVarObject header, then bytes shown as they are. */
+		int64_t size;
+		if ((rc = pt_rstruct_read(&hdr, mem, addr, o->string_sval)) < 0)
+			return rc;
+		if (!object_has_type(py, &hdr, py->str_type))
+			return -EINVAL;
+		if ((rc = pt_rstruct_i64(&hdr, o->varobject_size, &size)) < 0)
+			return rc;
+		if (size < 0 || size > MAX_NAME_CHARS)
+			return -EINVAL;
+		if ((rc = object_read_terminated(mem, addr + (uint64_t)o->string_sval, raw, (size_t)size, 1)) < 0)
+			return rc;
+		size_t n = (size_t)size < cap - 1 ? (size_t)size : cap - 1;
+		memcpy(buf, raw, n);
+		buf[n] = 0;
+		return 0;
+	}
+
+	/* 3.x str: the PyASCIIObject header holds the length and the state. */
+	int64_t length;
+	uint32_t state;
+	if ((rc = pt_rstruct_read(&hdr, mem, addr, o->unicode_ascii_size)) < 0)
+		return rc;
+	if (!object_has_type(py, &hdr, py->str_type))
+		return -EINVAL;
+	if ((rc = pt_rstruct_i64(&hdr, o->unicode_length, &length)) < 0 ||
+	    (rc = pt_rstruct_u32(&hdr, o->unicode_state, &state)) < 0)
+		return rc;
+	if (length < 0 || length > MAX_NAME_CHARS)
+		return -EINVAL;
+	unsigned kind = (state & o->unicode_kind_mask) >> (o->unicode_kind_shift & 31);
+	if (kind != 1 && kind != 2 && kind != 4)
+		return -EINVAL;
+	uint64_t data;
+	if ((state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit))
+		data = addr + (uint64_t)o->unicode_ascii_size;
+	else if (state & o->unicode_compact_bit)
+		data = addr + (uint64_t)o->unicode_compact_size;
+	/* PyUnicodeObject: the compact header, then the data pointer. */
+	else if ((rc = pt_rfield_ptr(mem, addr, (int64_t)o->unicode_compact_size + 8, o->unicode_data, &data)) < 0)
+		return rc;
+	if ((rc = object_read_terminated(mem, data, raw, (size_t)length, kind)) < 0)
+		return rc;
+	pyv_string_decode(raw, (size_t)length, kind, buf, cap);
 	return 0;
 }
 
-/* The bytes of a bytes object (str on 2.7), at most cap. */
+/* The bytes of a bytes object (str on 2.7), at most cap, plus their NUL
+ * (so buf holds cap + 1). */
 static int bytes_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		      uint8_t *buf, size_t cap, size_t *len)
 {
 	const struct pyv_offsets *o = &py->off;
+	int32_t sval = o->string_sval != PYV_NONE ? o->string_sval : o->bytes_sval;
+	struct pt_rstruct hdr;
 	int64_t size;
 	int rc;
 
-	if (!object_has_type(py, mem, addr, py->bytes_type))
+	if ((rc = pt_rstruct_read(&hdr, mem, addr, sval)) < 0)
+		return rc;
+	if (!object_has_type(py, &hdr, py->bytes_type))
 		return -EINVAL;
-	if ((rc = pt_mem_read(mem, addr + (uint64_t)o->varobject_size, &size, 8)) < 0)
+	if ((rc = pt_rstruct_i64(&hdr, o->varobject_size, &size)) < 0)
 		return rc;
 	if (size < 0 || (uint64_t)size > cap)
 		return -EINVAL;
-	int32_t sval = o->string_sval != PYV_NONE ? o->string_sval : o->bytes_sval;
-	if ((rc = pt_mem_read(mem, addr + (uint64_t)sval, buf, (size_t)size)) < 0)
+	if ((rc = object_read_terminated(mem, addr + (uint64_t)sval, buf, (size_t)size, 1)) < 0)
 		return rc;
 	*len = (size_t)size;
 	return 0;
@@ -161,32 +212,34 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		  const struct pyv_code **out)
 {
 	const struct pyv_offsets *o = &py->off;
-	uint8_t hdr[1024];
+	struct pt_rstruct hdr;
 	int rc;
 
 	if (!py->codes && !(py->codes = calloc(1, sizeof(*py->codes))))
 		return -ENOMEM;
-	if (o->code_size <= 0 || (size_t)o->code_size > sizeof(hdr))
-		return -EINVAL;
 	struct code_slot *s = &py->codes->slot[(addr >> 4) % CODE_CACHE_SLOTS];
 	if (s->addr == addr && s->generation == py->generation && py->generation) {
 		*out = &s->pub;
 		return 0;
 	}
-	if ((rc = pt_mem_read(mem, addr, hdr, (size_t)o->code_size)) < 0)
+	if ((rc = pt_rstruct_read(&hdr, mem, addr, o->code_size)) < 0)
 		return rc;
 
 	uint64_t type, name_ptr, file_ptr, table_ptr;
 	int32_t firstlineno, firsttraceable = 0;
-	memcpy(&type, hdr + o->object_type, 8);
+	if ((rc = pt_rstruct_ptr(&hdr, o->object_type, &type)) < 0)
+		return rc;
 	if (!py->code_type || type != py->code_type)
 		return -EINVAL;
-	memcpy(&name_ptr, hdr + (o->code_qualname != PYV_NONE ? o->code_qualname : o->code_name), 8);
-	memcpy(&file_ptr, hdr + o->code_filename, 8);
-	memcpy(&table_ptr, hdr + (o->code_lnotab != PYV_NONE ? o->code_lnotab : o->code_linetable), 8);
-	memcpy(&firstlineno, hdr + o->code_firstlineno, 4);
-	if (o->code_firsttraceable != PYV_NONE)
-		memcpy(&firsttraceable, hdr + o->code_firsttraceable, 4);
+	if ((rc = pt_rstruct_ptr(&hdr, o->code_qualname != PYV_NONE ? o->code_qualname : o->code_name,
+				 &name_ptr)) < 0 ||
+	    (rc = pt_rstruct_ptr(&hdr, o->code_filename, &file_ptr)) < 0 ||
+	    (rc = pt_rstruct_ptr(&hdr, o->code_lnotab != PYV_NONE ? o->code_lnotab : o->code_linetable,
+				 &table_ptr)) < 0 ||
+	    (rc = pt_rstruct_i32(&hdr, o->code_firstlineno, &firstlineno)) < 0 ||
+	    (o->code_firsttraceable != PYV_NONE &&
+	     (rc = pt_rstruct_i32(&hdr, o->code_firsttraceable, &firsttraceable)) < 0))
+		return rc;
 	if (firsttraceable < 0 || firsttraceable > (1 << 24))
 		return -EINVAL;
 

@@ -16,6 +16,10 @@
 #include "python/offsets.h"
 #include "pytrace/pytrace.h"
 
+/* Structs whose size no layout gives (_PyCFrame, _gil_runtime_state):
+ * their fields are checked against this size. */
+#define PYV_UNSIZED_STRUCT 4096
+
 struct pyv_range {
 	uint64_t lo, hi;     /* runtime addresses, [lo, hi) */
 };
@@ -96,5 +100,8 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 /* A str object as UTF-8 into buf (truncated at cap-1 bytes). */
 int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		    char *buf, size_t cap);
+/* The decoding step of pyv_string_read, pure: nchars units of kind bytes
+ * (1: latin-1, 2: UCS-2, 4: UCS-4) as UTF-8 into buf (cap >= 1). */
+void pyv_string_decode(const uint8_t *raw, size_t nchars, unsigned kind, char *buf, size_t cap);
 
 #endif
