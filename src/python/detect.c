@@ -148,17 +148,19 @@ static const struct layout_size {
 	size_t member;
 	enum layout_struct of;       /* LS_COUNT: not a struct's own size */
 	int32_t min, max;
+	int32_t align;               /* sizeof of a struct holding pointers */
 } layout_sizes[] = {
-	{ "runtime_size", LAYOUT_MEMBER(runtime_size), LS_RUNTIME, 16, 1 << 24 },
-	{ "interp_size", LAYOUT_MEMBER(interp_size), LS_INTERP, 16, 1 << 24 },
-	{ "tstate_size", LAYOUT_MEMBER(tstate_size), LS_TSTATE, 16, 1 << 20 },
-	{ "frame_size", LAYOUT_MEMBER(frame_size), LS_FRAME, 16, PT_RSTRUCT_MAX },
-	{ "iframe_size", LAYOUT_MEMBER(iframe_size), LS_IFRAME, 16, PT_RSTRUCT_MAX },
-	{ "code_size", LAYOUT_MEMBER(code_size), LS_CODE, 16, PT_RSTRUCT_MAX },
-	{ "unicode_ascii_size", LAYOUT_MEMBER(unicode_ascii_size), LS_ASCII, 16, 256 },
-	{ "unicode_compact_size", LAYOUT_MEMBER(unicode_compact_size), LS_COUNT, 16, 256 },
-	{ "bytes_sval", LAYOUT_MEMBER(bytes_sval), LS_BYTES, 16, 256 },
-	{ "string_sval", LAYOUT_MEMBER(string_sval), LS_STR27, 16, 256 },
+	{ "runtime_size", LAYOUT_MEMBER(runtime_size), LS_RUNTIME, 16, 1 << 24, 8 },
+	{ "interp_size", LAYOUT_MEMBER(interp_size), LS_INTERP, 16, 1 << 24, 8 },
+	{ "tstate_size", LAYOUT_MEMBER(tstate_size), LS_TSTATE, 16, 1 << 20, 8 },
+	{ "frame_size", LAYOUT_MEMBER(frame_size), LS_FRAME, 16, PT_RSTRUCT_MAX, 8 },
+	{ "iframe_size", LAYOUT_MEMBER(iframe_size), LS_IFRAME, 16, PT_RSTRUCT_MAX, 8 },
+	{ "code_size", LAYOUT_MEMBER(code_size), LS_CODE, 16, PT_RSTRUCT_MAX, 8 },
+	{ "unicode_ascii_size", LAYOUT_MEMBER(unicode_ascii_size), LS_ASCII, 16, 256, 8 },
+	{ "unicode_compact_size", LAYOUT_MEMBER(unicode_compact_size), LS_COUNT, 16, 256, 8 },
+	/* Where the bytes start: 2.7's follows an int. */
+	{ "bytes_sval", LAYOUT_MEMBER(bytes_sval), LS_BYTES, 16, 256, 1 },
+	{ "string_sval", LAYOUT_MEMBER(string_sval), LS_STR27, 16, 256, 1 },
 };
 
 /* Every field the dump path reads: where it lies and how wide it is.
@@ -287,11 +289,11 @@ static int detect_check_layout(struct pt_python *py, struct pt_error *err)
 	for (size_t i = 0; i < sizeof(layout_sizes) / sizeof(layout_sizes[0]); i++) {
 		const struct layout_size *ls = &layout_sizes[i];
 		int32_t v = layout_get(o, ls->member);
-		if (v != PYV_NONE && (v < ls->min || v > ls->max))
+		if (v != PYV_NONE && (v < ls->min || v > ls->max || v % ls->align))
 			return pt_error_set(err, PT_E_VERSION,
-					    "Python %d.%d: layout size %s is %d, outside [%d, %d]; refusing to read with this layout",
+					    "Python %d.%d: layout size %s is %d, not a multiple of %d in [%d, %d]; refusing to read with this layout",
 					    o->major, o->minor, layout_name(py, ls->member, ls->name, a, sizeof(a)),
-					    (int)v, (int)ls->min, (int)ls->max);
+					    (int)v, (int)ls->align, (int)ls->min, (int)ls->max);
 	}
 	if (o->unicode_compact_size != PYV_NONE && o->unicode_ascii_size != PYV_NONE &&
 	    o->unicode_compact_size < o->unicode_ascii_size)
@@ -398,9 +400,11 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 			     d.interpreter_state.gil_runtime_state_holder, &holder, err)) < 0)
 		return rc;
 	const char *bad = !pt_field_fits(gil, 1, o->interp_size) ? "interpreter_state.gil_runtime_state"
-			: locked < gil || !pt_field_fits(locked, 4, o->interp_size)
+			: locked < gil || !pt_field_fits(locked, 4, o->interp_size) ||
+			  !pt_field_fits(locked - gil, 4, PYV_UNSIZED_STRUCT)
 				? "interpreter_state.gil_runtime_state_locked"
-			: holder < gil || !pt_field_fits(holder, 8, o->interp_size)
+			: holder < gil || !pt_field_fits(holder, 8, o->interp_size) ||
+			  !pt_field_fits(holder - gil, 8, PYV_UNSIZED_STRUCT)
 				? "interpreter_state.gil_runtime_state_holder" : NULL;
 	if (bad)
 		return pt_error_set(err, PT_E_VERSION,

@@ -171,6 +171,12 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 		return rc;
 	if ((rc = object_read_terminated(mem, data, raw, (size_t)length, kind)) < 0)
 		return rc;
+	/* An ASCII string holds nothing else: a header that lies about where
+	 * its data starts shows here. */
+	bool ascii = (state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit);
+	for (size_t i = 0; ascii && i < (size_t)length; i++)
+		if (raw[i] == 0 || raw[i] >= 0x80)
+			return -EINVAL;
 	pyv_string_decode(raw, (size_t)length, kind, buf, cap);
 	return 0;
 }
