@@ -416,6 +416,27 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	return 0;
 }
 
+int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struct pt_mem *mem,
+		    struct pt_error *err)
+{
+	int rc;
+
+	py->off = *table;
+	/* 3.13+ describe themselves at the start of _PyRuntime. */
+	if (py->info.major == 3 && py->info.minor >= 13) {
+		if (!py->runtime)
+			return pt_error_set(err, PT_E_VERSION, "Python %d.%d: _PyRuntime not found",
+					    py->info.major, py->info.minor);
+		if ((rc = detect_debug_offsets(py, mem, err)) < 0) {
+			err->status = -rc;
+			return rc;
+		}
+	}
+	/* Whatever the source (our table, the target's debug offsets), no
+	 * field is read outside its struct. */
+	return detect_check_layout(py, err);
+}
+
 /* Picks the mapped file that defines PyCode_Type: libpython*.so first, then
  * the executable, then anything else named like python. */
 static int detect_runtime_file(pid_t pid, const struct pt_maps *maps,
@@ -533,23 +554,9 @@ int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 			 info->major, info->minor);
 		goto out_version;
 	}
-	py->off = *table;
 	if (info->micro < 0)
 		detect_micro(py, elf, mem);
-	if (info->major == 3 && info->minor >= 13) {
-		if (!py->runtime) {
-			rc = -PT_E_VERSION;
-			snprintf(err->msg, sizeof(err->msg), "Python %d.%d: _PyRuntime not found",
-				 info->major, info->minor);
-			goto out_version;
-		}
-		rc = detect_debug_offsets(py, mem, err);
-		if (rc < 0)
-			goto out_version;
-	}
-	/* Whatever the source (our table, the target's debug offsets), no
-	 * field is read outside its struct. */
-	if ((rc = detect_check_layout(py, err)) < 0)
+	if ((rc = pyv_layout_load(py, table, mem, err)) < 0)
 		goto out_version;
 	if (info->micro >= 0)
 		snprintf(info->version, sizeof(info->version), "%d.%d.%d", info->major, info->minor, info->micro);

@@ -49,6 +49,12 @@ struct pt_python {
 int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 		     struct pt_python *py, struct pt_error *err);
 void pt_python_fini(struct pt_python *py);
+/* The layout step of pt_python_detect (py->info and py->runtime set):
+ * the generated table, then on 3.13+ the target's _Py_DebugOffsets over
+ * it, then every field the readers use checked against the size of its
+ * struct. -PT_E_VERSION with a message naming the first bad field. */
+int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struct pt_mem *mem,
+		    struct pt_error *err);
 
 /* Capabilities: answered from which fields the layout has. */
 enum pyv_frame_model {
