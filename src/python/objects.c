@@ -34,8 +34,8 @@ static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
 	char tmp[4];
 	size_t n;
 
-	if (cp >= 0xd800 && cp < 0xe000)
-		cp = 0xfffd;  /* lone surrogates cannot be encoded */
+	if ((cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff)
+		cp = 0xfffd;  /* lone surrogates and garbage cannot be encoded */
 	if (cp < 0x80) {
 		tmp[0] = (char)cp;
 		n = 1;
@@ -49,8 +49,6 @@ static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
 		tmp[2] = (char)(0x80 | (cp & 0x3f));
 		n = 3;
 	} else {
-		if (cp > 0x10ffff)
-			cp = 0xfffd;
 		tmp[0] = (char)(0xf0 | (cp >> 18));
 		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
 		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
