@@ -58,7 +58,8 @@ static const char usage[] =
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
-	"  1  internal error\n"
+	"  1  internal error, or the output cannot be written (disk full, I/O\n"
+	"     error: the message names it; a closed pipe is not an error)\n"
 	"  2  usage error\n"
 	"  3  no such process\n"
 	"  4  permission denied (run as the target's user or as root, or grant\n"
@@ -82,6 +83,14 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_write_error(const char *name, int error)
+{
+	if (name)
+		cli_error("cannot write to %s: %s", name, strerror(error));
+	else
+		cli_error("cannot write the output: %s", strerror(error));
 }
 
 int cli_parse_pid(const char *s)

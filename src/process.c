@@ -45,6 +45,56 @@ static bool process_exists(pid_t pid)
 	return stat(path, &st) == 0;
 }
 
+/* The state letter and flags (PF_*) of /proc/PID/stat: 0, or -1 if the
+ * process is gone. */
+static int process_stat(pid_t pid, char *state, unsigned long *pf)
+{
+	char path[64], buf[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm
+	 * may hold anything, so parse from its last ')'. */
+	const char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", state, pf) != 2)
+		return -1;
+	return 0;
+}
+
+#define PROCESS_PF_EXITING 0x00000004u
+#define PROCESS_PF_KTHREAD 0x00200000u
+
+/* Whether a process that could not be read is on its way out (gone, a
+ * zombie, or exiting: its memory may already be gone). Then a failed read
+ * means "it exited", whichever read failed. */
+static bool process_exiting(pid_t pid)
+{
+	char state;
+	unsigned long pf;
+
+	if (process_stat(pid, &state, &pf) < 0)
+		return true;
+	return state == 'Z' || state == 'X' || (pf & PROCESS_PF_EXITING);
+}
+
+/* A test hook (tests/e2e/test_exit_codes.py): makes the target exit
+ * between reading its mappings and reading its memory, the window in
+ * which a process that exits on its own is misread. */
+static void process_test_exit_window(pid_t pid)
+{
+	if (!getenv("PYTRACE_TEST_KILL_AFTER_MAPS"))
+		return;
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 10000 && !process_exiting(pid); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+}
+
 int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error *err)
 {
 	struct pt_process *p;
@@ -69,11 +119,19 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 		rc = -PT_E_PERM;
 		goto fail;
 	} else if (rc < 0) {
-		rc = process_exists(pid)
-			? pt_error_set(err, PT_E_EXITED, "process %d has no mappings (exiting or a zombie)", (int)pid)
-			: pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		char state;
+		unsigned long pf;
+		if (process_stat(pid, &state, &pf) < 0)
+			rc = pt_error_set(err, PT_E_NOPROC, "no such process: %d", (int)pid);
+		else if (pf & PROCESS_PF_KTHREAD)
+			rc = pt_error_set(err, PT_E_NOTPYTHON,
+					  "process %d is a kernel thread: not a Python process", (int)pid);
+		else
+			rc = pt_error_set(err, PT_E_EXITED, "process %d has no mappings (exiting or a zombie)",
+					  (int)pid);
 		goto fail;
 	}
+	process_test_exit_window(pid);
 	rc = pt_python_detect(pid, &p->maps, &p->mem, &p->py, err);
 	if (rc == 0) {
 		p->is_python = true;
@@ -95,6 +153,10 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 	*out = p;
 	return 0;
 fail:
+	/* A read failed because the process went away (not because its
+	 * Python is unsupported or unreadable): it existed when we began. */
+	if (rc != -PT_E_PERM && rc != -PT_E_NOPROC && rc != -PT_E_EXITED && process_exiting(pid))
+		rc = pt_error_set(err, PT_E_EXITED, "process %d exited while being read", (int)pid);
 	pt_process_close(p);
 	return rc;
 }
@@ -388,12 +450,13 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 		return rc;
 	struct resume_ctx ctx = { .set = &set };
 	uint64_t start = process_now_ns();
-	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) < 0)
-		return rc;
-	rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
-	if (rc == 0)
-		(*out)->pause_ns = ctx.resumed_ns - start;
-	if (rc == 0 && !process_exists(p->pid)) {
+	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
+		rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
+		if (rc == 0)
+			(*out)->pause_ns = ctx.resumed_ns - start;
+	}
+	/* Failed, or read, as the process went away: it exited. */
+	if (rc != -PT_E_PERM && rc != -PT_E_EXITED && process_exiting(p->pid)) {
 		pt_snapshot_free(*out);
 		*out = NULL;
 		rc = pt_error_set(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);

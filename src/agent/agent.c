@@ -31,7 +31,7 @@ typedef struct PyObject PyObject;
 /* Linux x86_64 system calls the agent makes. */
 enum {
 	SYS_mmap = 9, SYS_munmap = 11, SYS_poll = 7, SYS_close = 3, SYS_kill = 62,
-	SYS_gettid = 186, SYS_futex = 202,
+	SYS_gettid = 186, SYS_futex = 202, SYS_clock_gettime = 228,
 };
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -341,18 +341,43 @@ static struct pt_ring_header *ring(void)
 
 /* Waits until the consumer made room for the records up to need_head.
  * Holding the GIL while waiting is the back-pressure: the interpreter
- * pauses rather than drop an event. Returns 0 when there is room, -1 when
- * pytrace is gone or asks to stop (the caller then uninstalls). */
+ * pauses rather than drop an event. But a consumer that cannot go on (its
+ * output blocked: a pipe nobody reads, a terminal stopped with Ctrl-S)
+ * must not freeze the target: after PT_FLOW_RING_WAIT_MS without room the
+ * records are dropped, and so are the next ones, without waiting, until
+ * the consumer moves the tail again. Returns 0 when there is room, 1 to
+ * drop, -1 when pytrace is gone or asks to stop (the caller then
+ * uninstalls). */
+static uint64_t ring_gave_up_at;   /* 1 + the tail at which waiting gave up, or 0 */
+static uint64_t ring_given_up;     /* records dropped since */
+
+static uint64_t ring_now_ms(void)
+{
+	struct timespec ts = { 0, 0 };
+
+	sys2(SYS_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static int ring_wait(struct pt_ring_header *h, uint64_t need_head)
 {
 	uint64_t cap = h->capacity;
 
+	if (ring_gave_up_at == ctx.tail_seen + 1) {
+		/* still stuck: drop at once, and look now and then whether
+		 * pytrace is still there */
+		if (++ring_given_up % 4096 == 0 && agent_consumer_gone())
+			return -1;
+		return 1;
+	}
+	ring_gave_up_at = 0;
 	for (int spin = 0; spin < 2000; spin++) {
 		cpu_relax();
 		ctx.tail_seen = load_acquire64(&h->tail);
 		if (need_head - ctx.tail_seen <= cap)
 			return 0;
 	}
+	uint64_t start = ring_now_ms();
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&h->wake, __ATOMIC_ACQUIRE);
 		__atomic_store_n(&h->producer_waiting, 1, __ATOMIC_SEQ_CST);
@@ -367,6 +392,11 @@ static int ring_wait(struct pt_ring_header *h, uint64_t need_head)
 			return 0;
 		if (ctx.stop || agent_consumer_gone())
 			return -1;
+		if (ring_now_ms() - start >= PT_FLOW_RING_WAIT_MS) {
+			ring_gave_up_at = ctx.tail_seen + 1;
+			ring_given_up = 0;
+			return 1;
+		}
 	}
 }
 
@@ -397,10 +427,12 @@ static inline struct pt_ring_header *ring_begin(uint64_t n)
 	uint64_t need = ctx.head + n;
 	if (UNLIKELY(need - ctx.tail_seen > h->capacity)) {
 		ctx.tail_seen = load_acquire64(&h->tail);
-		if (need - ctx.tail_seen > h->capacity && ring_wait(h, need) < 0) {
+		int w = need - ctx.tail_seen > h->capacity ? ring_wait(h, need) : 0;
+		if (w != 0) {
 			h->dropped += n;
 			ctx.busy = 0;
-			agent_uninstall();
+			if (w < 0)
+				agent_uninstall();
 			return 0;
 		}
 	}

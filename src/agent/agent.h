@@ -99,6 +99,10 @@ enum pt_agent_error {
 	PT_AGENT_E_NOMEM = 4,
 };
 
+/* How long the agent waits for room in a full ring before it drops events
+ * (a consumer that stalls must not freeze the target). */
+#define PT_FLOW_RING_WAIT_MS 1000
+
 /* The shared ring: a memfd mapped by pytrace and the target. One producer
  * (the agent, always under the GIL) and one consumer (pytrace). */
 struct pt_ring_header {

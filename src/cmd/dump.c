@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "output/output.h"
@@ -71,18 +72,25 @@ int cmd_dump(int argc, char **argv)
 		return pt_status_exit_code(rc);
 	}
 	const struct pt_python_info *py = pt_process_python(proc);
-	if (json)
-		pt_out_dump_json(stdout, py, snap, native);
-	else
-		pt_out_dump_text(stdout, py, snap, native);
+	/* A closed pipe ends pytrace by SIGPIPE, as it ends cat; any other
+	 * write failure is named and exits CLI_EXIT_OUTPUT. */
+	struct pt_out_file out;
+	int orc = pt_out_file_open(&out, STDOUT_FILENO, false, NULL, NULL);
+	if (orc == 0) {
+		if (json)
+			pt_out_dump_json(out.f, py, snap, native);
+		else
+			pt_out_dump_text(out.f, py, snap, native);
+		orc = pt_out_file_close(&out);
+	}
 	if (stats)
 		fprintf(stderr, "pytrace: target stopped for %.3f ms (%zu threads)\n",
 			(double)snap->pause_ns / 1e6, snap->n_threads);
 	pt_snapshot_free(snap);
 	pt_process_close(proc);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error("cannot write the output");
-		return 1;
+	if (orc < 0) {
+		cli_write_error(NULL, -orc);
+		return CLI_EXIT_OUTPUT;
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "agent/agent.h"
 #include "flow/flow.h"
 
 static const char flow_usage[] =
@@ -290,7 +291,8 @@ int cmd_flow(int argc, char **argv)
 		goto out;
 	}
 	if (st.dropped)
-		cli_error("%llu events dropped", (unsigned long long)st.dropped);
+		cli_error("%llu events dropped: the target waited %d ms for pytrace's output, then went "
+			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
 	if (show_stats) {
@@ -302,6 +304,22 @@ int cmd_flow(int argc, char **argv)
 			(unsigned long long)st.dropped, (unsigned long long)st.stalls,
 			ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 				(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	}
+	/* A closed output (EPIPE, | head) is no error; one given up while
+	 * stopping lost the end of the trace; any other failure lost events. */
+	int oerr = st.output_error;
+	if (output && opt.out_fd >= 0) {
+		if (close(opt.out_fd) < 0 && !oerr)
+			oerr = errno;
+		opt.out_fd = -1;
+	}
+	if (oerr == EINTR)
+		cli_error("the output blocked when pytrace was asked to stop: the rest of the trace was "
+			  "not written");
+	else if (oerr && oerr != EPIPE) {
+		cli_write_error(output, oerr);
+		rc = CLI_EXIT_OUTPUT;
+		goto out;
 	}
 	rc = 0;
 	if (opt.argv) {

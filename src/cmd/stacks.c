@@ -3,6 +3,7 @@
  * call of a launched command or running process, with the stack read while
  * its thread is stopped at the call; printed one by one or counted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -88,11 +89,13 @@ struct sthread {
 struct stacks_state {
 	struct stacks_opts *o;
 	struct pt_tracer *tr;
+	struct pt_out_file file;  /* where events go; out is file.f */
 	FILE *out;
 	struct pt_agg *agg;
 	struct pt_out_buf keybuf;
 	bool launch;
 	bool write_failed;
+	int output_error;        /* errno of a failed write other than EPIPE, EINTR */
 	bool flush_each;         /* flush after every event (terminal, pipe) */
 	bool aggregate_failed;
 	int interrupted_by;
@@ -265,7 +268,7 @@ static void stacks_emit(struct stacks_state *st, struct sthread *th, pid_t pid, 
 		if (st->flush_each)
 			fflush(st->out);
 	}
-	if (ferror(st->out))
+	if (st->file.error || ferror(st->out))
 		st->write_failed = true;
 	sthread_clear(th);
 }
@@ -386,8 +389,12 @@ static bool dispatch_event(struct stacks_state *st, const struct pt_tev *ev)
 		cli_error("%s", ev->err.msg);
 		return false;
 	}
-	if (st->write_failed && !st->interrupted_by) {
-		/* Nobody reads us any more (a closed pipe): stop as on Ctrl-C. */
+	if (st->write_failed && !st->interrupted_by && st->file.error != EINTR) {
+		/* Nobody reads us any more (a closed pipe), or the output
+		 * cannot take more (a full disk): stop as on Ctrl-C. (EINTR:
+		 * a signal ended a blocked write; its event comes next.) */
+		if (st->file.error != EPIPE)
+			st->output_error = st->file.error ? st->file.error : EIO;
 		st->interrupted_by = SIGPIPE;
 		pt_tracer_shutdown(st->tr, SIGPIPE, false, 0);
 	}
@@ -608,15 +615,20 @@ int cmd_stacks(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	st.out = stdout;
-	if (o.output && !(st.out = fopen(o.output, "we"))) {
+	int out_fd = STDOUT_FILENO;
+	if (o.output && (out_fd = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
 		cli_error("cannot open %s: %s", o.output, strerror(errno));
 		return 2;
 	}
+	if (pt_out_file_open(&st.file, out_fd, o.output != NULL, o.output, &stacks_signal) < 0) {
+		cli_error("out of memory");
+		return 1;
+	}
+	st.out = st.file.f;
 	/* A file (or /dev/null) gets large writes; a terminal or a pipe sees
 	 * each event as soon as it is complete. */
 	struct stat sb;
-	if (fstat(fileno(st.out), &sb) == 0 && !isatty(fileno(st.out)) &&
+	if (fstat(out_fd, &sb) == 0 && !isatty(out_fd) &&
 	    (S_ISREG(sb.st_mode) || S_ISCHR(sb.st_mode)))
 		setvbuf(st.out, NULL, _IOFBF, 1 << 16);
 	else
@@ -641,8 +653,12 @@ int cmd_stacks(int argc, char **argv)
 		print_aggregate(&st);
 	if (st.aggregate_failed)
 		cli_error("out of memory: some events were not counted");
-	if (fflush(st.out) != 0 || ferror(st.out))
+	if (pt_out_file_close(&st.file) < 0) {
 		st.write_failed = true;
+		if (st.file.error != EPIPE && st.file.error != EINTR)
+			st.output_error = st.file.error;
+	}
+	st.out = NULL;
 
 	if (st.launch) {
 		int status = pt_tracer_launched_status(st.tr);
@@ -652,7 +668,9 @@ int cmd_stacks(int argc, char **argv)
 			rc = WEXITSTATUS(status);
 		else if (WIFSIGNALED(status)) {
 			const char *name = sigabbrev_np(WTERMSIG(status));
-			if (pt_tracer_killed_launched(st.tr) && st.interrupted_by == SIGPIPE)
+			if (st.output_error)
+				;  /* said below */
+			else if (pt_tracer_killed_launched(st.tr) && st.interrupted_by == SIGPIPE)
 				cli_error("the output was closed: killed the command (its seccomp "
 					  "filter cannot run without pytrace)");
 			else if (pt_tracer_killed_launched(st.tr))
@@ -666,10 +684,13 @@ int cmd_stacks(int argc, char **argv)
 	} else {
 		rc = 0;
 	}
-	if (st.write_failed && st.interrupted_by != SIGPIPE) {
-		cli_error("cannot write the output");
-		if (!st.launch)
-			rc = 1;
+	if (st.output_error) {
+		/* Events were lost: whatever the command did, say so, and
+		 * exit as every command does for this. */
+		cli_write_error(o.output, st.output_error);
+		rc = CLI_EXIT_OUTPUT;
+	} else if (st.write_failed && st.file.error == EINTR) {
+		cli_error("interrupted while the output was blocked: the last events were not written");
 	}
 out:
 	pt_tracer_free(st.tr);
@@ -677,7 +698,6 @@ out:
 	pt_out_buf_free(&st.keybuf);
 	if (we_used)
 		wordfree(&we);
-	if (st.out && st.out != stdout)
-		fclose(st.out);
+	pt_out_file_close(&st.file);
 	return rc;
 }

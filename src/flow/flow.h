@@ -45,6 +45,8 @@ struct flow_stats {
 	bool target_execed;          /* replaced its program: tracing ended */
 	int target_status;           /* wait status, when target_exited */
 	bool output_failed;          /* a write failed (EPIPE: reader gone) */
+	int output_error;            /* its errno: EPIPE, EINTR (the output
+	                                blocked when asked to stop), ENOSPC.. */
 };
 
 /* Runs a whole session: attach or launch, install, print until interrupted

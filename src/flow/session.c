@@ -1185,6 +1185,8 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 		opt->on_installed(s.pid, &s.py.info);
 
 	s.out = pt_out_flow_new(opt->out_fd, opt->json, opt->timestamps, opt->durations, opt->flat);
+	if (s.out)
+		pt_out_flow_set_stop(s.out, stop);
 	s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), s.out) : NULL;
 	if (!s.ev) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
@@ -1198,17 +1200,24 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	stats->events = s.ev ? flow_events_count(s.ev) : 0;
 	stats->lines = s.ev ? flow_events_lines(s.ev) : 0;
 	if (s.out) {
+		int oerr = pt_out_flow_error(s.out);
 		int frc = pt_out_flow_free(s.out);
-		if (frc < 0 && crc == 0)
-			crc = frc;
+		if (!oerr && frc < 0)
+			oerr = -frc;
+		/* A failed output is the caller's to report (EPIPE: the reader
+		 * went away; EINTR: given up while stopping; else a write
+		 * error, ENOSPC, EIO, ...). */
+		if (oerr) {
+			stats->output_failed = true;
+			stats->output_error = oerr;
+			if (crc == -oerr)
+				crc = 0;
+		}
 	}
 	s.out = NULL;
-	/* EPIPE: the reader went away (| head): not an error */
-	if (crc < 0 && crc != -EPIPE && rc == 0)
+	if (crc < 0 && rc == 0)
 		rc = pt_error_set(err, PT_E_INTERNAL, crc == -ENOMEM ? "out of memory"
-				  : "cannot write the output: %s", strerror(-crc));
-	if (crc < 0)
-		stats->output_failed = true;
+				  : "cannot decode the events: %s", strerror(-crc));
 	if (s.launched && !s.child_reaped && !*stop) {
 		int status;
 		if (waitpid(s.pid, &status, 0) == s.pid) {

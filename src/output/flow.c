@@ -4,9 +4,14 @@
 #include "output/flow.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -16,8 +21,19 @@
 #define INDENT_MAX 512           /* deeper calls are drawn at this depth */
 #define SLACK 16                 /* spare bytes after every string put_fast copies */
 
+/* Once pytrace is asked to stop, an output that takes nothing for this
+ * long is given up (the rest of the lines are dropped). */
+#define OUT_STOP_GRACE_MS 1000
+/* How long a blocked write sleeps before it looks at the stop flag again
+ * (a signal usually wakes it sooner). */
+#define OUT_POLL_MS 100
+
 struct pt_flow_out {
-	int fd;
+	int fd;                  /* what the lines are written to */
+	int nb_fd;               /* fd reopened non-blocking, or -1 */
+	bool sock;               /* a socket: send(MSG_DONTWAIT) */
+	volatile int *stop;
+	uint64_t stalled_since;  /* ms, while stopping and the output blocks */
 	bool json, timestamps, durations, flat;
 	int error;
 	size_t len;
@@ -32,6 +48,27 @@ struct pt_flow_out *pt_out_flow_new(int fd, bool json, bool timestamps, bool dur
 	if (!o)
 		return NULL;
 	o->fd = fd;
+	o->nb_fd = -1;
+	o->sock = false;
+	o->stop = NULL;
+	o->stalled_since = 0;
+	/* A pipe, FIFO or terminal can block pytrace (a reader that does not
+	 * read, a terminal stopped with Ctrl-S), and a write blocked in the
+	 * kernel cannot be made to see a stop request reliably. So write
+	 * them without blocking, through a new open file description (the
+	 * original's flags are shared with other processes), and wait in
+	 * poll(), which looks at the stop flag every OUT_POLL_MS. Files
+	 * never block. */
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		if (S_ISSOCK(st.st_mode)) {
+			o->sock = true;
+		} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			o->nb_fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		}
+	}
 	o->json = json;
 	o->timestamps = timestamps;
 	o->durations = durations;
@@ -42,18 +79,69 @@ struct pt_flow_out *pt_out_flow_new(int fd, bool json, bool timestamps, bool dur
 	return o;
 }
 
+void pt_out_flow_set_stop(struct pt_flow_out *o, volatile int *stop)
+{
+	o->stop = stop;
+}
+
+static uint64_t out_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static ssize_t out_write(struct pt_flow_out *o, const char *p, size_t n)
+{
+	if (o->sock)
+		return send(o->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return write(o->nb_fd >= 0 ? o->nb_fd : o->fd, p, n);
+}
+
+/* The output would block: waits for room, unless pytrace is stopping and
+ * the output took nothing for OUT_STOP_GRACE_MS. 0 to write again, or
+ * -EINTR to give up. */
+static int out_wait(struct pt_flow_out *o)
+{
+	if (o->stop && *o->stop) {
+		uint64_t now = out_now_ms();
+		if (!o->stalled_since)
+			o->stalled_since = now;
+		if (now - o->stalled_since >= OUT_STOP_GRACE_MS)
+			return -EINTR;
+	}
+	struct pollfd pfd = { .fd = o->nb_fd >= 0 ? o->nb_fd : o->fd, .events = POLLOUT };
+	if (poll(&pfd, 1, OUT_POLL_MS) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int pt_out_flow_error(const struct pt_flow_out *o)
+{
+	return o->error;
+}
+
 int pt_out_flow_flush(struct pt_flow_out *o)
 {
 	size_t done = 0;
 
 	while (done < o->len && !o->error) {
-		ssize_t n = write(o->fd, o->buf + done, o->len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			o->error = n < 0 ? errno : EIO;
-		else
+		ssize_t n = out_write(o, o->buf + done, o->len - done);
+		if (n > 0) {
 			done += (size_t)n;
+			o->stalled_since = 0;
+			continue;
+		}
+		int e = n < 0 ? errno : EIO;
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN || e == EWOULDBLOCK) {
+			int rc = out_wait(o);
+			if (rc < 0)
+				o->error = -rc;
+			continue;
+		}
+		o->error = e;
 	}
 	o->len = 0;
 	return o->error ? -o->error : 0;
@@ -66,6 +154,8 @@ int pt_out_flow_free(struct pt_flow_out *o)
 	if (!o)
 		return 0;
 	rc = pt_out_flow_flush(o);
+	if (o->nb_fd >= 0)
+		close(o->nb_fd);
 	free(o);
 	return rc;
 }

@@ -4,12 +4,35 @@
 #ifndef PYTRACE_OUTPUT_OUTPUT_H
 #define PYTRACE_OUTPUT_OUTPUT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "pytrace/pytrace.h"
 #include "stack/aggregate.h"
 #include "stack/event.h"
+
+/* Where dump and stacks write: f, a FILE over fd whose first failed write
+ * is kept in error (an errno). name: the -o FILE, or NULL for standard
+ * output. When *interrupted is set, a write that a signal interrupts gives
+ * up (error EINTR) instead of being retried. After a failure nothing more
+ * is written. */
+struct pt_out_file {
+	FILE *f;
+	int fd;
+	bool own_fd;                 /* closed by pt_out_file_close */
+	const char *name;
+	int error;
+	volatile sig_atomic_t *interrupted;
+};
+/* 0, or -ENOMEM (fd is closed then if owned). */
+int pt_out_file_open(struct pt_out_file *o, int fd, bool own_fd, const char *name,
+		     volatile sig_atomic_t *interrupted);
+/* Flushes: 0, or -errno of the first failure so far. */
+int pt_out_file_flush(struct pt_out_file *o);
+/* Flushes and closes (fd too, when owned; close's error counts): 0, or
+ * -errno of the first failure. */
+int pt_out_file_close(struct pt_out_file *o);
 
 /* One frame, as text, without indentation or newline. */
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr);
