@@ -63,12 +63,20 @@ static const char flow_usage[] =
 	"already has a profile or frame-evaluation hook that pytrace would replace;\n"
 	"126/127 the program cannot be executed / was not found.\n";
 
-static volatile int flow_stop;
+/* How long a launched program may take to exit after a signal was passed
+ * on to it before it is killed (as stacks). */
+enum { FLOW_GRACE_MS = 2000 };
 
-static void flow_on_signal(int sig)
+static volatile int flow_stop;
+static volatile int flow_stop_from_terminal;
+
+static void flow_on_signal(int sig, siginfo_t *si, void *ctx)
 {
-	(void)sig;
-	flow_stop = 1;
+	(void)ctx;
+	/* From the terminal (SI_KERNEL): the whole foreground process group,
+	 * a launched program included, got it too. */
+	flow_stop_from_terminal = si && si->si_code == SI_KERNEL;
+	flow_stop = sig;
 }
 
 /* Splits a command line into words: blanks separate, '...' and "..."
@@ -275,13 +283,16 @@ int cmd_flow(int argc, char **argv)
 		}
 	}
 
-	struct sigaction sa = { .sa_handler = flow_on_signal };
+	/* No SA_RESTART: a wait for a launched program must return. */
+	struct sigaction sa = { .sa_sigaction = flow_on_signal, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	opt.from_terminal = &flow_stop_from_terminal;
+	opt.grace_ms = FLOW_GRACE_MS;
 	struct flow_stats st;
 	struct pt_error err = { 0 };
 	int frc = pt_flow_run(&opt, &flow_stop, &st, &err);
@@ -323,12 +334,22 @@ int cmd_flow(int argc, char **argv)
 	}
 	rc = 0;
 	if (opt.argv) {
-		if (st.target_exited && WIFEXITED(st.target_status))
+		/* The program's status, as stacks gives it. */
+		if (st.target_exited && WIFEXITED(st.target_status)) {
 			rc = WEXITSTATUS(st.target_status);
-		else if (st.target_exited && WIFSIGNALED(st.target_status))
+		} else if (st.target_exited && WIFSIGNALED(st.target_status)) {
+			const char *name = sigabbrev_np(WTERMSIG(st.target_status));
+			if (st.target_killed && st.output_failed)
+				cli_error("the output was closed: killed the program");
+			else if (st.target_killed)
+				cli_error("the program did not exit within %d ms of the interrupt: killed it",
+					  FLOW_GRACE_MS);
+			else
+				cli_error("the program was killed by SIG%s", name ? name : "?");
 			rc = 128 + WTERMSIG(st.target_status);
-		else if (flow_stop)
-			rc = 130;
+		} else {
+			rc = 1;
+		}
 	}
 out:
 	if (output && opt.out_fd >= 0 && opt.out_fd != STDOUT_FILENO)

@@ -49,7 +49,7 @@ static const char stacks_usage[] =
 	"(see pytrace --help). pytrace's own failures always print a \"pytrace:\" line.\n";
 
 /* How long a launched command may take to exit after Ctrl-C before it is
- * detached (its seccomp filter then answers ENOSYS to the chosen calls). */
+ * killed (it does not outlive pytrace: target/launch.c). */
 enum { STACKS_GRACE_MS = 2000 };
 
 struct stacks_opts {
@@ -662,17 +662,22 @@ int cmd_stacks(int argc, char **argv)
 
 	if (st.launch) {
 		int status = pt_tracer_launched_status(st.tr);
+		struct pt_error xerr = { 0 };
 		if (status == -1)
 			rc = 128 + (st.interrupted_by ? st.interrupted_by : SIGTERM);
-		else if (WIFEXITED(status))
+		else if (WIFEXITED(status)) {
 			rc = WEXITSTATUS(status);
-		else if (WIFSIGNALED(status)) {
+			if ((rc == 126 || rc == 127) && pt_tracer_exec_error(st.tr, &xerr) < 0)
+				cli_error("%s", xerr.msg);
+		} else if (WIFSIGNALED(status)) {
 			const char *name = sigabbrev_np(WTERMSIG(status));
 			if (st.output_error)
 				;  /* said below */
 			else if (pt_tracer_killed_launched(st.tr) && st.interrupted_by == SIGPIPE)
-				cli_error("the output was closed: killed the command (its seccomp "
-					  "filter cannot run without pytrace)");
+				cli_error(pt_tracer_uses_seccomp(st.tr)
+					  ? "the output was closed: killed the command (its seccomp "
+					    "filter cannot run without pytrace)"
+					  : "the output was closed: killed the command");
 			else if (pt_tracer_killed_launched(st.tr))
 				cli_error("the command did not exit within %d ms of the interrupt: killed it",
 					  STACKS_GRACE_MS);

@@ -34,6 +34,12 @@ struct flow_options {
 	size_t ring_bytes;           /* size of the shared ring */
 	/* called once the hook is installed, before the first line */
 	void (*on_installed)(pid_t pid, const struct pt_python_info *py);
+	/* Launch mode: *stop holds the signal pytrace got; it is passed on to
+	 * the program (unless *from_terminal: the terminal sent it to the
+	 * whole process group), which then has grace_ms to exit before it is
+	 * killed. */
+	volatile int *from_terminal;
+	unsigned grace_ms;
 };
 
 struct flow_stats {
@@ -42,6 +48,8 @@ struct flow_stats {
 	uint64_t dropped;            /* events the agent could not record */
 	uint64_t stalls;             /* times the target waited for room */
 	bool target_exited;
+	bool target_killed;          /* launched: pytrace SIGKILLed it (grace
+	                                period over, or the output failed) */
 	bool target_execed;          /* replaced its program: tracing ended */
 	int target_status;           /* wait status, when target_exited */
 	bool output_failed;          /* a write failed (EPIPE: reader gone) */
@@ -50,8 +58,10 @@ struct flow_stats {
 };
 
 /* Runs a whole session: attach or launch, install, print until interrupted
- * (*stop becomes nonzero) or the target exits, detach. Returns 0 or a
- * negative status (enum pt_status or PT_FLOW_E_*) with err filled. */
+ * (*stop becomes nonzero) or the target exits, detach. A launched program
+ * is pytrace's child: interrupts are passed on to it, and the session ends
+ * when it has exited (stats->target_status). Returns 0 or a negative status
+ * (enum pt_status or PT_FLOW_E_*) with err filled. */
 int pt_flow_run(const struct flow_options *opt, volatile int *stop,
 		struct flow_stats *stats, struct pt_error *err);
 

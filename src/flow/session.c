@@ -25,6 +25,7 @@
 #include "native/unwind.h"
 #include "output/flow.h"
 #include "target/inject.h"
+#include "target/launch.h"
 #include "target/pidns.h"
 #include "target/ptrace.h"
 
@@ -71,6 +72,9 @@ struct flow_session {
 	pid_t pid;
 	bool launched;
 	bool child_reaped;
+	struct pt_launch launch;     /* launched: the program, our child */
+	volatile int *interrupted;   /* launched: the caller's signal word */
+	volatile int own_stop;       /* launched: what *stop points at */
 	struct pt_maps maps;
 	struct pt_mem mem;
 	struct pt_python py;
@@ -169,20 +173,24 @@ static int session_initialized(struct flow_session *s, uint64_t addr)
 	return pt_mem_read_i32(&s->mem, addr, &v) < 0 ? -1 : v != 0;
 }
 
+/* The launched program is gone: its end is the session's result. */
+static void launch_note_exit(struct flow_session *s)
+{
+	s->child_reaped = true;
+	s->stats->target_exited = s->launch.status != -1;
+	s->stats->target_status = s->launch.status;
+	s->stats->target_killed = s->launch.killed;
+}
+
 static bool target_alive(struct flow_session *s)
 {
 	if (s->launched) {
-		int status;
 		if (s->child_reaped)
 			return false;
-		pid_t r = waitpid(s->pid, &status, WNOHANG);
-		if (r == s->pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
-			s->child_reaped = true;
-			s->stats->target_exited = true;
-			s->stats->target_status = status;
-			return false;
-		}
-		return true;
+		if (pt_launch_poll(&s->launch))  /* passes signals on, too */
+			return true;
+		launch_note_exit(s);
+		return false;
 	}
 	if (s->target_pidfd >= 0) {
 		struct pollfd p = { .fd = s->target_pidfd, .events = POLLIN };
@@ -731,48 +739,8 @@ static int session_attach(struct flow_session *s, struct pt_error *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* Launching                                                           */
-
-static int peek(pid_t pid, uint64_t addr, uint64_t *word)
-{
-	errno = 0;
-	long v = ptrace(PTRACE_PEEKDATA, pid, (void *)addr, NULL);
-	if (errno)
-		return -errno;
-	*word = (uint64_t)v;
-	return 0;
-}
-
-static int poke(pid_t pid, uint64_t addr, uint64_t word)
-{
-	return ptrace(PTRACE_POKEDATA, pid, (void *)addr, (void *)word) < 0 ? -errno : 0;
-}
-
-struct breakpoint {
-	uint64_t addr, orig;
-	bool set;
-};
-
-static int bp_insert(pid_t pid, struct breakpoint *bp, uint64_t addr)
-{
-	int rc;
-
-	bp->addr = addr;
-	if ((rc = peek(pid, addr, &bp->orig)) < 0)
-		return rc;
-	if ((rc = poke(pid, addr, (bp->orig & ~0xffull) | 0xcc)) < 0)
-		return rc;
-	bp->set = true;
-	return 0;
-}
-
-static int bp_remove(pid_t pid, struct breakpoint *bp)
-{
-	if (!bp->set)
-		return 0;
-	bp->set = false;
-	return poke(pid, bp->addr, bp->orig);
-}
+/* Launching (target/launch.c starts the program and holds the
+ * breakpoints; this is only where they go)                            */
 
 static uint64_t auxv_entry(pid_t pid)
 {
@@ -791,174 +759,112 @@ static uint64_t auxv_entry(pid_t pid)
 	return entry;
 }
 
-/* Waits for the traced child; passes other signals on. Returns the stop
- * signal of a SIGTRAP-like stop, 0 for an exec event, or -1 when it
- * exited (status in *status). */
-static int launch_wait(struct flow_session *s, int *status)
-{
-	for (;;) {
-		if (waitpid(s->pid, status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
-			s->child_reaped = true;
-			s->stats->target_exited = true;
-			s->stats->target_status = *status;
-			return -1;
-		}
-		if (!WIFSTOPPED(*status))
-			continue;
-		int sig = WSTOPSIG(*status), event = *status >> 16;
-		if (event == PTRACE_EVENT_EXEC)
-			return 0;
-		if (sig == SIGTRAP)
-			return SIGTRAP;
-		/* not ours: deliver it and go on */
-		ptrace(PTRACE_CONT, s->pid, NULL, (void *)(long)(event ? 0 : sig));
-	}
-}
-
 /* pytrace failed to set up the program it started: do not leave it
  * running half-set-up behind the user's back. */
 static int launch_abort(struct flow_session *s, int rc)
 {
-	int status;
-
 	if (!s->child_reaped) {
-		kill(s->pid, SIGKILL);
-		if (waitpid(s->pid, &status, __WALL) == s->pid)
-			s->child_reaped = true;
+		pt_launch_kill(&s->launch);
+		pt_launch_wait_exit(&s->launch);
+		s->child_reaped = true;
 	}
 	return rc;
 }
 
-static int launch_exec_error(int fd, const char *prog, struct pt_error *err)
-{
-	int e = 0;
-
-	if (read(fd, &e, sizeof(e)) == (ssize_t)sizeof(e) && e)
-		return pt_error_set(err, e == ENOENT ? 127 : 126, "cannot run %s: %s", prog,
-				    strerror(e));
-	return 0;
-}
-
+/*
+ * Starts the program under ptrace and stops it where the hook can go in:
+ * per exec (a wrapper may exec Python; pyenv's shims do, twice), a
+ * breakpoint at the program's entry, where the dynamic loader has mapped
+ * libpython; then one at the eval loop's entry, stepped over until the
+ * runtime says it is initialised. There the thread holds the GIL at a
+ * function boundary: the agent is loaded and the thread sent through
+ * agent_install on its way in, and the program is let go (untraced: it
+ * still dies with pytrace, target/launch.c). Returns 0 once installed, 1
+ * if the program ended before any Python code ran (its status stands).
+ */
 static int session_launch(struct flow_session *s, struct pt_error *err)
 {
 	const char *prog = s->opt->argv[0];
-	int pfd[2], status, rc;
-	struct breakpoint bp = { 0 };
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return pt_error_set(err, PT_E_INTERNAL, "pipe: %s", strerror(errno));
-	pid_t child = fork();
-	if (child < 0)
-		return pt_error_set(err, PT_E_INTERNAL, "fork: %s", strerror(errno));
-	if (child == 0) {
-		close(pfd[0]);
-		signal(SIGPIPE, SIG_DFL);
-		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
-		execvp(prog, s->opt->argv);
-		int e = errno;
-		ssize_t w = write(pfd[1], &e, sizeof(e));
-		(void)w;
-		_exit(127);
-	}
-	close(pfd[1]);
-	s->pid = child;
-	s->launched = true;
-	pt_mem_fini(&s->mem);
-	pt_mem_init(&s->mem, child);
-	rc = launch_wait(s, &status);
-	if (rc < 0) {
-		rc = launch_exec_error(pfd[0], prog, err);
-		close(pfd[0]);
-		return rc < 0 ? rc : pt_error_set(err, 127, "%s exited before it started", prog);
-	}
-	close(pfd[0]);
-	ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)(long)PTRACE_O_TRACEEXEC);
-
-	/* Stage 1, per exec: stop at the program's entry, where the dynamic
-	 * loader has mapped libpython. Stage 2: stop at the eval loop until
-	 * the runtime says it is initialised. */
+	struct pt_launch_opts lo = { .ptrace_options = PTRACE_O_TRACEEXEC, .search_path = true };
+	struct pt_breakpoint bp = { 0 };
+	struct user_regs_struct regs;
+	enum pt_launch_event ev;
 	uint64_t init_addr = 0;
 	bool have_python = false;
-	for (;;) {
-		if (!have_python) {
-			uint64_t entry = auxv_entry(child);
-			if (!entry || bp_insert(child, &bp, entry) < 0)
+	int rc;
+
+	if ((rc = pt_launch_spawn(&lo, prog, s->opt->argv, &s->launch, err)) < 0)
+		return rc;
+	s->launch.interrupted = s->interrupted;
+	s->launch.from_terminal = s->opt->from_terminal;
+	s->launch.grace_ms = s->opt->grace_ms;
+	s->pid = s->launch.pid;
+	s->launched = true;
+	pt_mem_fini(&s->mem);
+	pt_mem_init(&s->mem, s->pid);
+
+	for (ev = pt_launch_wait(&s->launch);;) {
+		if (ev == PT_LAUNCH_EXITED) {
+			launch_note_exit(s);
+			if (s->launch.execed)
+				return 1;
+			rc = pt_launch_exec_error(&s->launch, err);
+			return rc < 0 ? rc : pt_error_set(err, 127, "%s exited before it started", prog);
+		}
+		if (ev == PT_LAUNCH_EXEC) {
+			pt_breakpoint_forget(&bp);   /* gone with the old program */
+			have_python = false;
+			uint64_t entry = auxv_entry(s->pid);
+			if (!entry || pt_breakpoint_insert(&bp, s->pid, entry) < 0)
 				return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
 								    "cannot stop %s at its entry point", prog));
+			ev = pt_launch_resume(&s->launch, false, 0);
+			continue;
 		}
-		ptrace(PTRACE_CONT, child, NULL, NULL);
-		for (;;) {
-			rc = launch_wait(s, &status);
-			if (rc < 0)
-				return 1;  /* exited before any Python code ran */
-			if (rc == 0) {  /* exec'd again: start over */
-				bp.set = false;
-				have_python = false;
-				break;
-			}
-			struct user_regs_struct regs;
-			if (pt_ptrace_get_regs(child, &regs) < 0 || !bp.set || regs.rip != bp.addr + 1) {
-				ptrace(PTRACE_CONT, child, NULL, (void *)(long)SIGTRAP);
+		if (pt_ptrace_get_regs(s->pid, &regs) < 0 || !pt_breakpoint_hit(&bp, &regs)) {
+			ev = pt_launch_resume(&s->launch, false, SIGTRAP);  /* not ours */
+			continue;
+		}
+		if (!have_python) {
+			struct pt_error e2 = { 0 };
+			pt_breakpoint_remove(&bp);
+			if (session_open_python(s, &e2) < 0 || s->py.n_eval == 0) {
+				/* not (yet) Python: maybe a wrapper that execs it */
+				ev = pt_launch_resume(&s->launch, false, 0);
 				continue;
 			}
-			bp_remove(child, &bp);
-			regs.rip = bp.addr;
-			ptrace(PTRACE_SETREGS, child, NULL, &regs);
-			if (!have_python) {
-				struct pt_error e2 = { 0 };
-				s->pid = child;
-				if (session_open_python(s, &e2) < 0 || s->py.n_eval == 0) {
-					/* not (yet) Python: maybe a wrapper that execs it */
-					ptrace(PTRACE_CONT, child, NULL, NULL);
-					continue;
-				}
-				have_python = true;
-				init_addr = session_initialized_addr(s);
-				if (bp_insert(child, &bp, s->py.eval[0].lo) < 0)
-					return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
-									    "cannot set a breakpoint in %s", prog));
-				ptrace(PTRACE_CONT, child, NULL, NULL);
-				continue;
-			}
-			if (session_initialized(s, init_addr) != 0)
-				goto install;
-			/* step over the breakpoint, put it back */
-			ptrace(PTRACE_SINGLESTEP, child, NULL, NULL);
-			if (launch_wait(s, &status) < 0)
-				return 1;
-			bp_insert(child, &bp, bp.addr);
-			ptrace(PTRACE_CONT, child, NULL, NULL);
+			have_python = true;
+			init_addr = session_initialized_addr(s);
+			if (pt_breakpoint_insert(&bp, s->pid, s->py.eval[0].lo) < 0)
+				return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
+								    "cannot set a breakpoint in %s", prog));
+			ev = pt_launch_resume(&s->launch, false, 0);
+			continue;
 		}
+		if (session_initialized(s, init_addr) != 0)
+			break;
+		ev = pt_breakpoint_step_over(&bp, &s->launch);
+		if (ev == PT_LAUNCH_TRAP)
+			ev = pt_launch_resume(&s->launch, false, 0);
 	}
 
-install:;
-	/* At the eval loop's entry, GIL held: load the agent and send the
-	 * thread through agent_install on its way in. */
-	struct user_regs_struct regs;
-	pid_t tids[1] = { child };
-	struct pt_stopset set = { .pid = child, .n = 1, .tids = tids };
-	if ((rc = flow_agent_prepare(&s->agent, child, &s->maps, &s->py, agent_flags(s->opt), err)) < 0 ||
+	/* At the eval loop's entry, GIL held. */
+	pt_breakpoint_remove(&bp);
+	pid_t tids[1] = { s->pid };
+	struct pt_stopset set = { .pid = s->pid, .n = 1, .tids = tids };
+	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0 ||
 	    (rc = load_agent(s, &set, err)) < 0)
-		goto fail;
-	if (pt_ptrace_get_regs(child, &regs) < 0 || inject_install_call(s, child, &regs) < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "cannot prepare the install call in %s", prog);
-		goto fail;
-	}
-	ptrace(PTRACE_DETACH, child, NULL, NULL);
+		return launch_abort(s, rc);
+	if (pt_ptrace_get_regs(s->pid, &regs) < 0 || inject_install_call(s, s->pid, &regs) < 0)
+		return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
+						    "cannot prepare the install call in %s", prog));
+	pt_launch_detach(&s->launch);
 	for (size_t i = 0; i < s->agent.n_sigs; i++)
-		kill(child, s->agent.sigs[i]);
+		kill(s->pid, s->agent.sigs[i]);
 	rc = wait_installed(s, s->opt->install_timeout_ms, err);
 	if (rc == 0)
 		rc = pt_error_set(err, PT_FLOW_E_NOCODE, "%s did not install the hook", prog);
 	return rc < 0 ? launch_abort(s, rc) : 0;
-fail:
-	ptrace(PTRACE_DETACH, child, NULL, NULL);
-	return launch_abort(s, rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1169,6 +1075,12 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	err->msg[0] = 0;
 	pt_mem_init(&s.mem, opt->pid);
 	if (opt->argv) {
+		/* The program we start is our child, as strace's: a signal is
+		 * passed on to it and it is waited for (target/launch.c), not
+		 * detached from. The session's own stop word is set only when
+		 * the output fails. */
+		s.interrupted = stop;
+		s.stop = &s.own_stop;
 		rc = session_launch(&s, err);
 	} else {
 		rc = session_attach(&s, err);
@@ -1218,14 +1130,19 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	if (crc < 0 && rc == 0)
 		rc = pt_error_set(err, PT_E_INTERNAL, crc == -ENOMEM ? "out of memory"
 				  : "cannot decode the events: %s", strerror(-crc));
-	if (s.launched && !s.child_reaped && !*stop) {
-		int status;
-		if (waitpid(s.pid, &status, 0) == s.pid) {
-			stats->target_exited = true;
-			stats->target_status = status;
-		}
+	if (s.launched && !s.child_reaped) {
+		/* It does not outlive us. With nobody to read what it does (the
+		 * output failed, not merely given up on an interrupt), it is
+		 * killed (as stacks does); else (an exec ended tracing, or it
+		 * exits) it is waited for, signals passed on meanwhile. */
+		if (crc < 0 || (stats->output_failed && stats->output_error != EINTR))
+			pt_launch_kill(&s.launch);
+		pt_launch_wait_exit(&s.launch);
+		launch_note_exit(&s);
 	}
 out:
+	if (s.launched)
+		pt_launch_close(&s.launch);
 	flow_events_free(s.ev);
 	if (s.out)
 		pt_out_flow_free(s.out);

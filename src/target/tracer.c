@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "target/launch.h"
 #include "target/ptrace.h"
 
 /*
@@ -47,11 +48,11 @@
  * What pytrace's death does
  * -------------------------
  * Attach mode: the kernel detaches every tracee when its tracer dies; they
- * run on unharmed (no filter was added). Launch mode uses PTRACE_O_EXITKILL,
- * as strace does with --seccomp-bpf: the filter cannot be removed, and with
- * no tracer left every chosen system call would fail with ENOSYS, so a
- * target silently losing its writes is replaced by one that is killed with
- * pytrace. An orderly end (Ctrl-C, SIGTERM) is not a death: see
+ * run on unharmed (no filter was added). Launch mode (target/launch.c): the
+ * command is pytrace's child and dies with it (PTRACE_O_EXITKILL, as strace
+ * does with --seccomp-bpf, and PR_SET_PDEATHSIG): besides, its filter cannot
+ * be removed, and with no tracer left every chosen system call would fail
+ * with ENOSYS. An orderly end (Ctrl-C, SIGTERM) is not a death: see
  * pt_tracer_shutdown.
  */
 
@@ -104,12 +105,9 @@ struct pt_tracer {
 	struct tcb *held;       /* stopped for the event last returned */
 	struct tev_queue q;
 	struct pt_tev cur;
-	pid_t launched_pid;
-	int launched_status;
+	struct pt_launch launch; /* launch mode: the command (pid 0 otherwise) */
 	bool interrupt_reported;
-	bool shutting_down;
 	bool killed;            /* launched processes SIGKILLed after the grace */
-	struct timespec deadline;
 	bool done;
 	unsigned long options;
 };
@@ -402,7 +400,7 @@ static void tcb_gone(struct pt_tracer *tr, struct tcb *t, int status)
 	if (t->tid == p->pid && status != -1) {
 		p->status = status;
 		if (p->launched)
-			tr->launched_status = status;
+			tr->launch.status = status;
 	}
 	tcb_unlink(tr, t);
 	free(t);
@@ -433,8 +431,8 @@ static struct tcb *status_stopped_tcb(struct pt_tracer *tr, pid_t tid, int statu
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		if (t)
 			tcb_gone(tr, t, status);
-		else if (tid == tr->launched_pid)
-			tr->launched_status = status;
+		else if (tid == tr->launch.pid)
+			tr->launch.status = status;
 		return NULL;
 	}
 	if (!WIFSTOPPED(status))
@@ -611,21 +609,14 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr)
 						   .signal = (int)*tr->opts.interrupted };
 			return &tr->cur;
 		}
-		bool grace = tr->shutting_down;
-		if (grace && ms_since(&tr->deadline) >= 0 && !tr->killed) {
-			if (tr->step) {
-				/* No filter: they can run on untraced. */
-				detach_all(tr);
-				tr->done = true;
-				continue;  /* the exits detach_all queued come first */
-			}
-			/* Their filter would fail the chosen calls with ENOSYS
-			 * once we are gone: they end with us, as EXITKILL would
-			 * have it. Their exits are collected below. */
+		bool grace = tr->launch.shutting_down && !tr->killed;
+		if (grace && pt_launch_grace_over(&tr->launch)) {
+			/* They end with us (target/launch.c), and their filter
+			 * would fail the chosen calls with ENOSYS once we are
+			 * gone. Their exits are collected below. */
 			for (struct tproc *p = tr->procs; p; p = p->next)
 				kill(p->pid, SIGKILL);
 			tr->killed = true;
-			tr->shutting_down = false;
 			continue;
 		}
 		pid_t pid = waitpid(-1, &status, __WALL | (grace ? WNOHANG : 0));
@@ -663,33 +654,18 @@ void pt_tracer_shutdown(struct pt_tracer *tr, int sig, bool forward, unsigned gr
 		tcb_resume(tr, tr->held);
 		tr->held = NULL;
 	}
-	if (tr->attach_mode || !tr->launched_pid) {
+	if (tr->attach_mode || !tr->launch.pid) {
 		detach_all(tr);
 		tr->done = true;
 		return;
 	}
 	if (tr->killed)
 		return;
-	if (tr->shutting_down) {
-		/* A second interrupt: end the grace period now. */
-		tr->deadline = (struct timespec){ 0, 0 };
-		return;
-	}
 	/* As strace: the command we started is told to go, and its filter is
-	 * served while it (and any children) wind down. */
-	if (proc_find(tr, tr->launched_pid)) {
-		kill(tr->launched_pid, SIGCONT);
-		if (forward)
-			kill(tr->launched_pid, sig ? sig : SIGTERM);
-	}
-	tr->shutting_down = true;
-	clock_gettime(CLOCK_MONOTONIC, &tr->deadline);
-	tr->deadline.tv_sec += grace_ms / 1000;
-	tr->deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000;
-	if (tr->deadline.tv_nsec >= 1000000000) {
-		tr->deadline.tv_sec++;
-		tr->deadline.tv_nsec -= 1000000000;
-	}
+	 * served while it (and any children) wind down. A second interrupt
+	 * ends the grace period. The command itself may be gone already
+	 * (its children are waited for all the same). */
+	pt_launch_shutdown(&tr->launch, sig, forward, grace_ms);
 	/* A second interrupt ends the grace period. */
 	tr->interrupt_reported = false;
 	if (tr->opts.interrupted)
@@ -704,7 +680,8 @@ static struct pt_tracer *tracer_new(const struct pt_tracer_opts *opts)
 	if (!tr)
 		return NULL;
 	tr->opts = *opts;
-	tr->launched_status = -1;
+	tr->launch.status = -1;
+	tr->launch.exec_fd = -1;
 	return tr;
 }
 
@@ -759,71 +736,13 @@ static struct sock_filter *seccomp_build(const struct pt_syscall_set *set, size_
 	return f;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_fail(const char *what, const char *path, int e)
-{
-	char msg[512];
-	int n = snprintf(msg, sizeof(msg), "pytrace: %s '%s': %s\n", what, path, strerror(e));
-	if (n > 0)
-		(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-}
-
-/* The filter is for tracing, not confinement: SPEC_ALLOW keeps the kernel
- * from switching on speculative-store-bypass mitigation for the command
- * (which slows it down on CPUs where that mitigation is per task). Without
- * CAP_SYS_ADMIN the kernel wants no_new_privs first; with it we leave the
- * command's privileges alone. */
-static int child_install_filter(const struct sock_fprog *prog)
-{
-	unsigned flags = SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-	bool nnp = false;
-
-	for (;;) {
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog) == 0)
-			return 0;
-		if (errno == EINVAL && flags) {
-			flags = 0;  /* before Linux 4.17 */
-		} else if (errno == EACCES && !nnp) {
-			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-				return -1;
-			nnp = true;
-		} else {
-			return -1;
-		}
-	}
-}
-
-static void child_run(const char *path, char *const argv[], const struct sock_fprog *prog)
-{
-	sigset_t none;
-
-	/* pytrace ignores SIGPIPE and blocks nothing the command should see. */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGQUIT, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Wait here until the parent has seized us. */
-	raise(SIGSTOP);
-	if (prog && child_install_filter(prog) < 0) {
-		child_fail("cannot install the seccomp filter for", path, errno);
-		_exit(126);
-	}
-	execv(path, argv);
-	int e = errno;
-	child_fail("cannot execute", path, e);
-	_exit(e == ENOENT ? 127 : 126);
-}
-
 int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *const argv[],
 		     struct pt_tracer **out, struct pt_error *err)
 {
 	struct pt_tracer *tr = tracer_new(opts);
 	struct sock_filter *filter = NULL;
 	struct sock_fprog prog = { 0 };
-	int status, rc;
+	int rc;
 
 	*out = NULL;
 	if (!tr)
@@ -838,54 +757,26 @@ int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *
 		prog.len = (unsigned short)n;
 		prog.filter = filter;
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "fork: %s", strerror(errno));
-		goto fail;
+	tr->options = TRACE_OPTIONS | (tr->step ? 0 : PTRACE_O_TRACESECCOMP) | PTRACE_O_EXITKILL;
+	struct pt_launch_opts lo = { .ptrace_options = tr->options, .filter = tr->step ? NULL : &prog };
+	rc = pt_launch_spawn(&lo, path, argv, &tr->launch, err);
+	free(filter);
+	if (rc < 0) {
+		free(tr);
+		return rc;
 	}
-	if (pid == 0)
-		child_run(path, argv, tr->step ? NULL : &prog);
-
-	while (waitpid(pid, &status, WSTOPPED) < 0) {
-		if (errno != EINTR) {
-			rc = pt_error_set(err, PT_E_INTERNAL, "waitpid: %s", strerror(errno));
-			goto fail_kill;
-		}
-	}
-	if (!WIFSTOPPED(status)) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "the child died before it could be traced");
-		goto fail;
-	}
-	/* EXITKILL only with the filter: see the comment at the top. */
-	tr->options = TRACE_OPTIONS | (tr->step ? 0 : PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL);
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)tr->options) < 0) {
-		rc = pt_error_set(err, errno == EPERM ? PT_E_PERM : PT_E_INTERNAL,
-				 "cannot trace the command (PTRACE_SEIZE: %s)%s", strerror(errno),
-				 errno == EPERM ? "; is ptrace forbidden here (container seccomp "
-						  "policy, Yama ptrace_scope 3)?" : "");
-		goto fail_kill;
-	}
+	pid_t pid = tr->launch.pid;
 	struct tproc *p = proc_get(tr, pid);
 	if (!p || !tcb_add(tr, pid, p)) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
-		goto fail_kill;
+		pt_launch_kill(&tr->launch);
+		pt_launch_wait_exit(&tr->launch);
+		pt_tracer_free(tr);
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	}
 	p->launched = true;
 	p->pre_exec = true;
-	tr->launched_pid = pid;
-	kill(pid, SIGCONT);
-	free(filter);
 	*out = tr;
 	return 0;
-
-fail_kill:
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, __WALL);
-fail:
-	free(filter);
-	free(tr);
-	return rc;
 }
 
 /* Seizes one listed thread. 1: ours now; 0: gone or already ours;
@@ -1013,12 +904,17 @@ int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tra
 
 int pt_tracer_launched_status(const struct pt_tracer *tr)
 {
-	return tr->launched_status;
+	return tr->launch.status;
+}
+
+int pt_tracer_exec_error(struct pt_tracer *tr, struct pt_error *err)
+{
+	return tr->launch.pid ? pt_launch_exec_error(&tr->launch, err) : 0;
 }
 
 pid_t pt_tracer_launched_pid(const struct pt_tracer *tr)
 {
-	return tr->launched_pid;
+	return tr->launch.pid;
 }
 
 bool pt_tracer_uses_seccomp(const struct pt_tracer *tr)
@@ -1042,6 +938,7 @@ void pt_tracer_free(struct pt_tracer *tr)
 		return;
 	if (tr->ntcbs)
 		detach_all(tr);
+	pt_launch_close(&tr->launch);
 	while (tr->procs) {
 		struct tproc *p = tr->procs;
 		tr->procs = p->next;

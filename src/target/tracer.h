@@ -73,10 +73,11 @@ struct pt_tracer_opts {
 
 struct pt_tracer;
 
-/* Starts path with argv (argv[0] as given) under the tracer. The child
- * stops itself, is seized, installs the seccomp filter and executes path.
- * A failure to execute shows as the child exiting with 126 or 127 after
- * printing why on stderr. Errors: -PT_E_INTERNAL. */
+/* Starts path with argv (argv[0] as given) under the tracer, as pytrace's
+ * child (target/launch.h: it dies with pytrace). The child stops itself, is
+ * seized, installs the seccomp filter and executes path. A failure to
+ * execute shows as the child exiting with 126 or 127; pt_tracer_exec_error
+ * then says why. Errors: -PT_E_PERM, -PT_E_INTERNAL. */
 int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *const argv[],
 		     struct pt_tracer **out, struct pt_error *err);
 
@@ -95,16 +96,18 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr);
  * strace does: the command gets SIGCONT, and sig too when forward is set
  * (not when the terminal already sent it to the whole process group), and
  * tracing continues for up to grace_ms so it can exit with its filter
- * still served. What is left then is killed (SIGKILL), since its filter
- * would fail the chosen calls with ENOSYS once we are gone (with
- * no_seccomp there is no filter, and it is detached instead). Calling it
- * again ends the grace period. Keep calling pt_tracer_next_event until
- * PT_TEV_END. */
+ * still served. What is left then is killed (SIGKILL): the command is
+ * pytrace's child and does not outlive it (and its filter would fail the
+ * chosen calls with ENOSYS once we are gone). Calling it again ends the
+ * grace period. Keep calling pt_tracer_next_event until PT_TEV_END. */
 void pt_tracer_shutdown(struct pt_tracer *tr, int sig, bool forward, unsigned grace_ms);
 
 /* The launched command's wait status, or -1 (not launched, or it had not
  * exited when we detached). */
 int pt_tracer_launched_status(const struct pt_tracer *tr);
+/* After the launched command exited with 126 or 127 before its exec: why
+ * (err filled, -126 or -127), or 0. */
+int pt_tracer_exec_error(struct pt_tracer *tr, struct pt_error *err);
 pid_t pt_tracer_launched_pid(const struct pt_tracer *tr);
 bool pt_tracer_uses_seccomp(const struct pt_tracer *tr);
 /* Whether the grace period after an interrupt ran out and the launched
