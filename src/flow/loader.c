@@ -264,7 +264,7 @@ int flow_agent_syscall(struct flow_agent *a, long nr, uint64_t a0, uint64_t a1, 
 {
 	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
 	int sig = 0;
-	int rc = pt_inject_syscall(a->tid, a->mem, a->inject_site, nr, args, ret, &sig);
+	int rc = pt_inject_syscall(a->tid, a->mem, a->inject_site, a->ptrace_options, nr, args, ret, &sig);
 
 	if (sig && a->n_sigs < sizeof(a->sigs) / sizeof(a->sigs[0]))
 		a->sigs[a->n_sigs++] = sig;

@@ -644,6 +644,7 @@ static void abandon_agent(struct flow_session *s)
 	uint64_t zero = 0;
 	pt_mem_write(&s->mem, s->agent.ctx_addr + CTX_FIELD(ring), &zero, 8);
 	s->agent.tid = inject_thread(s, &set);
+	s->agent.ptrace_options = 0;  /* seized afresh */
 	flow_agent_syscall(&s->agent, 11 /* munmap */, s->agent.ring_addr, s->agent.ring_size, 0, 0, 0,
 			   0, &r);
 	s->agent.ring_addr = 0;
@@ -693,6 +694,8 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 	s->agent.ctx.tid_offset = flow_find_tid_offset(&s->mem, own, fs, set->n);
 	free(fs);
 	free(own);
+	/* launched: traced since exec with exec events; attached: seized bare */
+	s->agent.ptrace_options = s->launched ? PTRACE_O_TRACEEXEC : 0;
 	rc = flow_agent_load(&s->agent, inject_thread(s, set), &s->maps, &s->mem, s->opt->ring_bytes,
 			     err);
 	if (rc == 0)
@@ -1081,6 +1084,7 @@ static int detach_idle(struct flow_session *s)
 	uint64_t zero = 0;
 	pt_mem_write(&s->mem, s->agent.ctx_addr + CTX_FIELD(ring), &zero, 8);
 	s->agent.tid = inject_thread(s, &set);
+	s->agent.ptrace_options = 0;  /* seized afresh */
 	flow_agent_syscall(&s->agent, 11 /* munmap */, s->agent.ring_addr, s->agent.ring_size, 0, 0,
 			   0, 0, &r);
 	s->agent.ring_addr = 0;

@@ -39,6 +39,14 @@
  * that dies at any of those instants leaves a thread that either has its
  * own registers, or is on its way through the stub back to them
  * (exit_ptrace clears the syscall-tracing flag; no trap flag is ever set).
+ *
+ * One kernel detail makes PTRACE_O_TRACESYSGOOD necessary: a tracee whose
+ * tracer dies while it sits in a system-call stop resumes with the stop's
+ * exit code still in place, and ptrace_report_syscall() sends it that
+ * code as a signal: SIGTRAP, which kills a process nobody traces. With
+ * TRACESYSGOOD the code is SIGTRAP|0x80, not a valid signal, and nothing
+ * is sent (strace relies on the same). Seen here: 1 death in 60 kills of
+ * `flow -p` on 3.9 without it, none in thousands with it.
  */
 
 /* Kernel-internal restart codes a stopped system call may show in rax. */
@@ -218,7 +226,7 @@ static bool inject_is_syscall_stop(pid_t tid, int status)
 	return si.si_code == SIGTRAP;
 }
 
-int pt_inject_syscall(pid_t tid, struct pt_mem *mem, uint64_t site, long nr,
+int pt_inject_syscall(pid_t tid, struct pt_mem *mem, uint64_t site, unsigned options, long nr,
 		      const uint64_t args[6], int64_t *ret, int *sig)
 {
 	struct user_regs_struct stopped, cont, r;
@@ -245,10 +253,12 @@ int pt_inject_syscall(pid_t tid, struct pt_mem *mem, uint64_t site, long nr,
 	};
 	memcpy(stub, inject_stub, sizeof(stub));
 	memcpy(stub + STUB_SLOT, &cont.rip, 8);
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)(options | PTRACE_O_TRACESYSGOOD)) < 0)
+		return -errno;
 	if ((rc = pt_mem_write(mem, frame, &f, sizeof(f))) < 0 ||
 	    (rc = pt_mem_read(mem, site, orig, sizeof(orig))) < 0 ||
 	    (rc = pt_mem_write(mem, site, stub, sizeof(stub))) < 0)
-		return rc;
+		goto restore_options;
 
 	r = cont;
 	r.rip = site;
@@ -311,5 +321,8 @@ int pt_inject_syscall(pid_t tid, struct pt_mem *mem, uint64_t site, long nr,
 restore_site:
 	if (pt_mem_write(mem, site, orig, sizeof(orig)) < 0 && rc == 0)
 		rc = -EFAULT;
+restore_options:
+	/* The stop we leave it in keeps SIGTRAP|0x80 as its code. */
+	ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)options);
 	return rc;
 }

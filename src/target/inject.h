@@ -24,9 +24,11 @@
 int pt_inject_find_site(const struct pt_maps *maps, struct pt_mem *mem, uint64_t *site);
 
 /*
- * Executes one system call in tid, which must be in a ptrace stop of a
- * tracee seized with no options (or PTRACE_O_TRACESYSGOOD), from the
- * thread that attached. Safe by construction: the thread runs a stub
+ * Executes one system call in tid, which must be in a ptrace stop, from
+ * the thread that attached; options are the ptrace options the tracer
+ * set on it (put back afterwards, PTRACE_O_TRACESYSGOOD added meanwhile:
+ * a tracee left in a system-call stop by a dying tracer would otherwise
+ * send itself SIGTRAP, see inject.c). Safe by construction: the thread runs a stub
  * written at site ("syscall; restore every register from a frame below
  * the stack's red zone; jump back") entered with PTRACE_SYSCALL, so no
  * trap flag and no breakpoint are ever set. pytrace takes the result at
@@ -43,7 +45,7 @@ int pt_inject_find_site(const struct pt_maps *maps, struct pt_mem *mem, uint64_t
  * restart_syscall, whose state these calls never touch).
  * Returns 0, or -errno if the thread could not be run (-ESRCH: it died).
  */
-int pt_inject_syscall(pid_t tid, struct pt_mem *mem, uint64_t site, long nr,
+int pt_inject_syscall(pid_t tid, struct pt_mem *mem, uint64_t site, unsigned options, long nr,
 		      const uint64_t args[6], int64_t *ret, int *sig);
 
 /*
