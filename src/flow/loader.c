@@ -264,7 +264,7 @@ int flow_agent_syscall(struct flow_agent *a, long nr, uint64_t a0, uint64_t a1, 
 {
 	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
 	int sig = 0;
-	int rc = pt_inject_syscall(a->tid, a->syscall_insn, nr, args, ret, &sig);
+	int rc = pt_inject_syscall(a->tid, a->mem, a->inject_site, a->ptrace_options, nr, args, ret, &sig);
 
 	if (sig && a->n_sigs < sizeof(a->sigs) / sizeof(a->sigs[0]))
 		a->sigs[a->n_sigs++] = sig;
@@ -297,9 +297,12 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	char path[64];
 
 	a->tid = tid;
-	if (pt_inject_find_syscall(maps, mem, &a->syscall_insn) < 0)
+	a->mem = mem;
+	if (pt_inject_find_site(maps, mem, &a->inject_site) < 0)
 		return pt_error_set(err, PT_E_INTERNAL,
-				   "no executable `syscall` instruction found in process %d", (int)a->pid);
+				   "no room for injected system calls in process %d (no executable "
+				   "segment of a mapped ELF file ends %d bytes before its page)",
+				   (int)a->pid, PT_INJECT_SITE_SIZE);
 
 	/* The agent: read+write first, code made read+execute after. */
 	rc = loader_call(a, "mmap", NR_mmap, 0, a->mem_size, PROT_READ | PROT_WRITE,

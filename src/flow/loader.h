@@ -18,7 +18,9 @@
 struct flow_agent {
 	pid_t pid;
 	pid_t tid;                    /* the stopped thread used for syscalls */
-	uint64_t syscall_insn;
+	struct pt_mem *mem;           /* the target's memory (set by the load) */
+	uint64_t inject_site;         /* where injected system calls run */
+	unsigned ptrace_options;      /* what the tracer set on tid */
 	uint64_t base;                /* the agent's mapping in the target */
 	uint64_t mem_size, text_size;
 	uint64_t ctx_addr;            /* struct pt_agent_ctx in the target */

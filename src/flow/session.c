@@ -207,6 +207,26 @@ static bool target_alive(struct flow_session *s)
 	return true;
 }
 
+/* The thread that runs injected system calls: one whose stop carries no
+ * signal if there is one (running it discards that stop's signal);
+ * otherwise the first, whose signal joins those re-sent on resume. */
+static pid_t inject_thread(struct flow_session *s, struct pt_stopset *set)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; set->sigs && i < set->n; i++) {
+		if (!set->sigs[i]) {
+			k = i;
+			break;
+		}
+	}
+	if (set->sigs && set->sigs[k] && s->agent.n_sigs < sizeof(s->agent.sigs) / sizeof(s->agent.sigs[0])) {
+		s->agent.sigs[s->agent.n_sigs++] = set->sigs[k];
+		set->sigs[k] = 0;
+	}
+	return set->tids[k];
+}
+
 static void session_resume(struct flow_session *s, struct pt_stopset *set)
 {
 	pid_t tid = s->agent.tid;
@@ -631,7 +651,8 @@ static void abandon_agent(struct flow_session *s)
 		return;
 	uint64_t zero = 0;
 	pt_mem_write(&s->mem, s->agent.ctx_addr + CTX_FIELD(ring), &zero, 8);
-	s->agent.tid = set.tids[0];
+	s->agent.tid = inject_thread(s, &set);
+	s->agent.ptrace_options = 0;  /* seized afresh */
 	flow_agent_syscall(&s->agent, 11 /* munmap */, s->agent.ring_addr, s->agent.ring_size, 0, 0, 0,
 			   0, &r);
 	s->agent.ring_addr = 0;
@@ -681,7 +702,10 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 	s->agent.ctx.tid_offset = flow_find_tid_offset(&s->mem, own, fs, set->n);
 	free(fs);
 	free(own);
-	rc = flow_agent_load(&s->agent, set->tids[0], &s->maps, &s->mem, s->opt->ring_bytes, err);
+	/* launched: traced since exec with exec events; attached: seized bare */
+	s->agent.ptrace_options = s->launched ? PTRACE_O_TRACEEXEC : 0;
+	rc = flow_agent_load(&s->agent, inject_thread(s, set), &s->maps, &s->mem, s->opt->ring_bytes,
+			     err);
 	if (rc == 0)
 		s->agent_loaded = true;
 	return rc;
@@ -965,7 +989,8 @@ static int detach_idle(struct flow_session *s)
 	}
 	uint64_t zero = 0;
 	pt_mem_write(&s->mem, s->agent.ctx_addr + CTX_FIELD(ring), &zero, 8);
-	s->agent.tid = set.tids[0];
+	s->agent.tid = inject_thread(s, &set);
+	s->agent.ptrace_options = 0;  /* seized afresh */
 	flow_agent_syscall(&s->agent, 11 /* munmap */, s->agent.ring_addr, s->agent.ring_size, 0, 0,
 			   0, 0, &r);
 	s->agent.ring_addr = 0;

@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: MIT
+"""Kill-anywhere: pytrace SIGKILLed at any instant of its set-up leaves the target running.
+
+One long-running target per interpreter (tests/targets/safety.py: a busy
+thread, a thread blocked in read(2), a main thread answering pings). For
+each of `flow -p`, `stacks -p` and `dump`, pytrace is started and killed
+with SIGKILL after delays spread evenly from 0 to past the command's
+measured set-up time (KILLS of them), and after each kill the target must
+be alive, untraced (TracerPid 0 in every thread, polled until the kernel
+has finished the detach), not stopped, still computing right (a ping
+returns the right sum, and the busy thread has moved on), with every hook
+it had before (each thread state's profile function, the PEP 523 slot,
+the sys.monitoring tools) exactly as it was once the agent has noticed
+the death. For flow, a kill after set-up ("tracing process") must also
+end with the ring unmapped. At the end the blocked read must still
+complete normally.
+"""
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+import harness
+from conftest import INSTALLED
+from harness import REPO, poll_until
+
+TARGET = str(REPO / "tests" / "targets" / "safety.py")
+OFFSETS = REPO / "src" / "python" / "offsets"
+KILLS = 50
+SETTLE = 10          # seconds the kernel / the agent may take to let go
+RING = "memfd:pytrace-flow"
+
+
+def offsets(python_id):
+    """The offsets the target reads its own hooks at, from pytrace's tables."""
+    major, minor = INSTALLED[python_id][1][:2]
+    text = (OFFSETS / ("py%d%d.c" % (major, minor))).read_text()
+
+    def field(name):
+        m = re.search(r"\.%s = (-?\w+)," % name, text)
+        return -1 if m is None or m.group(1) == "PYV_NONE" else int(m.group(1))
+    return field("tstate_c_profilefunc"), field("interp_eval_frame")
+
+
+class SafetyTarget:
+    def __init__(self, python_id):
+        ready_r, ready_w = os.pipe()
+        prof, ev = offsets(python_id)
+        self.proc = subprocess.Popen([INSTALLED[python_id][0], TARGET, str(ready_w), str(prof),
+                                      str(ev)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     pass_fds=(ready_w,))
+        os.close(ready_w)
+        self.pid = self.proc.pid
+        self.buf = b""
+        r, _, _ = select.select([ready_r], [], [], 60)
+        assert r and os.read(ready_r, 16) == b"ready\n", "the safety target did not start"
+        os.close(ready_r)
+        self.count = 0
+        self.baseline = self.ping()[2]
+
+    def line(self, timeout=harness.PING_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([self.proc.stdout], [], [], max(left, 0))
+            if not r:
+                pytest.fail("the target did not answer within %ss" % timeout)
+            data = os.read(self.proc.stdout.fileno(), 65536)
+            assert data, "the target closed its output (exit status %s)" % self.proc.poll()
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def ping(self, n=1000):
+        self.proc.stdin.write(b"ping %d\n" % n)
+        self.proc.stdin.flush()
+        words = self.line().split(" ", 4)
+        assert words[0] == "pong", words
+        total, count, blocked = int(words[1]), int(words[2]), int(words[3])
+        assert total == n * (n + 1) // 2, "the target computes wrong: %d" % total
+        return count, blocked, json.loads(words[4])
+
+    def tracers(self):
+        """TracerPid of every thread (a thread gone meanwhile is skipped)."""
+        out = {}
+        for tid in harness.task_ids(self.pid):
+            try:
+                with open("/proc/%d/task/%d/status" % (self.pid, tid)) as f:
+                    out[tid] = int(next(l for l in f if l.startswith("TracerPid:")).split()[1])
+            except (OSError, StopIteration):
+                pass
+        return out
+
+    def rings(self):
+        with open("/proc/%d/maps" % self.pid) as f:
+            return sum(RING in l for l in f)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def safety_targets(python_id, pytrace):
+    live = []
+    yield live
+    for t in live:
+        t.close()
+
+
+@pytest.fixture
+def safety_target(python_id, safety_targets):
+    """The interpreter's one target (a fresh one only if a failed test killed it)."""
+    if not safety_targets or safety_targets[-1].proc.poll() is not None:
+        safety_targets.append(SafetyTarget(python_id))
+    return safety_targets[-1]
+
+
+def command(name, pid):
+    if name == "flow":
+        return ["flow", "--buffer-size", "1", "-p", str(pid)]
+    if name == "stacks":
+        return ["stacks", "-e", "read,write", "-p", str(pid)]
+    return ["dump", str(pid)]
+
+
+READY = {"flow": "pytrace: tracing process", "stacks": "pytrace: attached to process"}
+
+
+def set_up_time(pytrace, name, target, tmp_path):
+    """Seconds from start to the end of set-up (dump: to its exit)."""
+    err = tmp_path / "setup.err"
+    with open(str(err), "wb") as f:
+        start = time.monotonic()
+        p = subprocess.Popen([pytrace] + command(name, target.pid), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=f)
+    try:
+        if name == "dump":
+            assert p.wait(timeout=60) == 0, err.read_text()
+        else:
+            poll_until(lambda: READY[name] in err.read_text() or p.poll() is not None, 60,
+                       "pytrace %s to set up" % name)
+            assert p.poll() is None, err.read_text()
+        took = time.monotonic() - start
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=60)
+    settle(target, name, set_up_done=True)
+    return took
+
+
+def settle(target, name, set_up_done, leaked=0):
+    """Checks the target after pytrace died; returns the flow rings left mapped."""
+    assert target.proc.poll() is None, "the target died (status %s)" % target.proc.poll()
+    poll_until(lambda: not any(target.tracers().values()), SETTLE,
+               "every thread of the target to be untraced (TracerPid 0): %s" % target.tracers())
+    for tid in harness.task_ids(target.pid):
+        st = harness.task_state(target.pid, tid)
+        assert st not in ("t", "T"), "thread %d is stopped (%s) after pytrace died" % (tid, st)
+    before = target.count
+    state = {}
+
+    def restored():
+        state["count"], _, state["hooks"] = target.ping()
+        return state["hooks"] == target.baseline and state["count"] > before
+
+    try:
+        poll_until(restored, SETTLE, "the hooks to be as they were")
+    except pytest.fail.Exception:
+        if not state:
+            raise
+        pytest.fail("after pytrace died: busy thread at %s (%s before), hooks %s (%s before)"
+                    % (state.get("count"), before, state.get("hooks"), target.baseline))
+    target.count = state["count"]
+    if name != "flow":
+        return leaked
+    if set_up_done:
+        poll_until(lambda: target.rings() <= leaked, SETTLE,
+                   "the agent to unmap its ring after pytrace died")
+    return target.rings()
+
+
+@pytest.mark.parametrize("name", ["flow", "stacks", "dump"])
+def test_kill_anywhere(python_id, pytrace, safety_target, name, tmp_path):
+    target = safety_target
+    leaked = target.rings() if name == "flow" else 0
+    took = set_up_time(pytrace, name, target, tmp_path)
+    alive = 0
+    early = 0
+    err = tmp_path / "kill.err"
+    for i in range(KILLS):
+        delay = took * 1.25 * i / (KILLS - 1)
+        with open(str(err), "wb") as f:
+            p = subprocess.Popen([pytrace] + command(name, target.pid), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=f)
+        time.sleep(delay)
+        p.kill()
+        p.wait()
+        done = name in READY and READY[name] in err.read_text()
+        early += not done
+        assert target.proc.poll() is None, \
+            "the target died (status %s) at kill %d of %d, %.1f ms after pytrace %s started" % (
+                target.proc.poll(), i + 1, KILLS, delay * 1000, name)
+        leaked = settle(target, name, done, leaked)
+        alive += 1
+    _, blocked, _ = target.ping()
+    target.proc.stdin.write(b"wake\n")
+    target.proc.stdin.flush()
+    assert target.line() in ("woke %r" % (b"x",), "woke 'x'"), "the blocked read did not complete"
+    assert target.ping()[1] == blocked + 1
+    print("\n%s %s: set-up %.1f ms, %d kills (%d before set-up ended), target alive after %d, "
+          "%d flow rings left mapped by kills during the load" % (
+              python_id, name, took * 1000, KILLS, early, alive, leaked))

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: MIT
+"""Target for the kill-anywhere tests: keeps computing while pytrace is killed at it.
+
+usage: safety.py READY_FD PROFILEFUNC_OFFSET EVAL_FRAME_OFFSET
+
+Runs a busy thread (calls work() forever, counting), a thread blocked in
+read(2) on a pipe nobody writes to, and a main thread that answers
+commands on stdin (one per line) on stdout:
+
+  ping N    -> "pong SUM COUNT BLOCKED HOOKS": SUM = work() summed over
+               range(N) (N*(N+1)/2 if the interpreter computes right), COUNT
+               the busy thread's calls so far, BLOCKED how many reads the
+               blocked thread completed, HOOKS what pytrace must leave as
+               it found: every thread state's c_profilefunc (at
+               PROFILEFUNC_OFFSET, from pytrace's offset tables), the
+               interpreter's PEP 523 eval-frame slot (EVAL_FRAME_OFFSET, -1:
+               none) and the sys.monitoring tools in use (3.12+), as JSON.
+  wake      -> writes one byte to the blocked thread's pipe; its read
+               completes, it answers "woke BYTE" and blocks again.
+
+Writes "ready\\n" to READY_FD once the threads run. EOF on stdin ends it.
+Runs unchanged on CPython 2.7 and 3.6+.
+"""
+
+import ctypes
+import json
+import os
+import sys
+import threading
+
+count = [0]
+blocked_reads = [0]
+
+
+def work(i):
+    return i + 1
+
+
+def busy():
+    n = 0
+    while True:
+        n = work(n)
+        count[0] = n
+
+
+def blocked(fd):
+    while True:
+        b = os.read(fd, 1)   # blocks: nobody writes unless asked ("wake")
+        blocked_reads[0] += 1
+        say("woke %r" % (b,))
+
+
+def say(line):
+    os.write(1, (line + "\n").encode())
+
+
+def hooks(profile_off, eval_off):
+    api = ctypes.pythonapi
+    api.PyInterpreterState_Head.restype = ctypes.c_void_p
+    api.PyInterpreterState_ThreadHead.restype = ctypes.c_void_p
+    api.PyInterpreterState_ThreadHead.argtypes = [ctypes.c_void_p]
+    api.PyThreadState_Next.restype = ctypes.c_void_p
+    api.PyThreadState_Next.argtypes = [ctypes.c_void_p]
+    interp = api.PyInterpreterState_Head()
+    profile = []
+    ts = api.PyInterpreterState_ThreadHead(interp)
+    while ts:
+        profile.append(ctypes.c_void_p.from_address(ts + profile_off).value or 0)
+        ts = api.PyThreadState_Next(ts)
+    ev = (ctypes.c_void_p.from_address(interp + eval_off).value or 0) if eval_off >= 0 else 0
+    tools = []
+    mon = getattr(sys, "monitoring", None)
+    if mon is not None:
+        tools = [mon.get_tool(i) for i in range(6)]
+    return {"profile": sorted(profile), "eval_frame": ev, "tools": tools}
+
+
+def main():
+    ready = int(sys.argv[1])
+    profile_off, eval_off = int(sys.argv[2]), int(sys.argv[3])
+    r, w = os.pipe()
+    for target, args in ((busy, ()), (blocked, (r,))):
+        t = threading.Thread(target=target, args=args)
+        t.daemon = True
+        t.start()
+    while count[0] == 0:
+        pass
+    os.write(ready, b"ready\n")
+    buf = b""
+    while True:
+        data = os.read(0, 4096)
+        if not data:
+            os._exit(0)
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            words = line.decode().split()
+            if words[0] == "ping":
+                n = int(words[1])
+                total = 0
+                for i in range(n):
+                    total += work(i)
+                say("pong %d %d %d %s" % (total, count[0], blocked_reads[0],
+                                          json.dumps(hooks(profile_off, eval_off),
+                                                     sort_keys=True)))
+            elif words[0] == "wake":
+                os.write(w, b"x")
+
+
+if __name__ == "__main__":
+    main()
