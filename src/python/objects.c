@@ -26,8 +26,9 @@ struct code_slot {
 struct pyv_code_cache {
 	struct code_slot slot[CODE_CACHE_SLOTS];
 	uint8_t scratch[MAX_TABLE_BYTES + 1];
-	uint8_t raw[(MAX_NAME_CHARS + 1) * 4];
 };
+
+#define STRING_RAW_BYTES ((MAX_NAME_CHARS + 1) * 4)
 
 static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
 {
@@ -108,9 +109,9 @@ void pyv_string_decode(const uint8_t *raw, size_t nchars, unsigned kind, char *b
 
 static uint8_t *string_scratch(struct pt_python *py)
 {
-	if (!py->codes && !(py->codes = calloc(1, sizeof(*py->codes))))
-		return NULL;
-	return py->codes->raw;
+	if (!py->string_raw)
+		py->string_raw = malloc(STRING_RAW_BYTES);
+	return py->string_raw;
 }
 
 int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, char *buf, size_t cap)
@@ -282,6 +283,8 @@ hit:
 
 void pt_python_fini(struct pt_python *py)
 {
+	free(py->string_raw);
+	py->string_raw = NULL;
 	if (py->codes) {
 		for (size_t i = 0; i < CODE_CACHE_SLOTS; i++)
 			code_slot_clear(&py->codes->slot[i]);

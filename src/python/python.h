@@ -38,6 +38,7 @@ struct pt_python {
 	struct pyv_range eval[4];    /* functions that run bytecode */
 	size_t n_eval;
 	struct pyv_code_cache *codes;
+	uint8_t *string_raw;         /* units of the string being read */
 	/* Bumped by every consistent read (threads stopped): a code object
 	 * validated in the current generation is not read again. */
 	uint64_t generation;

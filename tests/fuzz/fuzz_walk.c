@@ -3,6 +3,7 @@
  * image, with the layout validated as pt_python_detect does (3.13: the
  * image starts with the _Py_DebugOffsets the walk then uses). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,12 +35,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		py.runtime = FUZZ_BASE;
 	else
 		py.interp_head_addr = FUZZ_BASE;
-	if (pyv_layout_load(&py, table, &mem, &err) < 0)
+	/* FUZZ_WALK_PRINT=1 build-fuzz/fuzz_walk FILE shows what one input reads. */
+	bool print = getenv("FUZZ_WALK_PRINT") != NULL;
+	if (pyv_layout_load(&py, table, &mem, &err) < 0) {
+		if (print)
+			fprintf(stderr, "layout refused: %s\n", err.msg);
 		goto out;
+	}
 	if (pt_python_list_tstates(&py, &mem, ts, MAX_TS, &n) < 0)
 		goto out;
 	if (n > MAX_TS)
 		abort();
+	if (print)
+		fprintf(stderr, "%zu thread states\n", n);
 	pt_python_gil_holder(&py, &mem, ts, n);
 	for (size_t i = 0; i < n; i++) {
 		struct pt_arena *arena = pt_arena_new();
@@ -49,6 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		py.generation++;
 		pt_python_walk(&py, &mem, ts[i].addr, arena, frames, MAX_FRAMES, &nf, &why);
+		for (size_t k = 0; print && k < nf; k++)
+			fprintf(stderr, "tstate %zu frame %zu: %s %s:%d\n", i, k,
+				frames[k].unreadable ? "<unreadable>" : frames[k].function,
+				frames[k].unreadable ? "" : frames[k].file, frames[k].line);
+		if (print && why)
+			fprintf(stderr, "tstate %zu: %s\n", i, why);
 		if (nf > MAX_FRAMES)
 			abort();
 		for (size_t k = 0; k < nf; k++)
