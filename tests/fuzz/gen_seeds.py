@@ -3,7 +3,8 @@
 """Seed inputs for the fuzzers: a well-formed memory image per CPython layout.
 
 Usage: tests/fuzz/gen_seeds.py OUTDIR
-Writes OUTDIR/fuzz_walk/* (runtime -> interpreter -> thread state -> frames
+Writes OUTDIR/fuzz_decode/* (system calls whose pointers lead to paths,
+buffers, sockaddrs, argv and timespecs), OUTDIR/fuzz_walk/* (runtime -> interpreter -> thread state -> frames
 -> code object -> strings and line table, as fuzz_walk.c reads them; 3.13's
 image starts with its _Py_DebugOffsets) and OUTDIR/fuzz_string/* (str
 objects of every kind, and code objects). The layouts come from the
@@ -193,8 +194,37 @@ def string_seeds(o):
     return out
 
 
+def decode_seeds():
+    """fuzz_decode inputs: a syscall number, which arguments point into the
+    image (bit i: argument i), the arguments, the return value, the image."""
+    image = (b"/etc/passwd\0" + b"\0" * 4 + struct.pack("<hH4s8x", 2, 0x5000, bytes([127, 0, 0, 1]))
+             + struct.pack("<QQ", 1, 500) + struct.pack("<QQQ", BASE, BASE + 4, 0) + b"hello world\0")
+    # (number, mask, args): offsets in the image where an argument points.
+    calls = [
+        (257, 0b000010, [-100, 0, 0o2, 0o644, 0, 0]),   # openat(AT_FDCWD, path, ...)
+        (0, 0b000010, [3, 60, 12, 0, 0, 0]),            # read(3, buf, 12)
+        (1, 0b000010, [1, 60, 12, 0, 0, 0]),            # write(1, buf, 12)
+        (42, 0b000010, [3, 16, 16, 0, 0, 0]),           # connect(3, sockaddr_in, 16)
+        (59, 0b000111, [0, 48, 48, 0, 0, 0]),           # execve(path, argv, envp)
+        (56, 0b000000, [0x3d0f00, 0, 0, 0, 0, 0]),      # clone(flags)
+        (35, 0b000011, [32, 32, 0, 0, 0, 0]),           # nanosleep(ts, ts)
+        (293, 0b000001, [0, 0o2000000, 0, 0, 0, 0]),    # pipe2(fds, O_CLOEXEC)
+        (72, 0b000000, [3, 4, 0o4000, 0, 0, 0]),        # fcntl(3, F_SETFL, O_NONBLOCK)
+        (230, 0b000100, [1, 1, 32, 0, 0, 0]),           # clock_nanosleep
+    ]
+    out = []
+    for nr, mask, args in calls:
+        head = struct.pack("<HB", nr + 8, mask | 0x80) + b"".join(struct.pack("<q", a) for a in args)
+        out.append(head + struct.pack("<q", 12) + image)
+    return out
+
+
 def main():
     outdir = sys.argv[1]
+    os.makedirs(os.path.join(outdir, "fuzz_decode"), exist_ok=True)
+    for i, seed in enumerate(decode_seeds()):
+        with open(os.path.join(outdir, "fuzz_decode", "call-%d" % i), "wb") as f:
+            f.write(seed)
     for sub in ("fuzz_walk", "fuzz_string"):
         os.makedirs(os.path.join(outdir, sub), exist_ok=True)
     for sel, name in enumerate(TABLES):
