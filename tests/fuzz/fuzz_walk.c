@@ -20,6 +20,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct pt_pyframe frames[MAX_FRAMES];
+	/* Caches live across inputs (a fresh code cache per input is most of
+	 * the run time); generations only grow, so nothing validated for an
+	 * earlier input is taken without being read again. */
+	static struct pyv_code_cache *codes;
+	static uint8_t *string_raw;
+	static uint64_t generation;
 	struct pt_pytstate ts[MAX_TS];
 	struct pt_python py;
 	struct pt_mem mem;
@@ -29,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	fuzz_python(&py, data[0]);
+	py.codes = codes;
+	py.string_raw = string_raw;
 	const struct pyv_offsets *table = fuzz_tables[data[0] % FUZZ_N_TABLES];
 	pt_mem_init_image(&mem, FUZZ_BASE, data + 1, size - 1);
 	if (table->runtime_size != PYV_NONE)
@@ -55,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *why;
 		if (!arena)
 			break;
-		py.generation++;
+		py.generation = ++generation;
 		pt_python_walk(&py, &mem, ts[i].addr, arena, frames, MAX_FRAMES, &nf, &why);
 		for (size_t k = 0; print && k < nf; k++)
 			fprintf(stderr, "tstate %zu frame %zu: %s %s:%d\n", i, k,
@@ -71,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pt_arena_free(arena);
 	}
 out:
-	pt_python_fini(&py);
+	codes = py.codes;
+	string_raw = py.string_raw;
 	pt_mem_fini(&mem);
 	return 0;
 }
