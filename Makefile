@@ -119,7 +119,8 @@ clean:
 
 # libFuzzer harnesses, tests/fuzz/fuzz_*.c, each against a clang
 # ASan/UBSan build of the library in build-fuzz/, run FUZZ_SECONDS each
-# with a corpus in build-fuzz/corpus/NAME (crashes: build-fuzz/crash-NAME-*).
+# with a corpus in build-fuzz/corpus/NAME (crashes: build-fuzz/crash-NAME-*),
+# seeded from build-fuzz/seeds/NAME (tests/fuzz/gen_seeds.py).
 # Not part of check or CI.
 FUZZ_BUILD   := build-fuzz
 FUZZ_SECONDS ?= 60
@@ -145,9 +146,10 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
 		$(FUZZ_LIB) $(filter-out $(LDFLAGS),$(PT_LDLIBS))
 
 fuzz: $(FUZZ_BIN)
+	@tests/fuzz/gen_seeds.py $(FUZZ_BUILD)/seeds
 	@for f in $(FUZZ_BIN); do n=$${f##*/}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 		echo "== $$n ($(FUZZ_SECONDS) s)"; \
 		nice -n 10 $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n \
-			$$(test -d tests/fuzz/corpus/$$n && echo tests/fuzz/corpus/$$n) || exit 1; \
+			$$(test -d $(FUZZ_BUILD)/seeds/$$n && echo $(FUZZ_BUILD)/seeds/$$n) || exit 1; \
 	done

@@ -354,7 +354,9 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	struct debug_offsets_313 d;
 	int rc;
 
-	if (pt_mem_read(mem, py->runtime, &d, sizeof(d)) < 0) {
+	if ((rc = pt_mem_read(mem, py->runtime, &d, sizeof(d))) == -ESRCH)
+		return pt_error_set(err, PT_E_EXITED, "the process exited while being read");
+	if (rc < 0) {
 		snprintf(err->msg, sizeof(err->msg), "cannot read _Py_DebugOffsets at 0x%llx",
 			 (unsigned long long)py->runtime);
 		return -PT_E_VERSION;

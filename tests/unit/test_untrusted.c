@@ -293,6 +293,10 @@ static void test_strings(void)
 	put_str(BASE + 0x800, "hello", 5, 1, true, 0);
 	check(pyv_string_read(&py, &mem, BASE + 0x800, out, 3) == 0 && strcmp(out, "he") == 0,
 	      "output truncated at cap - 1 bytes");
+	uint16_t wide[] = { 'a', 0x3b1, 'b' };
+	put_str(BASE + 0xa00, wide, 3, 2, false, 0);
+	check(pyv_string_read(&py, &mem, BASE + 0xa00, out, 3) == 0 && strcmp(out, "a") == 0,
+	      "truncation gives a prefix: no character after one that did not fit");
 	put64(BASE + 0x800 + 8, STR_TYPE + 1);
 	check(pyv_string_read(&py, &mem, BASE + 0x800, out, sizeof(out)) == -EINVAL, "not a str: refused");
 	pt_python_fini(&py);
@@ -306,6 +310,18 @@ static void test_strings(void)
 	memcpy(image + 0x900 + o->string_sval, "abc", 4);
 	check(pyv_string_read(&py, &mem, BASE + 0x900, out, sizeof(out)) == 0 && strcmp(out, "abc") == 0,
 	      "2.7 str");
+	/* Found by fuzz_string: 2.7 bytes that are not UTF-8 were printed
+	 * raw (invalid UTF-8 in text and JSON output). */
+	put64(BASE + 0x900 + (uint64_t)o->varobject_size, 7);
+	memcpy(image + 0x900 + o->string_sval, "\xff\x80" "caf\xc3\xa9", 8);
+	check(pyv_string_read(&py, &mem, BASE + 0x900, out, sizeof(out)) == 0 &&
+	      strcmp(out, "\xef\xbf\xbd\xef\xbf\xbd" "caf\xc3\xa9") == 0,
+	      "2.7 str: UTF-8 kept, other bytes as U+FFFD");
+	put64(BASE + 0x900 + (uint64_t)o->varobject_size, 3);
+	memcpy(image + 0x900 + o->string_sval, "\xed\xa0\x80", 4);
+	check(pyv_string_read(&py, &mem, BASE + 0x900, out, sizeof(out)) == 0 &&
+	      strcmp(out, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") == 0,
+	      "2.7 str: an encoded surrogate is not UTF-8");
 	put64(BASE + 0x900 + (uint64_t)o->varobject_size, (uint64_t)-1);
 	check(pyv_string_read(&py, &mem, BASE + 0x900, out, sizeof(out)) == -EINVAL, "2.7 str, negative size");
 	pt_python_fini(&py);
