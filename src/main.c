@@ -71,7 +71,8 @@ static const char usage[] =
 	"     Python code (every thread blocked outside the interpreter, or Python\n"
 	"     not initialised)\n"
 	"  9  flow: the process already has a profile hook (sys.setprofile, cProfile)\n"
-	"  stacks and flow with a command exit with the command's status instead;\n"
+	"  stacks and flow with a command exit with the command's status instead\n"
+	"  (but 1 if the output cannot be written);\n"
 	"  126/127: the command cannot be executed / was not found\n";
 
 void cli_error(const char *fmt, ...)

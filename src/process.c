@@ -446,11 +446,10 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	*out = NULL;
 	err->status = 0;
 	err->msg[0] = 0;
-	if ((rc = process_prepare_native(p, native, err)) < 0)
-		return rc;
 	struct resume_ctx ctx = { .set = &set };
-	uint64_t start = process_now_ns();
-	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
+	uint64_t start = 0;
+	if ((rc = process_prepare_native(p, native, err)) == 0 && (start = process_now_ns()) &&
+	    (rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
 		rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
 		if (rc == 0)
 			(*out)->pause_ns = ctx.resumed_ns - start;

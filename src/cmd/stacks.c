@@ -45,8 +45,10 @@ static const char stacks_usage[] =
 	"                  seccomp filter (slower; for comparisons)\n"
 	"\n"
 	"Exit status: with a command, the command's own (128+N if signal N killed it);\n"
-	"126/127 if it cannot be executed / is not found; otherwise as for every command\n"
-	"(see pytrace --help). pytrace's own failures always print a \"pytrace:\" line.\n";
+	"126/127 if it cannot be executed / is not found; 1 if the output cannot be\n"
+	"written (a full disk; not a closed pipe), in either mode; otherwise as for\n"
+	"every command (see pytrace --help). pytrace's own failures always print a\n"
+	"\"pytrace:\" line.\n";
 
 /* How long a launched command may take to exit after Ctrl-C before it is
  * killed (it does not outlive pytrace: target/launch.c). */
