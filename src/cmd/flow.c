@@ -53,9 +53,17 @@ static const char flow_usage[] =
 	"\n"
 	"No event is lost: when pytrace falls behind, the target waits (a count of\n"
 	"such stalls is in --stats; drops, which only happen if pytrace dies, are\n"
-	"reported). On exit, Ctrl-C or SIGTERM the hook is removed from the target.\n"
+	"reported). With -p, on exit, Ctrl-C or SIGTERM the hook is removed from the\n"
+	"target, which runs on.\n"
 	"\n"
-	"Exit status: 0, or the launched program's; 1 internal error; 2 usage;\n"
+	"A program pytrace starts (-c, --) is its child, as with strace and pytrace\n"
+	"stacks: SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it (unless they\n"
+	"came from the terminal, which sent them to it too) and tracing goes on while\n"
+	"it ends; what has not exited 2 s later is killed. A closed output kills it at\n"
+	"once. It dies with pytrace, even if pytrace is killed with SIGKILL.\n"
+	"\n"
+	"Exit status: 0, or the launched program's (128+N if signal N ended it, with a\n"
+	"\"pytrace:\" line saying so); 1 internal error; 2 usage;\n"
 	"3 no such process; 4 permission denied; 5 not a Python process; 6 unsupported\n"
 	"Python; 7 the process exited while being set up; 8 the hook could not be\n"
 	"installed (no Python code ran, or Python is not initialised); 9 the process\n"
@@ -288,6 +296,7 @@ int cmd_flow(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	opt.from_terminal = &flow_stop_from_terminal;

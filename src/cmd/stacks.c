@@ -43,6 +43,12 @@ static const char stacks_usage[] =
 	"  --no-seccomp    launch mode: stop at every system call instead of installing a\n"
 	"                  seccomp filter (slower; for comparisons)\n"
 	"\n"
+	"A command pytrace starts is its child, as with strace: SIGINT, SIGTERM, SIGHUP\n"
+	"and SIGQUIT are passed on to it (unless they came from the terminal, which sent\n"
+	"them to it too) and tracing goes on while it ends; what has not exited 2 s later\n"
+	"is killed. A closed output kills it at once. It dies with pytrace, even if\n"
+	"pytrace is killed with SIGKILL.\n"
+	"\n"
 	"Exit status: with a command, the command's own (128+N if signal N killed it);\n"
 	"126/127 if it cannot be executed / is not found; otherwise as for every command\n"
 	"(see pytrace --help). pytrace's own failures always print a \"pytrace:\" line.\n";
