@@ -54,12 +54,19 @@ static const char flow_usage[] =
 	"\n"
 	"When pytrace falls behind, the target waits (a count of such stalls is in\n"
 	"--stats); when pytrace cannot write (a pipe nobody reads), it waits at most\n"
-	"1 s, then drops events until pytrace reads again: drops are reported. On\n"
-	"exit, Ctrl-C, SIGTERM or SIGHUP (also while the output blocks) the hook is\n"
-	"removed from the target.\n"
+	"1 s, then drops events until pytrace reads again: drops are reported. With\n"
+	"-p, on exit, Ctrl-C, SIGTERM or SIGHUP (also while the output blocks) the\n"
+	"hook is removed from the target, which runs on.\n"
 	"\n"
-	"Exit status: 0, or the launched program's; 1 internal error, or the output\n"
-	"cannot be written (not a closed pipe; the message names the error); 2 usage;\n"
+	"A program pytrace starts (-c, --) is its child, as with strace and pytrace\n"
+	"stacks: SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it (unless they\n"
+	"came from the terminal, which sent them to it too) and tracing goes on while\n"
+	"it ends; what has not exited 2 s later is killed. A closed output kills it at\n"
+	"once. It dies with pytrace, even if pytrace is killed with SIGKILL.\n"
+	"\n"
+	"Exit status: 0, or the launched program's (128+N if signal N ended it, with a\n"
+	"\"pytrace:\" line saying so); 1 internal error, or the output cannot be\n"
+	"written (not a closed pipe; the message names the error); 2 usage;\n"
 	"3 no such process; 4 permission denied; 5 not a Python process; 6 unsupported\n"
 	"Python; 7 the process exited while being set up; 8 the hook could not be\n"
 	"installed (no Python code ran, or Python is not initialised); 9 the process\n"
@@ -292,6 +299,7 @@ int cmd_flow(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	opt.from_terminal = &flow_stop_from_terminal;
