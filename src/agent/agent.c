@@ -334,8 +334,14 @@ static void agent_unpin_all(void)
 /* ------------------------------------------------------------------ */
 /* The ring                                                            */
 
+static int agent_forked(void);
+
+/* The ring, or NULL: never in a fork child, whose shared mapping is the
+ * parent's ring. */
 static struct pt_ring_header *ring(void)
 {
+	if (UNLIKELY(agent_forked()))
+		return 0;
 	return (struct pt_ring_header *)(uintptr_t)ctx.ring;
 }
 
@@ -873,7 +879,7 @@ HIDDEN int agent_install(void *unused)
 	int err = 0;
 
 	(void)unused;
-	if (ctx.state != PT_AGENT_LOADED || ctx.stop || ctx.forked)
+	if (ctx.state != PT_AGENT_LOADED || ctx.stop || agent_forked())
 		return 0;
 	ctx.busy = 1;
 	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
@@ -907,11 +913,12 @@ HIDDEN int agent_install(void *unused)
 }
 
 /* Removes every hook, lets pytrace drain the ring, drops the code
- * references and unmaps the ring. GIL held. */
+ * references and unmaps the ring (in a fork child: its copy, unwritten).
+ * GIL held. */
 static void agent_uninstall(void)
 {
 	PyObject *et, *ev, *etb;
-	struct pt_ring_header *h = ring();
+	struct pt_ring_header *h = (struct pt_ring_header *)(uintptr_t)ctx.ring;
 
 	if (ctx.state != PT_AGENT_INSTALLED)
 		return;
@@ -929,7 +936,7 @@ static void agent_uninstall(void)
 	 * so pytrace needs none of them alive any more. */
 	agent_unpin_all();
 	if (h) {
-		if (!ctx.forked)
+		if (!agent_forked())
 			h->state = PT_AGENT_DETACHED;
 		ctx.ring = 0;
 		sys2(SYS_munmap, h, ctx.ring_size);
@@ -942,10 +949,27 @@ static void agent_uninstall(void)
 	ctx.state = PT_AGENT_DETACHED;
 }
 
+/* Whether this process is a fork child of the one pytrace loaded the
+ * agent into: the guard word reads 0 there from the first instruction
+ * after fork (MADV_WIPEONFORK), whether or not any fork handler ran
+ * (the atfork handler is only registered at the first event, and a raw
+ * clone runs none). One load per check. */
+static inline int agent_forked(void)
+{
+	if (UNLIKELY(ctx.forked))
+		return 1;
+	if (LIKELY(ctx.fork_guard) &&
+	    UNLIKELY(*(volatile uint64_t *)(uintptr_t)ctx.fork_guard != PT_FORK_GUARD_MAGIC)) {
+		ctx.forked = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Every event starts here: true if the hook should run. */
 static inline int agent_active(void)
 {
-	if (LIKELY(!(ctx.stop | ctx.forked) && ctx.state == PT_AGENT_INSTALLED))
+	if (LIKELY(!(ctx.stop | ctx.forked) && ctx.state == PT_AGENT_INSTALLED) && !agent_forked())
 		return 1;
 	agent_uninstall();
 	return 0;
@@ -1119,7 +1143,7 @@ static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 
 	(void)self;
 	py_incref(py_none());
-	if (ctx.stop || ctx.forked || ctx.state != PT_AGENT_INSTALLED) {
+	if (ctx.stop || agent_forked() || ctx.state != PT_AGENT_INSTALLED) {
 		agent_uninstall();
 		API(PyEval_SetProfile, void, void *, PyObject *)(0, 0);
 		return py_none();

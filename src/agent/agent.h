@@ -16,7 +16,8 @@
 
 #define PT_AGENT_MAGIC 0x746e656761747970ull   /* "pytagent" */
 #define PT_RING_MAGIC 0x676e697274797470ull    /* "ptyrting" */
-#define PT_AGENT_ABI 2
+#define PT_FORK_GUARD_MAGIC 0x64726175676b726full /* "orkguard" */
+#define PT_AGENT_ABI 3
 
 /* At offset 0 of the blob. Every "off" is a byte offset from the blob's
  * load address. [0, text_size) is mapped read+execute, the rest
@@ -244,6 +245,10 @@ struct pt_agent_ctx {
 	int32_t pad0;
 	uint64_t ring;                /* struct pt_ring_header in the target */
 	uint64_t ring_size;
+	uint64_t fork_guard;          /* a word in a MADV_WIPEONFORK page that
+				       * holds PT_FORK_GUARD_MAGIC: it reads 0
+				       * in a fork child from its first
+				       * instruction on (0: no guard page) */
 	uint64_t xsave_mask;
 	struct pt_agent_offsets off;
 	struct pt_agent_api api;

@@ -22,9 +22,11 @@ extern const size_t pt_agent_blob_size;
 
 /* x86_64 system call numbers used to set the agent up. */
 enum {
-	NR_close = 3, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_ftruncate = 77,
+	NR_close = 3, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_madvise = 28, NR_ftruncate = 77,
 	NR_prctl = 157, NR_pipe2 = 293, NR_memfd_create = 319,
 };
+
+#define FORK_GUARD_PAGE 4096u
 
 /* One entry of the table below: where in struct pt_agent_api, which
  * symbol, and whether the agent cannot work without it. */
@@ -304,12 +306,20 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 				   "segment of a mapped ELF file ends %d bytes before its page)",
 				   (int)a->pid, PT_INJECT_SITE_SIZE);
 
-	/* The agent: read+write first, code made read+execute after. */
-	rc = loader_call(a, "mmap", NR_mmap, 0, a->mem_size, PROT_READ | PROT_WRITE,
+	/* The agent: read+write first, code made read+execute after; one
+	 * more page for the fork guard. */
+	rc = loader_call(a, "mmap", NR_mmap, 0, a->mem_size + FORK_GUARD_PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0, &r, err);
 	if (rc < 0)
 		return rc;
 	a->base = (uint64_t)r;
+	/* A fork child must never write into the ring (its mapping is the
+	 * parent's): the agent checks a word that reads 0 in any child. */
+	uint64_t guard = a->base + a->mem_size, magic = PT_FORK_GUARD_MAGIC;
+	if (pt_mem_write(mem, guard, &magic, sizeof(magic)) == 0 &&
+	    flow_agent_syscall(a, NR_madvise, guard, FORK_GUARD_PAGE, 18 /* MADV_WIPEONFORK */, 0, 0, 0,
+			       &r) == 0 && r == 0)
+		a->ctx.fork_guard = guard;
 	a->ctx_addr += a->base;
 	a->fn_install += a->base;
 	a->fn_profile += a->base;
@@ -337,6 +347,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	while (cap * 2 * sizeof(struct pt_ring_record) <= ring_bytes)
 		cap *= 2;
 	a->ring_size = 4096 + cap * sizeof(struct pt_ring_record);
+	a->ring_cap = cap;
 	rc = loader_call(a, "ftruncate", NR_ftruncate, (uint64_t)memfd, a->ring_size, 0, 0, 0, 0, &r,
 			 err);
 	if (rc < 0)
@@ -417,7 +428,7 @@ fail:
 	if (a->ring_addr)
 		flow_agent_syscall(a, NR_munmap, a->ring_addr, a->ring_size, 0, 0, 0, 0, &r);
 	if (a->base)
-		flow_agent_syscall(a, NR_munmap, a->base, a->mem_size, 0, 0, 0, 0, &r);
+		flow_agent_syscall(a, NR_munmap, a->base, a->mem_size + FORK_GUARD_PAGE, 0, 0, 0, 0, &r);
 	a->ring_addr = a->base = 0;
 	flow_agent_close(a);
 	return rc;

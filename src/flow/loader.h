@@ -30,6 +30,8 @@ struct flow_agent {
 	uint64_t ring_addr;           /* the ring in the target, 0 once unmapped */
 	struct pt_ring_header *ring;  /* pytrace's own mapping of it */
 	size_t ring_size;
+	uint64_t ring_cap;            /* records, as pytrace made it (never
+	                                 the header's, which the target can write) */
 	int lifeline_fd;              /* write end of the agent's lifeline, or -1 */
 	int sigs[8];                  /* signals caught while injecting */
 	size_t n_sigs;

@@ -22,6 +22,7 @@
 #include "elf/elf.h"
 #include "flow/events.h"
 #include "flow/loader.h"
+#include "flow/ring.h"
 #include "native/unwind.h"
 #include "output/flow.h"
 #include "target/inject.h"
@@ -61,6 +62,8 @@
  */
 
 #define DETACH_WAIT_MS 300
+#define DETACH_GIVE_UP_MS 5000
+#define RING_DATA_OFFSET 4096   /* where the loader put the records */
 #define CONSUMER_SLEEP_US 5000
 #define PENDING_WAIT_MS 300
 #define MAX_THREADS 4096
@@ -86,8 +89,8 @@ struct flow_session {
 	int target_pidfd;
 	struct pt_flow_out *out;
 	struct flow_events *ev;
-	uint8_t *payload;
-	size_t payload_cap;
+	struct flow_ring ring;       /* the consumer's state */
+	bool ring_lied;              /* the target broke the ring's rules */
 };
 
 static int32_t session_our_tid(void *arg, int32_t tid)
@@ -905,51 +908,39 @@ static void ring_publish(struct pt_ring_header *h, uint64_t tail)
 	}
 }
 
-/* Processes every record in [tail, head); returns the new tail. */
-static uint64_t consume(struct flow_session *s, uint64_t tail, uint64_t head, int *rc)
+static int sink_event(void *arg, const struct pt_ring_record *r)
 {
-	struct pt_ring_header *h = s->agent.ring;
-	const struct pt_ring_record *data = (const void *)((const char *)h + h->data_offset);
-	uint64_t mask = h->capacity - 1, batch = 0;
-	const size_t rs = sizeof(struct pt_ring_record);
+	return flow_events_event(arg, r);
+}
 
-	while (tail != head) {
-		const struct pt_ring_record *r = &data[tail & mask];
-		unsigned kind = PT_REC_KIND(r);
-		if (*rc != 0 || !s->ev) {
-			/* The output failed (its reader went away), a record was
-			 * bad, or there is no decoder: what is left cannot be
-			 * printed, but must still be taken off the ring so that
-			 * the producer never waits and the drain ends. */
-			tail = head;
-			break;
-		}
-		if (kind < PT_EV_DEF_CODE) {
-			*rc = flow_events_event(s->ev, r);
-			tail++;
-		} else {
-			size_t len = (size_t)r->aux, nrec = 1 + (len + rs - 1) / rs;
-			if (len > s->payload_cap) {
-				uint8_t *p = realloc(s->payload, len);
-				if (!p) {
-					*rc = -ENOMEM;
-					break;
-				}
-				s->payload = p;
-				s->payload_cap = len;
-			}
-			for (size_t k = 0; k * rs < len; k++) {
-				size_t n = len - k * rs < rs ? len - k * rs : rs;
-				memcpy(s->payload + k * rs, &data[(tail + 1 + k) & mask], n);
-			}
-			*rc = flow_events_def(s->ev, r, s->payload, len);
-			tail += nrec;
-		}
-		if (++batch % 4096 == 0)
-			ring_publish(h, tail);
+static int sink_def(void *arg, const struct pt_ring_record *r, const uint8_t *payload, size_t len)
+{
+	return flow_events_def(arg, r, payload, len);
+}
+
+static void sink_progress(void *arg, uint64_t tail)
+{
+	ring_publish(arg, tail);
+}
+
+/* Processes every record up to head and hands the room back. A ring that
+ * lies (flow_ring_consume) is not read again: *rc = -EPROTO. */
+static void consume(struct flow_session *s, uint64_t head, int *rc)
+{
+	struct flow_ring_sink sink = { sink_event, sink_def, sink_progress, s->ev, s->agent.ring };
+	int r;
+
+	if (s->ring_lied)
+		return;
+	r = flow_ring_consume(&s->ring, head, s->ev ? &sink : NULL, rc);
+	if (r == FLOW_RING_LIED) {
+		s->ring_lied = true;
+		if (*rc == 0)
+			*rc = -EPROTO;
+	} else if (r < 0 && *rc == 0) {
+		*rc = r;
 	}
-	ring_publish(h, tail);
-	return tail;
+	ring_publish(s->agent.ring, s->ring.tail);
 }
 
 /* Detaching with no event to carry the request (every thread idle): take
@@ -1019,22 +1010,23 @@ static bool ring_still_mapped(struct flow_session *s)
 static int session_consume(struct flow_session *s)
 {
 	struct pt_ring_header *h = s->agent.ring;
-	uint64_t tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
-	uint64_t detach_at = 0, last_check = 0;
+	uint64_t detach_at = 0, detach_started = 0, last_check = 0;
 	bool detaching = false, gone = false;
 	unsigned idle = 0, maps_check = 0;
 	int rc = 0;
 
+	flow_ring_init(&s->ring, (const void *)((const char *)h + RING_DATA_OFFSET),
+		       s->agent.ring_cap);
 	for (;;) {
 		uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
-		if (head != tail) {
-			tail = consume(s, tail, head, &rc);
+		if (head != s->ring.tail && !s->ring_lied) {
+			consume(s, head, &rc);
 			idle = 0;
 			if (rc == 0 && !detaching && !*s->stop)
 				continue;
 		}
 		if (rc < 0 && !detaching) {
-			/* output failed (reader gone) or a bad record: stop */
+			/* output failed (reader gone) or the ring lied: stop */
 			*s->stop = 1;
 		}
 		if (gone)
@@ -1044,16 +1036,21 @@ static int session_consume(struct flow_session *s)
 			/* the agent removed itself (our request, or it thought
 			 * we were gone): take what is left */
 			head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
-			if (head == tail)
+			if (head == s->ring.tail || s->ring_lied)
 				break;
 			continue;
 		}
 		if (*s->stop && !detaching) {
 			detaching = true;
-			detach_at = now_ms();
+			detach_at = detach_started = now_ms();
 			flow_agent_write_u32(&s->agent, &s->mem, CTX_FIELD(stop), 1);
 		}
 		uint64_t t = now_ms();
+		if (detaching && t - detach_started >= DETACH_GIVE_UP_MS) {
+			/* An agent that neither detaches nor lets us take the
+			 * ring (a target that lies about busy): stop reading. */
+			break;
+		}
 		if (detaching && t - detach_at >= DETACH_WAIT_MS) {
 			if (detach_idle(s))
 				break;
@@ -1083,6 +1080,7 @@ static int session_consume(struct flow_session *s)
 	}
 	s->stats->dropped = h->dropped;
 	s->stats->stalls = h->stalls;
+	flow_ring_fini(&s->ring);
 	return rc;
 }
 
@@ -1152,7 +1150,11 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 		}
 	}
 	s.out = NULL;
-	if (crc < 0 && rc == 0)
+	if (crc == -EPROTO && rc == 0)
+		rc = pt_error_set(err, PT_E_INTERNAL,
+				  "process %d broke the ring's rules (%s): tracing abandoned",
+				  (int)s.pid, s.ring.why);
+	else if (crc < 0 && rc == 0)
 		rc = pt_error_set(err, PT_E_INTERNAL, crc == -ENOMEM ? "out of memory"
 				  : "cannot decode the events: %s", strerror(-crc));
 	if (s.launched && !s.child_reaped) {
@@ -1173,7 +1175,6 @@ out:
 		pt_out_flow_free(s.out);
 	if (s.agent_loaded)
 		flow_agent_close(&s.agent);
-	free(s.payload);
 	if (s.target_pidfd >= 0)
 		close(s.target_pidfd);
 	if (s.have_py)

@@ -19,6 +19,7 @@ complete normally.
 import json
 import os
 import re
+import resource
 import select
 import signal
 import subprocess
@@ -223,3 +224,57 @@ def test_kill_anywhere(python_id, pytrace, safety_target, name, tmp_path):
     print("\n%s %s: set-up %.1f ms, %d kills (%d before set-up ended), target alive after %d, "
           "%d flow rings left mapped by kills during the load" % (
               python_id, name, took * 1000, KILLS, early, alive, leaked))
+
+
+def test_fork_before_first_event(python_id, pytrace, tmp_path):
+    """The target forks before the agent saw any event (≤3.11: the hook is
+    written from outside into a process blocked in read(2)): the child
+    inherits the hook and the shared ring, but writes nothing into it
+    (it used to: its events, then garbage, printed without end), runs its
+    Python code to a correct end untraced, and the parent's trace holds
+    exactly its own 10 calls."""
+    ready_r, ready_w = os.pipe()
+    target = subprocess.Popen([INSTALLED[python_id][0], str(REPO / "tests" / "targets" /
+                                                          "fork_early.py"), str(ready_w)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(ready_w,))
+    os.close(ready_w)
+    out, err = tmp_path / "flow.jsonl", tmp_path / "flow.err"
+    tracer = None
+    try:
+        r, _, _ = select.select([ready_r], [], [], 60)
+        assert r and os.read(ready_r, 16) == b"ready\n"
+        with open(str(err), "wb") as f:
+            # A ring the child corrupts used to be printed without end
+            # (72 GB in 20 s): the output is capped (SIGXFSZ ends pytrace).
+            tracer = subprocess.Popen([pytrace, "flow", "--json", "--function", "work", "-o",
+                                       str(out), "-p", str(target.pid)],
+                                      stdin=subprocess.DEVNULL, stderr=f,
+                                      preexec_fn=lambda: resource.setrlimit(
+                                          resource.RLIMIT_FSIZE, (64 << 20, 64 << 20)))
+        poll_until(lambda: READY["flow"] in err.read_text() or tracer.poll() is not None, 60,
+                   "pytrace flow to attach")
+        assert tracer.poll() is None, err.read_text()
+        target.stdin.write(b"f")
+        target.stdin.flush()
+        r, _, _ = select.select([target.stdout], [], [], 60)
+        assert r, "the target did not report its child"
+        m = re.match(rb"child (\d+) (\d+)\n", target.stdout.readline())
+        assert m, "no child report"
+        child, status = int(m.group(1)), int(m.group(2))
+        assert status == 0, "the forked child failed: wait status %d" % status
+        tracer.send_signal(signal.SIGINT)
+        assert tracer.wait(timeout=60) == 0, err.read_text()
+        events = [json.loads(l) for l in out.read_text().splitlines()]
+        assert not [e for e in events if e["tid"] == child], "the child's events are in the trace"
+        calls = [e for e in events if e["event"] == "call" and e["function"] == "work"]
+        assert len(calls) == 10 and all(e["tid"] == target.pid for e in calls), \
+            "expected the parent's 10 calls of work(), got %d events: %s" % (
+                len(events), events[:5])
+        assert target.poll() is None
+    finally:
+        os.close(ready_r)
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        target.stdin.close()
+        target.wait(timeout=30)
