@@ -519,7 +519,8 @@ def write_chroot_wrapper(path, root, executable, binds=CHROOT_BINDS):
         "exec unshare --mount --propagation private /bin/sh -c '\n"
         '  r=$1; shift\n'
         '  %(mounts)s && mount -t proc proc "$r/proc" || exit 126\n'
-        '  exec chroot "$r" /bin/sh -c "cd \\"\\$0\\" 2>/dev/null || cd /; exec %(exe)s \\"\\$@\\"" "$PWD" "$@"\n'
+        '  exec chroot "$r" /bin/sh -c '
+        '"cd \\"\\$0\\" 2>/dev/null || cd /; exec %(exe)s \\"\\$@\\"" "$PWD" "$@"\n'
         "' sh %(root)s \"$@\"\n") % {"exe": executable, "root": root, "mounts": mounts}
     with open(path, "w") as f:
         f.write(script)
