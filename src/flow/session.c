@@ -1125,7 +1125,7 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), s.out) : NULL;
 	if (!s.ev) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
-		*stop = 1;
+		*s.stop = 1;
 	} else if (s.other_pidns) {
 		/* A container's process: print thread ids as dump and stacks do. */
 		flow_events_set_tid_map(s.ev, session_our_tid, &s);
@@ -1159,10 +1159,11 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 				  : "cannot decode the events: %s", strerror(-crc));
 	if (s.launched && !s.child_reaped) {
 		/* It does not outlive us. With nobody to read what it does (the
-		 * output failed, not merely given up on an interrupt), it is
-		 * killed (as stacks does); else (an exec ended tracing, or it
-		 * exits) it is waited for, signals passed on meanwhile. */
-		if (crc < 0 || (stats->output_failed && stats->output_error != EINTR))
+		 * output failed, not merely given up on an interrupt) or nothing
+		 * to print it with, it is killed, as stacks does; else (an exec
+		 * ended tracing, or it exits) it is waited for, signals passed
+		 * on meanwhile. */
+		if (crc < 0 || rc < 0 || (stats->output_failed && stats->output_error != EINTR))
 			pt_launch_kill(&s.launch);
 		pt_launch_wait_exit(&s.launch);
 		launch_note_exit(&s);
