@@ -425,8 +425,41 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 		goto fail;
 	}
 
+	/* The agent's way to notice that pytrace died: a pipe the target
+	 * makes, whose write end pytrace opens through /proc (as the ring) and
+	 * the target then closes. pytrace never writes to it; when pytrace
+	 * exits or is killed, the read end reports a hang-up. */
+	rc = loader_call(a, "pipe2", NR_pipe2, a->ctx_addr, O_CLOEXEC, 0, 0, 0, 0, &r, err);
+	if (rc < 0)
+		goto fail;
+	if (pt_mem_read(mem, a->ctx_addr, ends, sizeof(ends)) < 0) {
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot read from process %d", (int)a->pid);
+		goto fail;
+	}
+	a->ctx.lifeline = ends[0];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)ends[1]);
+	a->lifeline_fd = open(path, O_WRONLY | O_CLOEXEC);
+	flow_agent_syscall(a, NR_close, (uint64_t)ends[1], 0, 0, 0, 0, 0, &r);
+	if (a->lifeline_fd < 0) {
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+
+	rc = loader_call(a, "mprotect", NR_mprotect, a->base, a->text_size, PROT_READ | PROT_EXEC,
+			 0, 0, 0, &r, err);
+	if (rc < 0)
+		goto fail;
+	/* Name the mapping in /proc/PID/maps (Linux 5.17+; best effort). */
+	static const char vma[] = "pytrace-flow-agent";
+	if (pt_mem_write(mem, a->ctx_addr, vma, sizeof(vma)) == 0)
+		flow_agent_syscall(a, NR_prctl, 0x53564d41 /* PR_SET_VMA */, 0 /* ANON_NAME */,
+				   a->base + a->text_size, a->mem_size - a->text_size, a->ctx_addr, 0, &r);
+
 	/* The ring: a memfd the target creates (so pytrace, which may trace
-	 * it, can open it through /proc, whatever the two users are). */
+	 * it, can open it through /proc, whatever the two users are). Made
+	 * last: a pytrace killed after this but before the hooks are in
+	 * leaves it mapped for good (no agent runs to unmap it), so that
+	 * window is kept to a close and a memory write. */
 	static const char name[] = "pytrace-flow";
 	if (pt_mem_write(mem, a->ctx_addr, name, sizeof(name)) < 0) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "cannot write into process %d", (int)a->pid);
@@ -468,36 +501,6 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	a->ring->data_offset = 4096;
 	loader_call(a, "close", NR_close, (uint64_t)memfd, 0, 0, 0, 0, 0, &r, err);
 	memfd = -1;
-
-	/* The agent's way to notice that pytrace died: a pipe the target
-	 * makes, whose write end pytrace opens through /proc (as the ring) and
-	 * the target then closes. pytrace never writes to it; when pytrace
-	 * exits or is killed, the read end reports a hang-up. */
-	rc = loader_call(a, "pipe2", NR_pipe2, a->ctx_addr, O_CLOEXEC, 0, 0, 0, 0, &r, err);
-	if (rc < 0)
-		goto fail;
-	if (pt_mem_read(mem, a->ctx_addr, ends, sizeof(ends)) < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "cannot read from process %d", (int)a->pid);
-		goto fail;
-	}
-	a->ctx.lifeline = ends[0];
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)ends[1]);
-	a->lifeline_fd = open(path, O_WRONLY | O_CLOEXEC);
-	flow_agent_syscall(a, NR_close, (uint64_t)ends[1], 0, 0, 0, 0, 0, &r);
-	if (a->lifeline_fd < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
-		goto fail;
-	}
-
-	rc = loader_call(a, "mprotect", NR_mprotect, a->base, a->text_size, PROT_READ | PROT_EXEC,
-			 0, 0, 0, &r, err);
-	if (rc < 0)
-		goto fail;
-	/* Name the mapping in /proc/PID/maps (Linux 5.17+; best effort). */
-	static const char vma[] = "pytrace-flow-agent";
-	if (pt_mem_write(mem, a->ctx_addr, vma, sizeof(vma)) == 0)
-		flow_agent_syscall(a, NR_prctl, 0x53564d41 /* PR_SET_VMA */, 0 /* ANON_NAME */,
-				   a->base + a->text_size, a->mem_size - a->text_size, a->ctx_addr, 0, &r);
 
 	a->ctx.ring = a->ring_addr;
 	a->ctx.ring_size = a->ring_size;
