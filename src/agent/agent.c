@@ -1470,16 +1470,9 @@ __asm__(
 	"	movq agent_call_frame+136(%rip), %rsp\n"
 	"	movl $0, agent_call_frame+144(%rip)\n"
 	"	jmp *agent_call_frame+120(%rip)\n"
-	".size agent_call_entry, .-agent_call_entry\n"
-	"\n"
-	".globl agent_syscall_trap\n"
-	".hidden agent_syscall_trap\n"
-	"agent_syscall_trap:\n"
-	"	syscall\n"
-	"	int3\n");
+	".size agent_call_entry, .-agent_call_entry\n");
 
 void agent_call_entry(void);
-void agent_syscall_trap(void);
 
 /* ------------------------------------------------------------------ */
 /* The header pytrace reads                                            */
@@ -1499,7 +1492,6 @@ const struct pt_agent_header agent_header = {
 	.off_profile = (uint64_t)&agent_profile,
 	.off_call_entry = (uint64_t)&agent_call_entry,
 	.off_call_frame = (uint64_t)&agent_call_frame,
-	.off_syscall_trap = (uint64_t)&agent_syscall_trap,
 	.off_eval3 = (uint64_t)&agent_eval3,
 	.off_eval2 = (uint64_t)&agent_eval2,
 };

@@ -34,7 +34,8 @@ struct pt_agent_header {
 	uint64_t off_profile;       /* Py_tracefunc, for installs from outside */
 	uint64_t off_call_entry;    /* entry of an injected call */
 	uint64_t off_call_frame;    /* struct pt_agent_call_frame */
-	uint64_t off_syscall_trap;  /* "syscall; int3" */
+	uint64_t off_unused;        /* 0 (was a "syscall; int3" trap: nothing
+	                               in the agent may need a live tracer) */
 	uint64_t off_eval3;         /* PEP 523 hook, (tstate, frame, throw): 3.9+ */
 	uint64_t off_eval2;         /* PEP 523 hook, (frame, throw): 3.6-3.8 */
 };

@@ -71,7 +71,8 @@ static const char flow_usage[] =
 	"Python; 7 the process exited while being set up; 8 the hook could not be\n"
 	"installed (no Python code ran, or Python is not initialised); 9 the process\n"
 	"already has a profile or frame-evaluation hook that pytrace would replace;\n"
-	"126/127 the program cannot be executed / was not found.\n";
+	"10 the process's own seccomp filter forbids a system call pytrace would make\n"
+	"there (or cannot be read); 126/127 the program cannot be executed / was not found.\n";
 
 /* How long a launched program may take to exit after a signal was passed
  * on to it before it is killed (as stacks). */

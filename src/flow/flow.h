@@ -17,6 +17,8 @@ enum {
 	PT_FLOW_E_NOCODE = 8,  /* the hook could not be installed: the target
 	                          runs no Python code (or is not initialised) */
 	PT_FLOW_E_BUSY = 9,    /* the target already has a profile hook */
+	PT_FLOW_E_SANDBOX = 10, /* the target's own seccomp policy forbids a
+	                          system call pytrace would make it run */
 };
 
 struct flow_options {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/audit.h>
 #include <unistd.h>
 
 #include "elf/elf.h"
@@ -23,7 +24,8 @@ extern const size_t pt_agent_blob_size;
 /* x86_64 system call numbers used to set the agent up. */
 enum {
 	NR_close = 3, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_madvise = 28, NR_ftruncate = 77,
-	NR_prctl = 157, NR_pipe2 = 293, NR_memfd_create = 319,
+	NR_prctl = 157, NR_pipe2 = 293, NR_memfd_create = 319, NR_poll = 7, NR_futex = 202,
+	NR_gettid = 186,
 };
 
 #define FORK_GUARD_PAGE 4096u
@@ -261,11 +263,29 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	return 0;
 }
 
+/* What the target's filter would do with this call, from a->tid. */
+static uint32_t loader_seccomp_action(struct flow_agent *a, long nr, const uint64_t args[6])
+{
+	struct seccomp_data d = { .nr = (int)nr, .arch = AUDIT_ARCH_X86_64,
+				  .instruction_pointer = a->inject_site + 2 };
+	uint32_t action;
+
+	if (a->seccomp.mode == 0)
+		return SECCOMP_RET_ALLOW;
+	memcpy(d.args, args, sizeof(d.args));
+	if (pt_seccomp_action(&a->seccomp, &d, &action) < 0)
+		return SECCOMP_RET_KILL_THREAD;  /* cannot tell: assume the worst */
+	return action;
+}
+
 int flow_agent_syscall(struct flow_agent *a, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
 		       uint64_t a3, uint64_t a4, uint64_t a5, int64_t *ret)
 {
 	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
 	int sig = 0;
+
+	if (!pt_seccomp_allows(loader_seccomp_action(a, nr, args)))
+		return -EACCES;
 	int rc = pt_inject_syscall(a->tid, a->mem, a->inject_site, a->ptrace_options, nr, args, ret, &sig);
 
 	if (sig && a->n_sigs < sizeof(a->sigs) / sizeof(a->sigs[0]))
@@ -280,12 +300,78 @@ static int loader_call(struct flow_agent *a, const char *what, long nr, uint64_t
 {
 	int rc = flow_agent_syscall(a, nr, a0, a1, a2, a3, a4, a5, ret);
 
+	if (rc == -EACCES)
+		return pt_error_set(err, PT_FLOW_E_SANDBOX,
+				    "process %d's seccomp filter forbids %s, which pytrace flow would "
+				    "make it run", (int)a->pid, what);
 	if (rc < 0)
 		return pt_error_set(err, rc == -ESRCH ? PT_E_EXITED : PT_E_INTERNAL,
 				   "cannot run %s in thread %d: %s", what, (int)a->tid, strerror(-rc));
 	if (*ret < 0 && *ret > -4096)
 		return pt_error_set(err, PT_E_INTERNAL, "%s in process %d failed: %s", what,
 				   (int)a->pid, strerror((int)-*ret));
+	return 0;
+}
+
+/* A system call pytrace makes the target run, with the arguments it will
+ * have as far as known in advance (addresses and descriptors made up). */
+struct planned_call {
+	const char *what;
+	long nr;
+	uint64_t args[6];
+	bool optional;      /* skipped if forbidden */
+};
+
+/*
+ * Before anything runs: the target's own seccomp state, and every system
+ * call the load, the agent and the detach will make there, evaluated
+ * against its filters. A sandboxed target (systemd SystemCallFilter=,
+ * containers) is refused rather than killed by its own policy.
+ */
+static int loader_check_seccomp(struct flow_agent *a, uint64_t ring_size, struct pt_error *err)
+{
+	const uint64_t addr = 0x7f0000000000ull, fd = 3;
+	const struct planned_call plan[] = {
+		{ "mmap", NR_mmap, { 0, a->mem_size + FORK_GUARD_PAGE, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0 }, false },
+		{ "madvise", NR_madvise, { addr, FORK_GUARD_PAGE, 18, 0, 0, 0 }, true },
+		{ "memfd_create", NR_memfd_create, { addr, 1, 0, 0, 0, 0 }, false },
+		{ "ftruncate", NR_ftruncate, { fd, ring_size, 0, 0, 0, 0 }, false },
+		{ "mmap", NR_mmap, { 0, ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+				     fd, 0 }, false },
+		{ "close", NR_close, { fd, 0, 0, 0, 0, 0 }, false },
+		{ "pipe2", NR_pipe2, { addr, O_CLOEXEC, 0, 0, 0, 0 }, false },
+		{ "mprotect", NR_mprotect, { addr, a->text_size, PROT_READ | PROT_EXEC, 0, 0, 0 }, false },
+		{ "prctl", NR_prctl, { 0x53564d41, 0, addr, a->mem_size - a->text_size, addr, 0 }, true },
+		{ "munmap", NR_munmap, { addr, ring_size, 0, 0, 0, 0 }, false },
+		/* the agent's own, in any thread that runs Python code */
+		{ "poll", NR_poll, { addr, 1, 0, 0, 0, 0 }, false },
+		{ "futex", NR_futex, { addr, 0 /* FUTEX_WAIT */, 0, addr, 0, 0 }, false },
+		{ "gettid", NR_gettid, { 0 }, false },
+		{ "mmap", NR_mmap, { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				     (uint64_t)-1, 0 }, false },
+	};
+	int rc;
+
+	if ((rc = pt_seccomp_read(a->pid, a->tid, &a->seccomp, err)) < 0) {
+		if (rc == -PT_E_PERM)
+			err->status = PT_FLOW_E_SANDBOX;
+		return -err->status;
+	}
+	if (a->seccomp.mode == 1)
+		return pt_error_set(err, PT_FLOW_E_SANDBOX,
+				    "process %d runs in strict seccomp mode (only read, write and exit): "
+				    "pytrace flow cannot load its agent there", (int)a->pid);
+	for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+		uint32_t act = loader_seccomp_action(a, plan[i].nr, plan[i].args);
+		char buf[48];
+		if (pt_seccomp_allows(act) || plan[i].optional)
+			continue;
+		return pt_error_set(err, PT_FLOW_E_SANDBOX,
+				    "process %d's seccomp filter would %s on %s, which pytrace flow "
+				    "would make it run; not attaching", (int)a->pid,
+				    pt_seccomp_action_name(act, buf, sizeof(buf)), plan[i].what);
+	}
 	return 0;
 }
 
@@ -305,6 +391,13 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 				   "no room for injected system calls in process %d (no executable "
 				   "segment of a mapped ELF file ends %d bytes before its page)",
 				   (int)a->pid, PT_INJECT_SITE_SIZE);
+	cap = 1;
+	while (cap * 2 * sizeof(struct pt_ring_record) <= ring_bytes)
+		cap *= 2;
+	a->ring_size = 4096 + cap * sizeof(struct pt_ring_record);
+	a->ring_cap = cap;
+	if ((rc = loader_check_seccomp(a, a->ring_size, err)) < 0)
+		return rc;
 
 	/* The agent: read+write first, code made read+execute after; one
 	 * more page for the fork guard. */
@@ -332,8 +425,41 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 		goto fail;
 	}
 
+	/* The agent's way to notice that pytrace died: a pipe the target
+	 * makes, whose write end pytrace opens through /proc (as the ring) and
+	 * the target then closes. pytrace never writes to it; when pytrace
+	 * exits or is killed, the read end reports a hang-up. */
+	rc = loader_call(a, "pipe2", NR_pipe2, a->ctx_addr, O_CLOEXEC, 0, 0, 0, 0, &r, err);
+	if (rc < 0)
+		goto fail;
+	if (pt_mem_read(mem, a->ctx_addr, ends, sizeof(ends)) < 0) {
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot read from process %d", (int)a->pid);
+		goto fail;
+	}
+	a->ctx.lifeline = ends[0];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)ends[1]);
+	a->lifeline_fd = open(path, O_WRONLY | O_CLOEXEC);
+	flow_agent_syscall(a, NR_close, (uint64_t)ends[1], 0, 0, 0, 0, 0, &r);
+	if (a->lifeline_fd < 0) {
+		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+
+	rc = loader_call(a, "mprotect", NR_mprotect, a->base, a->text_size, PROT_READ | PROT_EXEC,
+			 0, 0, 0, &r, err);
+	if (rc < 0)
+		goto fail;
+	/* Name the mapping in /proc/PID/maps (Linux 5.17+; best effort). */
+	static const char vma[] = "pytrace-flow-agent";
+	if (pt_mem_write(mem, a->ctx_addr, vma, sizeof(vma)) == 0)
+		flow_agent_syscall(a, NR_prctl, 0x53564d41 /* PR_SET_VMA */, 0 /* ANON_NAME */,
+				   a->base + a->text_size, a->mem_size - a->text_size, a->ctx_addr, 0, &r);
+
 	/* The ring: a memfd the target creates (so pytrace, which may trace
-	 * it, can open it through /proc, whatever the two users are). */
+	 * it, can open it through /proc, whatever the two users are). Made
+	 * last: a pytrace killed after this but before the hooks are in
+	 * leaves it mapped for good (no agent runs to unmap it), so that
+	 * window is kept to a close and a memory write. */
 	static const char name[] = "pytrace-flow";
 	if (pt_mem_write(mem, a->ctx_addr, name, sizeof(name)) < 0) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "cannot write into process %d", (int)a->pid);
@@ -343,11 +469,6 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 			 0, 0, 0, 0, &memfd, err);
 	if (rc < 0)
 		goto fail;
-	cap = 1;
-	while (cap * 2 * sizeof(struct pt_ring_record) <= ring_bytes)
-		cap *= 2;
-	a->ring_size = 4096 + cap * sizeof(struct pt_ring_record);
-	a->ring_cap = cap;
 	rc = loader_call(a, "ftruncate", NR_ftruncate, (uint64_t)memfd, a->ring_size, 0, 0, 0, 0, &r,
 			 err);
 	if (rc < 0)
@@ -380,36 +501,6 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	a->ring->data_offset = 4096;
 	loader_call(a, "close", NR_close, (uint64_t)memfd, 0, 0, 0, 0, 0, &r, err);
 	memfd = -1;
-
-	/* The agent's way to notice that pytrace died: a pipe the target
-	 * makes, whose write end pytrace opens through /proc (as the ring) and
-	 * the target then closes. pytrace never writes to it; when pytrace
-	 * exits or is killed, the read end reports a hang-up. */
-	rc = loader_call(a, "pipe2", NR_pipe2, a->ctx_addr, O_CLOEXEC, 0, 0, 0, 0, &r, err);
-	if (rc < 0)
-		goto fail;
-	if (pt_mem_read(mem, a->ctx_addr, ends, sizeof(ends)) < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "cannot read from process %d", (int)a->pid);
-		goto fail;
-	}
-	a->ctx.lifeline = ends[0];
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)ends[1]);
-	a->lifeline_fd = open(path, O_WRONLY | O_CLOEXEC);
-	flow_agent_syscall(a, NR_close, (uint64_t)ends[1], 0, 0, 0, 0, 0, &r);
-	if (a->lifeline_fd < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
-		goto fail;
-	}
-
-	rc = loader_call(a, "mprotect", NR_mprotect, a->base, a->text_size, PROT_READ | PROT_EXEC,
-			 0, 0, 0, &r, err);
-	if (rc < 0)
-		goto fail;
-	/* Name the mapping in /proc/PID/maps (Linux 5.17+; best effort). */
-	static const char vma[] = "pytrace-flow-agent";
-	if (pt_mem_write(mem, a->ctx_addr, vma, sizeof(vma)) == 0)
-		flow_agent_syscall(a, NR_prctl, 0x53564d41 /* PR_SET_VMA */, 0 /* ANON_NAME */,
-				   a->base + a->text_size, a->mem_size - a->text_size, a->ctx_addr, 0, &r);
 
 	a->ctx.ring = a->ring_addr;
 	a->ctx.ring_size = a->ring_size;
@@ -452,6 +543,7 @@ int flow_agent_write_u32(struct flow_agent *a, struct pt_mem *mem, size_t field_
 
 void flow_agent_close(struct flow_agent *a)
 {
+	pt_seccomp_free(&a->seccomp);
 	if (a->ring)
 		munmap(a->ring, a->ring_size);
 	a->ring = NULL;

@@ -13,6 +13,7 @@
 #include "mem/maps.h"
 #include "mem/mem.h"
 #include "python/python.h"
+#include "target/seccomp.h"
 #include "pytrace/pytrace.h"
 
 struct flow_agent {
@@ -21,6 +22,8 @@ struct flow_agent {
 	struct pt_mem *mem;           /* the target's memory (set by the load) */
 	uint64_t inject_site;         /* where injected system calls run */
 	unsigned ptrace_options;      /* what the tracer set on tid */
+	struct pt_seccomp seccomp;    /* tid's own filters, checked before
+	                                 every injected system call */
 	uint64_t base;                /* the agent's mapping in the target */
 	uint64_t mem_size, text_size;
 	uint64_t ctx_addr;            /* struct pt_agent_ctx in the target */
@@ -52,7 +55,8 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 /* Writes a->ctx to the target (all threads stopped). */
 int flow_agent_write_ctx(struct flow_agent *a, struct pt_mem *mem);
 
-/* One system call in the stopped thread a->tid. */
+/* One system call in the stopped thread a->tid; -EACCES (nothing run)
+ * if the target's seccomp filter would not let it run. */
 int flow_agent_syscall(struct flow_agent *a, long nr, uint64_t a0, uint64_t a1,
 		       uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, int64_t *ret);
 

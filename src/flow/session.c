@@ -29,6 +29,7 @@
 #include "target/launch.h"
 #include "target/pidns.h"
 #include "target/ptrace.h"
+#include "target/seccomp.h"
 
 /*
  * Installing the hook
@@ -705,9 +706,26 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 	s->agent.ctx.tid_offset = flow_find_tid_offset(&s->mem, own, fs, set->n);
 	free(fs);
 	free(own);
+	/* The loader checks the injecting thread's seccomp filters; any thread
+	 * may run the agent, so all must have the same. */
+	pid_t via = inject_thread(s, set);
+	int mode0, nf0;
+	if (pt_seccomp_thread_state(s->pid, via, &mode0, &nf0) == 0) {
+		for (size_t i = 0; i < set->n; i++) {
+			int mode, nf;
+			if (pt_seccomp_thread_state(s->pid, set->tids[i], &mode, &nf) == 0 &&
+			    (mode != mode0 || nf != nf0))
+				return pt_error_set(err, PT_FLOW_E_SANDBOX,
+						    "the threads of process %d have different seccomp "
+						    "filters (thread %d: mode %d, %d filters; thread %d: "
+						    "mode %d, %d): pytrace flow cannot check them all",
+						    (int)s->pid, (int)via, mode0, nf0, (int)set->tids[i],
+						    mode, nf);
+		}
+	}
 	/* launched: traced since exec with exec events; attached: seized bare */
 	s->agent.ptrace_options = s->launched ? PTRACE_O_TRACEEXEC : 0;
-	rc = flow_agent_load(&s->agent, inject_thread(s, set), &s->maps, &s->mem, s->opt->ring_bytes,
+	rc = flow_agent_load(&s->agent, via, &s->maps, &s->mem, s->opt->ring_bytes,
 			     err);
 	if (rc == 0)
 		s->agent_loaded = true;

@@ -50,12 +50,13 @@ def offsets(python_id):
 
 
 class SafetyTarget:
-    def __init__(self, python_id):
+    def __init__(self, python_id, deny=()):
         ready_r, ready_w = os.pipe()
         prof, ev = offsets(python_id)
+        extra = [",".join(str(n) for n in deny)] if deny else []
         self.proc = subprocess.Popen([INSTALLED[python_id][0], TARGET, str(ready_w), str(prof),
-                                      str(ev)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     pass_fds=(ready_w,))
+                                      str(ev)] + extra, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, pass_fds=(ready_w,))
         os.close(ready_w)
         self.pid = self.proc.pid
         self.buf = b""
@@ -278,3 +279,31 @@ def test_fork_before_first_event(python_id, pytrace, tmp_path):
             tracer.wait()
         target.stdin.close()
         target.wait(timeout=30)
+
+
+EXIT_SANDBOX = 10
+MEMFD_CREATE, PIPE2 = 319, 293
+
+
+@pytest.mark.parametrize("denied", [(MEMFD_CREATE,), (PIPE2,)], ids=["memfd_create", "pipe2"])
+def test_sandboxed_target(python_id, pytrace, denied):
+    """A target whose own seccomp filter kills it on a system call flow's
+    set-up needs (systemd's SystemCallFilter= does this): pytrace reads the
+    filter, evaluates it for every call it would make and refuses with one
+    line and exit 10 (it used to make the target die of SIGSYS); the
+    target runs on, untraced, unchanged."""
+    target = SafetyTarget(python_id, deny=denied)
+    try:
+        result = harness.run_pytrace(["flow", "-p", target.pid])
+        assert target.proc.poll() is None, "the target died (status %s)\n%s" % (
+            target.proc.poll(), result.describe())
+        harness.expect_exit(result, EXIT_SANDBOX)
+        line = harness.expect_error_line(result)
+        name = {MEMFD_CREATE: "memfd_create", PIPE2: "pipe2"}[denied[0]]
+        assert "seccomp" in line and name in line and "kill the process" in line, line
+        settle(target, "dump", set_up_done=True)
+        assert target.rings() == 0
+        with open("/proc/%d/maps" % target.pid) as f:
+            assert "pytrace-flow-agent" not in f.read(), "the agent was loaded anyway"
+    finally:
+        target.close()

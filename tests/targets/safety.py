@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Target for the kill-anywhere tests: keeps computing while pytrace is killed at it.
 
-usage: safety.py READY_FD PROFILEFUNC_OFFSET EVAL_FRAME_OFFSET
+usage: safety.py READY_FD PROFILEFUNC_OFFSET EVAL_FRAME_OFFSET [DENY]
+
+DENY: system call numbers, comma-separated, that a seccomp filter the
+target installs first (as systemd's SystemCallFilter= does) answers by
+killing the process (SECCOMP_RET_KILL_PROCESS).
 
 Runs a busy thread (calls work() forever, counting), a thread blocked in
 read(2) on a pipe nobody writes to, and a main thread that answers
@@ -75,10 +79,34 @@ def hooks(profile_off, eval_off):
     return {"profile": sorted(profile), "eval_frame": ev, "tools": tools}
 
 
+def deny(numbers):
+    """A seccomp filter: kill the process on any of these x86_64 calls."""
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    insns = [(0x20, 0, 0, 0)]                     # ld [0] (nr)
+    for i, nr in enumerate(numbers):
+        insns.append((0x15, 0, 1, nr))            # jeq nr ? next : skip one
+        insns.append((0x06, 0, 0, 0x80000000))    # ret KILL_PROCESS
+    insns.append((0x06, 0, 0, 0x7fff0000))        # ret ALLOW
+    raw = b"".join(struct.pack("HBBI", *i) for i in insns)
+    buf = ctypes.create_string_buffer(raw, len(raw))
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    prog = Prog(len(insns), ctypes.addressof(buf))
+    if libc.prctl(38, 1, 0, 0, 0) != 0:              # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
+
+
 def main():
     ready = int(sys.argv[1])
+
     profile_off, eval_off = int(sys.argv[2]), int(sys.argv[3])
     r, w = os.pipe()
+    if len(sys.argv) > 4:   # after the pipe, before the threads (they inherit it)
+        deny([int(n) for n in sys.argv[4].split(",")])
     for target, args in ((busy, ()), (blocked, (r,))):
         t = threading.Thread(target=target, args=args)
         t.daemon = True
