@@ -692,3 +692,11 @@ bool pyv_pc_is_eval(const struct pt_python *py, uint64_t pc)
 			return true;
 	return false;
 }
+
+bool pyv_symbol_is_eval(const struct pt_python *py, const char *symbol)
+{
+	/* The tail-call interpreter (3.14+, clang 19+) runs each instruction
+	 * in its own function, _TAIL_CALL_<op> (with an .llvm.N suffix when
+	 * LTO made it local): all of them are the eval loop. */
+	return symbol && strncmp(symbol, "_TAIL_CALL_", 11) == 0;
+}

@@ -68,6 +68,9 @@ bool pyv_has_debug_offsets(const struct pt_python *py);
 uint64_t pyv_frame_code(const struct pt_python *py, uint64_t executable);
 bool pyv_has_native_thread_id(const struct pt_python *py);
 bool pyv_pc_is_eval(const struct pt_python *py, uint64_t pc);
+/* Whether a native symbol names a part of the eval loop that no address
+ * range covers (the tail-call interpreter's _TAIL_CALL_* handlers). */
+bool pyv_symbol_is_eval(const struct pt_python *py, const char *symbol);
 
 /* One thread state of the target. */
 struct pt_pytstate {
