@@ -9,6 +9,7 @@ import shlex
 import shutil
 import struct
 import subprocess
+import tempfile
 
 import pytest
 
@@ -170,22 +171,150 @@ def _symbol_file_offset(lib, name):
 
 
 def test_newer_python_refused(tmp_path):
-    """A CPython minor pytrace has no table for (here 3.13 relabelled 3.14 via
-    Py_Version) is refused with exit 6 and its version named."""
+    """A CPython minor newer than every table (here 3.13 relabelled 3.16 via
+    Py_Version) is refused with exit 6 and one line naming its version."""
     def patch(data, lib):
         off = _symbol_file_offset(lib, "Py_Version")
         assert struct.unpack_from("<I", data, off)[0] >> 16 == 0x030d
+        struct.pack_into("<I", data, off, 0x031000f0)
+    proc = _patched_libpython(tmp_path, patch)
+    try:
+        result = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(result, EXIT_UNSUPPORTED)
+        expect_error_line(result)
+        assert "Python 3.16 is newer" in result.stderr, result.describe()
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_version_disagreeing_with_debug_offsets_refused(tmp_path):
+    """3.13 relabelled 3.14 via Py_Version: a 3.14 table exists, but the
+    target's own _Py_DebugOffsets says 3.13, so nothing is read."""
+    def patch(data, lib):
+        off = _symbol_file_offset(lib, "Py_Version")
         struct.pack_into("<I", data, off, 0x030e00f0)
     proc = _patched_libpython(tmp_path, patch)
     try:
         result = run_pytrace(["dump", str(proc.pid)])
         expect_exit(result, EXIT_UNSUPPORTED)
         expect_error_line(result)
-        assert "3.14" in result.stderr and "not supported" in result.stderr, result.describe()
+        assert "_Py_DebugOffsets says version 3.13" in result.stderr, result.describe()
         assert proc.poll() is None
     finally:
         proc.kill()
         proc.wait()
+
+
+INVENTORY = os.path.join(os.environ.get("PYTRACE_PYTHONS", "/var/cache/pytrace/pythons"),
+                         "inventory.json")
+
+
+def _inventory_interpreter(ident):
+    """An interpreter tools/install-pythons installed (its inventory entry)."""
+    try:
+        with open(INVENTORY) as f:
+            found = [i for i in json.load(f)["interpreters"] if i["id"] == ident]
+    except (OSError, ValueError, KeyError):
+        found = []
+    if not found or not os.path.exists(found[0]["host_executable"]):
+        pytest.skip("%s not installed (tools/install-pythons installs it)" % ident)
+    return found[0]
+
+
+# Blocks in leaf() after writing its own stack, outermost first.
+_BLOCKED = ("import json, sys, traceback\n"
+            "def leaf():\n"
+            "    sys.stdout.write(json.dumps([(f.name, f.lineno) for f in traceback.extract_stack()]) + '\\n'); sys.stdout.flush(); sys.stdin.read()\n"
+            "def middle():\n"
+            "    leaf()\n"
+            "middle()\n")
+
+
+def _patched_in_root(interp, patch):
+    """A copy of a chroot interpreter's executable, patched, started in its
+    root: (process, its stack as traceback saw it, cleanup)."""
+    root, exe = interp["root"], interp["executable"]
+    if interp.get("libpython"):
+        pytest.skip("%s keeps its runtime in a shared libpython" % interp["id"])
+    work = tempfile.mkdtemp(prefix="pytrace-test-", dir=os.path.join(root, "tmp"))
+    try:
+        data = bytearray(open(interp["host_executable"], "rb").read())
+        patch(data, interp["host_executable"])
+        copy = os.path.join(work, os.path.basename(exe))
+        with open(copy, "wb") as f:
+            f.write(bytes(data))
+        os.chmod(copy, 0o755)
+        with open(os.path.join(work, "blocked.py"), "w") as f:
+            f.write(_BLOCKED)
+        inner = "/" + os.path.relpath(work, root)
+        proc = subprocess.Popen(["chroot", root, inner + "/" + os.path.basename(exe),
+                                 inner + "/blocked.py"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    line = proc.stdout.readline()
+    def cleanup():
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    if not line:
+        cleanup()
+        pytest.fail("the patched %s did not start" % interp["id"])
+    return proc, json.loads(line), inner + "/blocked.py", cleanup
+
+
+def _set_version(data, exe, hexversion, expect_minor):
+    """Py_Version and _Py_DebugOffsets.version (at _PyRuntime + 8) both."""
+    off = _symbol_file_offset(exe, "Py_Version")
+    assert struct.unpack_from("<I", data, off)[0] >> 16 == 0x0300 | expect_minor
+    struct.pack_into("<I", data, off, hexversion)
+    off = _symbol_file_offset(exe, "_PyRuntime")
+    assert bytes(data[off:off + 8]) == b"xdebugpy"
+    assert struct.unpack_from("<Q", data, off + 8)[0] >> 16 == 0x0300 | expect_minor
+    struct.pack_into("<Q", data, off + 8, hexversion)
+
+
+def test_next_minor_refused():
+    """Debian's 3.15 relabelled 3.16 in Py_Version and its _Py_DebugOffsets:
+    no table knows that layout, so one line names the version, exit 6."""
+    interp = _inventory_interpreter("sid-3.15")
+    proc, _, _, cleanup = _patched_in_root(
+        interp, lambda data, exe: _set_version(data, exe, 0x031000f0, 15))
+    try:
+        for options in ([], ["--native"], ["--json"]):
+            result = run_pytrace(["dump"] + options + [str(proc.pid)])
+            expect_exit(result, EXIT_UNSUPPORTED)
+            expect_error_line(result)
+            assert "Python 3.16 is newer" in result.stderr, result.describe()
+            assert result.stdout == "", result.describe()
+        assert proc.poll() is None
+    finally:
+        cleanup()
+
+
+def test_next_patch_release_read_exactly():
+    """Debian's 3.15.2 relabelled 3.15.99: the same minor's table and the
+    target's _Py_DebugOffsets read it, frames exact, version from the target."""
+    interp = _inventory_interpreter("sid-3.15")
+    proc, stack, script, cleanup = _patched_in_root(
+        interp, lambda data, exe: _set_version(data, exe, 0x030f63f0, 15))
+    try:
+        result = run_pytrace(["dump", "--json", str(proc.pid)])
+        expect_exit(result, EXIT_OK)
+        threads = parse_json_lines(result)
+        assert len(threads) == 1, result.describe()
+        got = [(f["function"], f["file"], f["line"]) for f in threads[0]["frames"]]
+        want = [(name, script, line) for name, line in reversed(stack)]
+        assert got == want, result.describe()
+        text = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(text, EXIT_OK)
+        assert "Python 3.15.99 " in text.stdout.splitlines()[0], text.describe()
+        assert proc.poll() is None
+    finally:
+        cleanup()
 
 
 def test_bad_debug_offsets_refused(tmp_path):
