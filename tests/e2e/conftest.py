@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Finds every CPython on the machine and runs one stacks.py target per interpreter."""
 
+import atexit
 import glob
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -75,12 +78,74 @@ def discover():
     return found
 
 
+# Interpreters tools/install-pythons puts in a cache outside the clone (Debian
+# sid's in a chroot, self-built free-threaded/GIL/tail-call ones): ids as
+# `tools/install-pythons --list` prints them, entries from its inventory.json.
+PYTHONS_CACHE = os.environ.get("PYTRACE_PYTHONS", "/var/cache/pytrace/pythons")
+INSTALL_PYTHONS = "tools/install-pythons"
+
+
+def _inventory_ids():
+    try:
+        out = subprocess.run(["bash", str(harness.REPO / INSTALL_PYTHONS), "--list"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return out.split()
+
+
+def flavour_name(entry):
+    """'3.14t', '3.13d', '3.14 tail-call': the build as the skip reason names it."""
+    name = ".".join(entry["version"].split(".")[:2]) + entry["abiflags"]
+    return name + (" tail-call" if entry["tail_call"] else "")
+
+
+def discover_inventory():
+    """(id -> (path, version) of the supported interpreters that run,
+    id -> skip reason of the ones pytrace does not read yet). A chrooted
+    interpreter's path is a wrapper script (harness.write_chroot_wrapper)."""
+    try:
+        with open(os.path.join(PYTHONS_CACHE, "inventory.json")) as f:
+            entries = json.load(f)["interpreters"]
+    except (OSError, ValueError, KeyError):
+        return {}, {}
+    unsupported, paths, wrappers = {}, {}, None
+    for e in entries:
+        minor = ".".join(e["version"].split(".")[:2])
+        # A debug build of a supported minor is read like its release build
+        # (3.13d: Py_DEBUG keeps the object layout; _Py_DebugOffsets says the rest).
+        if minor not in SUPPORTED or e["free_threaded"] or e["tail_call"]:
+            unsupported[e["id"]] = "pytrace does not read CPython %s yet (issue 9)" % (
+                flavour_name(e))
+            continue
+        if not os.path.exists(e["host_executable"]):
+            continue
+        if e["root"] == "/":
+            paths[e["id"]] = e["executable"]
+            continue
+        if wrappers is None:
+            wrappers = tempfile.mkdtemp(prefix="pytrace-chroot-")
+            atexit.register(shutil.rmtree, wrappers, True)
+        paths[e["id"]] = harness.write_chroot_wrapper(
+            os.path.join(wrappers, e["id"]), e["root"], e["executable"])
+    probed = _probe_all(list(paths.values()))
+    found = dict((i, (p, probed[p])) for i, p in paths.items() if p in probed)
+    return found, unsupported
+
+
 INSTALLED = discover()
 SYSTEM_ID = next((k for k in INSTALLED if k.startswith("system-")), "system")
-PYTHON_IDS = SUPPORTED + [SYSTEM_ID]
+INVENTORY_IDS = _inventory_ids()
+_found, UNSUPPORTED = discover_inventory()
+INSTALLED.update(_found)
+PYTHON_IDS = SUPPORTED + INVENTORY_IDS + [SYSTEM_ID]
 
 
 def skip_reason(python_id):
+    if python_id in UNSUPPORTED:
+        return UNSUPPORTED[python_id]
+    if python_id in INVENTORY_IDS:
+        return "CPython %s not installed (run %s as root)" % (python_id, INSTALL_PYTHONS)
     if python_id.startswith("system"):
         return "system CPython %s not installed" % SYSTEM_PYTHON
     return "CPython %s not installed" % python_id

@@ -496,3 +496,33 @@ def load_dynsym_ranges(path):
         elif len(parts) == 3:
             ranges.setdefault(parts[2].split("@")[0], [])
     return ranges
+
+
+# ---------------------------------------------------------------------------
+# Interpreters in a chroot (tools/install-pythons' Debian sid root)
+
+CHROOT_BINDS = ("/tmp", str(REPO))   # host directories seen at the same path inside
+
+
+def write_chroot_wrapper(path, root, executable, binds=CHROOT_BINDS):
+    """Writes an executable script that runs `executable` in `root` the way a
+    container does: its own mount namespace (unshare --mount, so nothing
+    outlives the target), /proc mounted, chroot, and the working directory
+    kept. The binds make the test's files (targets, truth files under /tmp)
+    exist inside at the paths the host uses; the interpreter and its stdlib
+    are only inside, so pytrace must reach them through /proc/PID/root. Every
+    step execs, so the PID the caller gets is the interpreter's."""
+    mounts = " && ".join('mkdir -p "$r%s" && mount --bind %s "$r%s"' % (d, d, d) for d in binds)
+    script = (
+        "#!/bin/sh\n"
+        "# Runs %(exe)s inside %(root)s (written by tests/e2e/harness.py).\n"
+        "exec unshare --mount --propagation private /bin/sh -c '\n"
+        '  r=$1; shift\n'
+        '  %(mounts)s && mount -t proc proc "$r/proc" || exit 126\n'
+        '  exec chroot "$r" /bin/sh -c '
+        '"cd \\"\\$0\\" 2>/dev/null || cd /; exec %(exe)s \\"\\$@\\"" "$PWD" "$@"\n'
+        "' sh %(root)s \"$@\"\n") % {"exe": executable, "root": root, "mounts": mounts}
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o755)
+    return path
