@@ -14,6 +14,7 @@ import tempfile
 import pytest
 
 import harness
+import conftest
 from conftest import INSTALLED, PYTHON_IDS, skip_reason
 from harness import (EXIT_OK, EXIT_UNSUPPORTED, compare_frames, expect_error_line, expect_exit,
                      parse_json_lines, python_threads, run_pytrace, thread_label)
@@ -211,16 +212,20 @@ INVENTORY = os.path.join(os.environ.get("PYTRACE_PYTHONS", "/var/cache/pytrace/p
                          "inventory.json")
 
 
-def _inventory_interpreter(ident):
-    """An interpreter tools/install-pythons installed (its inventory entry)."""
+def _newest_chroot_release():
+    """The newest release GIL interpreter tools/install-pythons put in a
+    chroot with its runtime in the executable (Debian's): its inventory entry."""
     try:
         with open(INVENTORY) as f:
-            found = [i for i in json.load(f)["interpreters"] if i["id"] == ident]
+            found = [i for i in json.load(f)["interpreters"]
+                     if not i["debug"] and not i["free_threaded"] and not i["tail_call"] and
+                     i["root"] != "/" and not i.get("libpython") and
+                     os.path.exists(i["host_executable"])]
     except (OSError, ValueError, KeyError):
         found = []
-    if not found or not os.path.exists(found[0]["host_executable"]):
-        pytest.skip("%s not installed (tools/install-pythons installs it)" % ident)
-    return found[0]
+    if not found:
+        pytest.skip("no chroot interpreter installed (tools/install-pythons installs them)")
+    return max(found, key=lambda i: i["hexversion"])
 
 
 # Blocks in leaf() after writing its own stack, outermost first.
@@ -278,17 +283,19 @@ def _set_version(data, exe, hexversion, expect_minor):
 
 
 def test_next_minor_refused():
-    """Debian's 3.15 relabelled 3.16 in Py_Version and its _Py_DebugOffsets:
-    no table knows that layout, so one line names the version, exit 6."""
-    interp = _inventory_interpreter("sid-3.15")
+    """The newest installed minor (Debian's 3.15) relabelled as the next one
+    in Py_Version and its _Py_DebugOffsets: no table knows that layout, so
+    one line names the version, exit 6, for plain, --native and --json."""
+    interp = _newest_chroot_release()
+    minor = interp["hexversion"] >> 16 & 0xff
     proc, _, _, cleanup = _patched_in_root(
-        interp, lambda data, exe: _set_version(data, exe, 0x031000f0, 15))
+        interp, lambda data, exe: _set_version(data, exe, 0x030000f0 | (minor + 1) << 16, minor))
     try:
         for options in ([], ["--native"], ["--json"]):
             result = run_pytrace(["dump"] + options + [str(proc.pid)])
             expect_exit(result, EXIT_UNSUPPORTED)
             expect_error_line(result)
-            assert "Python 3.16 is newer" in result.stderr, result.describe()
+            assert "Python 3.%d is newer" % (minor + 1) in result.stderr, result.describe()
             assert result.stdout == "", result.describe()
         assert proc.poll() is None
     finally:
@@ -296,43 +303,34 @@ def test_next_minor_refused():
 
 
 def test_next_patch_release_read_exactly():
-    """Debian's 3.15.2 relabelled 3.15.99: the same minor's table and the
-    target's _Py_DebugOffsets read it, frames exact, version from the target."""
-    interp = _inventory_interpreter("sid-3.15")
+    """The newest installed minor relabelled X.Y.99: the same minor's table
+    and the target's _Py_DebugOffsets read it, frames exact (plain and
+    --native), version from the target."""
+    interp = _newest_chroot_release()
+    minor = interp["hexversion"] >> 16 & 0xff
     proc, stack, script, cleanup = _patched_in_root(
-        interp, lambda data, exe: _set_version(data, exe, 0x030f63f0, 15))
+        interp, lambda data, exe: _set_version(data, exe, 0x030063f0 | minor << 16, minor))
     try:
+        want = [(name, script, line) for name, line in reversed(stack)]
         result = run_pytrace(["dump", "--json", str(proc.pid)])
         expect_exit(result, EXIT_OK)
         threads = parse_json_lines(result)
         assert len(threads) == 1, result.describe()
         got = [(f["function"], f["file"], f["line"]) for f in threads[0]["frames"]]
-        want = [(name, script, line) for name, line in reversed(stack)]
+        assert got == want, result.describe()
+        result = run_pytrace(["dump", "--native", "--json", str(proc.pid)])
+        expect_exit(result, EXIT_OK)
+        thread = parse_json_lines(result)[0]
+        assert thread["merged"] is True, result.describe()
+        got = [(f["function"], f["file"], f["line"]) for f in thread["frames"]
+               if f["kind"] == "python"]
         assert got == want, result.describe()
         text = run_pytrace(["dump", str(proc.pid)])
         expect_exit(text, EXIT_OK)
-        assert "Python 3.15.99 " in text.stdout.splitlines()[0], text.describe()
+        assert "Python 3.%d.99 " % minor in text.stdout.splitlines()[0], text.describe()
         assert proc.poll() is None
     finally:
         cleanup()
-
-
-def test_bad_debug_offsets_refused(tmp_path):
-    """3.13's _Py_DebugOffsets are validated: a wrong cookie means no walk."""
-    def patch(data, lib):
-        off = _symbol_file_offset(lib, "_PyRuntime")
-        assert bytes(data[off:off + 8]) == b"xdebugpy"
-        data[off:off + 8] = b"ydebugpy"
-    proc = _patched_libpython(tmp_path, patch)
-    try:
-        result = run_pytrace(["dump", str(proc.pid)])
-        expect_exit(result, EXIT_UNSUPPORTED)
-        expect_error_line(result)
-        assert "_Py_DebugOffsets" in result.stderr, result.describe()
-        assert proc.poll() is None
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.parametrize("python_id", PYTHON_IDS)
@@ -445,6 +443,8 @@ def test_private_mount_namespace(python_id, tmp_path):
     namespace (a container's situation): the Python stacks are exact, and
     --native opens the files through /proc/PID/root, so its eval frames are
     named and merged."""
+    if python_id in conftest.CHROOTED:
+        pytest.skip("%s already runs from files that exist only inside its root" % python_id)
     python, version = _python(python_id)
     script, inner = _namespace_wrapper(python, tmp_path)
     target = harness.Target(python_id, script, tmp_path / "run")
