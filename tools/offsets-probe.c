@@ -31,11 +31,15 @@
 
 /* Checked before the rest of the headers, whose own errors would bury it. */
 #include <pyconfig.h>
-#if defined(Py_GIL_DISABLED) || defined(Py_TRACE_REFS)
-/* Those builds change the object header; the tables are for GIL builds
- * (release or Py_DEBUG) without Py_TRACE_REFS. gen-offsets looks for this
- * marker and skips the installation. */
-#error "pytrace-unsupported-build: free-threaded or Py_TRACE_REFS build"
+#if defined(Py_TRACE_REFS)
+/* It changes the object header. gen-offsets looks for this marker and
+ * skips the installation. */
+#error "pytrace-unsupported-build: Py_TRACE_REFS build"
+#endif
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030E0000
+/* 3.14t runs per-thread bytecode (co_tlbc[tlbc_index]), which the walker
+ * does not read yet: no table, so the build is refused by name. */
+#error "pytrace-unsupported-build: free-threaded 3.14+ (per-thread bytecode)"
 #endif
 #if defined(Py_DEBUG) && PY_VERSION_HEX < 0x030D0000
 /* Debug builds are read from 3.13 on (their _Py_DebugOffsets is checked

@@ -669,6 +669,14 @@ bool pyv_frame_is_shim(const struct pt_python *py, int owner)
 	return py->off.owner_shim != PYV_NONE && owner >= py->off.owner_shim;
 }
 
+bool pyv_has_gil(const struct pt_python *py)
+{
+	/* A free-threaded build may enable a GIL at run time (PYTHON_GIL=1),
+	 * but its holder is no longer the one thread running Python: no
+	 * holder is claimed. */
+	return !py->off.free_threaded;
+}
+
 bool pyv_has_debug_offsets(const struct pt_python *py)
 {
 	return py->off.dbg_size != PYV_NONE;

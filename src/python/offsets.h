@@ -192,7 +192,7 @@ struct pyv_offsets {
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,
 	pyv_offsets_37, pyv_offsets_38, pyv_offsets_39, pyv_offsets_310,
-	pyv_offsets_311, pyv_offsets_312, pyv_offsets_313, pyv_offsets_313d,
+	pyv_offsets_311, pyv_offsets_312, pyv_offsets_313, pyv_offsets_313d, pyv_offsets_313t,
 	pyv_offsets_314, pyv_offsets_314d, pyv_offsets_315, pyv_offsets_315d;
 
 /* The generated table for a build flavour, or NULL if none. */

@@ -61,6 +61,8 @@ enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py);
 /* An owner that marks a frame pushed by an eval invocation for itself
  * (3.12+ shim/entry frames, 3.15's base frame): never printed. */
 bool pyv_frame_is_shim(const struct pt_python *py, int owner);
+/* Whether one thread at a time runs Python (not a free-threaded build). */
+bool pyv_has_gil(const struct pt_python *py);
 /* 3.13+: _PyRuntime starts with _Py_DebugOffsets, read over the table. */
 bool pyv_has_debug_offsets(const struct pt_python *py);
 /* The code object address in a frame's f_code/f_executable word, its tag

@@ -83,6 +83,8 @@ uint64_t pt_python_gil_holder(struct pt_python *py, struct pt_mem *mem,
 	const struct pyv_offsets *o = &py->off;
 	uint64_t holder = 0;
 
+	if (!pyv_has_gil(py))
+		return 0;
 	if (o->interp_ceval_gil != PYV_NONE) {
 		/* 3.12+: per-interpreter GIL; last_holder counts only while locked. */
 		for (size_t i = 0; i < n; i++) {

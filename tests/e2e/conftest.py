@@ -101,6 +101,8 @@ def flavour_name(entry):
 
 
 CHROOTED = set()   # ids of the interpreters that run in a chroot
+FREE_THREADED = set()   # ids of free-threaded builds
+SUPPORTED_FREE_THREADED = ["3.13"]   # 3.14t+: per-thread bytecode not read yet
 
 
 def discover_inventory():
@@ -117,7 +119,9 @@ def discover_inventory():
         minor = ".".join(e["version"].split(".")[:2])
         # A debug build of a supported minor has a table of its own (3.13d+,
         # generated from its own headers) beside its _Py_DebugOffsets.
-        if minor not in SUPPORTED or e["free_threaded"] or e["tail_call"]:
+        if e["free_threaded"]:
+            FREE_THREADED.add(e["id"])
+        if minor not in SUPPORTED or (e["free_threaded"] and minor not in SUPPORTED_FREE_THREADED):
             unsupported[e["id"]] = "pytrace does not read CPython %s yet (issue 9)" % (
                 flavour_name(e))
             continue

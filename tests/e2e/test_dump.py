@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+import conftest
 import harness
 from harness import (EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK, EXIT_PERMISSION, EXIT_USAGE,
                      compare_frames, expect_error_line, expect_exit, frame_tuple,
@@ -114,6 +115,14 @@ def test_gil_holder(target):
     """
     truth = target.truth
     spinner = truth["tids"]["spinner"]
+    if target.python_id in conftest.FREE_THREADED:
+        # No GIL: no thread may be named its holder, spinning or not.
+        result = target.dump("--json")
+        expect_exit(result, EXIT_OK)
+        holders = [t["tid"] for t in parse_json_lines(result) if t.get("holds_gil")]
+        assert holders == [], "free-threaded build: threads %s claim the GIL\n%s" % (
+            holders, result.describe())
+        return
     seen = []
     for _ in range(GIL_ATTEMPTS):
         result = target.dump("--json")

@@ -18,6 +18,7 @@ static const struct pyv_offsets *const pyv_tables[] = {
 	&pyv_offsets_312,
 	&pyv_offsets_313,
 	&pyv_offsets_313d,
+	&pyv_offsets_313t,
 	&pyv_offsets_314,
 	&pyv_offsets_314d,
 	&pyv_offsets_315,
