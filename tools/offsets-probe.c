@@ -507,9 +507,11 @@ int main(void)
 	OFF(code_firstlineno, PyCodeObject, co_firstlineno);
 #if PY_VERSION_HEX >= 0x030A0000
 	NONE(code_lnotab);
+	NONE(lnotab_signed);
 	OFF(code_linetable, PyCodeObject, co_linetable);
 #else
 	OFF(code_lnotab, PyCodeObject, co_lnotab);
+	VAL(lnotab_signed, PY_VERSION_HEX >= 0x03060000);  /* bpo-26107 */
 	NONE(code_linetable);
 #endif
 #if PY_VERSION_HEX >= 0x030B0000

@@ -656,7 +656,7 @@ enum pyv_frame_model pyv_frame_model(const struct pt_python *py)
 enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py)
 {
 	if (py->off.code_lnotab != PYV_NONE)
-		return py->info.major == 2 ? PYV_LNOTAB_UNSIGNED : PYV_LNOTAB_SIGNED;
+		return py->off.lnotab_signed == 1 ? PYV_LNOTAB_SIGNED : PYV_LNOTAB_UNSIGNED;
 	if (py->off.code_code_adaptive != PYV_NONE)
 		return PYV_LOCATIONS_311;
 	return PYV_LINETABLE_310;

@@ -79,6 +79,8 @@ struct pyv_offsets {
 	int32_t code_qualname;          /* 3.11+ */
 	int32_t code_firstlineno;
 	int32_t code_lnotab;            /* <=3.9 */
+	int32_t lnotab_signed;          /* <=3.9: 1 where co_lnotab's line
+	                                   deltas are signed (3.6+), 0 on 2.7 */
 	int32_t code_linetable;         /* 3.10+ */
 	int32_t code_code_adaptive;     /* 3.11+: inline bytecode */
 	int32_t code_firsttraceable;    /* 3.11+: int, code units */

@@ -48,6 +48,7 @@ const struct pyv_offsets pyv_offsets_27 = {
 	.code_qualname = PYV_NONE,
 	.code_firstlineno = 96,
 	.code_lnotab = 104,
+	.lnotab_signed = 0,
 	.code_linetable = PYV_NONE,
 	.code_code_adaptive = PYV_NONE,
 	.code_firsttraceable = PYV_NONE,

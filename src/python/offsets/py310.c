@@ -48,6 +48,7 @@ const struct pyv_offsets pyv_offsets_310 = {
 	.code_qualname = PYV_NONE,
 	.code_firstlineno = 40,
 	.code_lnotab = PYV_NONE,
+	.lnotab_signed = PYV_NONE,
 	.code_linetable = 120,
 	.code_code_adaptive = PYV_NONE,
 	.code_firsttraceable = PYV_NONE,

@@ -48,6 +48,7 @@ const struct pyv_offsets pyv_offsets_313t = {
 	.code_qualname = 144,
 	.code_firstlineno = 84,
 	.code_lnotab = PYV_NONE,
+	.lnotab_signed = PYV_NONE,
 	.code_linetable = 152,
 	.code_code_adaptive = 216,
 	.code_firsttraceable = 200,

@@ -48,6 +48,7 @@ const struct pyv_offsets pyv_offsets_315d = {
 	.code_qualname = 128,
 	.code_firstlineno = 68,
 	.code_lnotab = PYV_NONE,
+	.lnotab_signed = PYV_NONE,
 	.code_linetable = 136,
 	.code_code_adaptive = 208,
 	.code_firsttraceable = 192,

@@ -48,6 +48,7 @@ const struct pyv_offsets pyv_offsets_37 = {
 	.code_qualname = PYV_NONE,
 	.code_firstlineno = 36,
 	.code_lnotab = 112,
+	.lnotab_signed = 1,
 	.code_linetable = PYV_NONE,
 	.code_code_adaptive = PYV_NONE,
 	.code_firsttraceable = PYV_NONE,

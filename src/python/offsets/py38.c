@@ -48,6 +48,7 @@ const struct pyv_offsets pyv_offsets_38 = {
 	.code_qualname = PYV_NONE,
 	.code_firstlineno = 40,
 	.code_lnotab = 120,
+	.lnotab_signed = 1,
 	.code_linetable = PYV_NONE,
 	.code_code_adaptive = PYV_NONE,
 	.code_firsttraceable = PYV_NONE,
