@@ -113,6 +113,43 @@ bench: $(PYTRACE)
 	bench/run
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# libFuzzer harnesses, tests/fuzz/fuzz_*.c, each against a clang
+# ASan/UBSan build of the library in build-fuzz/, run FUZZ_SECONDS each
+# with a corpus in build-fuzz/corpus/NAME (crashes: build-fuzz/crash-NAME-*),
+# seeded from build-fuzz/seeds/NAME (tests/fuzz/gen_seeds.py).
+# Not part of check or CI.
+FUZZ_BUILD   := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=undefined -Wno-missing-field-initializers
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(filter-out $(FUZZ_BUILD)/gen/%,$(LIB_OBJ:$(BUILD)/%=$(FUZZ_BUILD)/%))
+FUZZ_LIB     := $(FUZZ_BUILD)/libpytrace-fuzz.a
+
+.PHONY: fuzz
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out $(CFLAGS),$(PT_CFLAGS)) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(filter-out $(CFLAGS),$(PT_CFLAGS)) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_LIB) $(filter-out $(LDFLAGS),$(PT_LDLIBS))
+
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/gen_seeds.py $(FUZZ_BUILD)/seeds
+	@for f in $(FUZZ_BIN); do n=$${f##*/}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+		echo "== $$n ($(FUZZ_SECONDS) s)"; \
+		nice -n 10 $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n \
+			$$(test -d $(FUZZ_BUILD)/seeds/$$n && echo $(FUZZ_BUILD)/seeds/$$n) || exit 1; \
+	done

@@ -122,17 +122,19 @@ static const struct layout_size {
 	size_t member;
 	enum layout_struct of;       /* LS_COUNT: not a struct's own size */
 	int32_t min, max;
+	int32_t align;               /* sizeof of a struct holding pointers */
 } layout_sizes[] = {
-	{ "runtime_size", LAYOUT_MEMBER(runtime_size), LS_RUNTIME, 16, 1 << 24 },
-	{ "interp_size", LAYOUT_MEMBER(interp_size), LS_INTERP, 16, 1 << 24 },
-	{ "tstate_size", LAYOUT_MEMBER(tstate_size), LS_TSTATE, 16, 1 << 20 },
-	{ "frame_size", LAYOUT_MEMBER(frame_size), LS_FRAME, 16, PT_RSTRUCT_MAX },
-	{ "iframe_size", LAYOUT_MEMBER(iframe_size), LS_IFRAME, 16, PT_RSTRUCT_MAX },
-	{ "code_size", LAYOUT_MEMBER(code_size), LS_CODE, 16, PT_RSTRUCT_MAX },
-	{ "unicode_ascii_size", LAYOUT_MEMBER(unicode_ascii_size), LS_ASCII, 16, 256 },
-	{ "unicode_compact_size", LAYOUT_MEMBER(unicode_compact_size), LS_COUNT, 16, 256 },
-	{ "bytes_sval", LAYOUT_MEMBER(bytes_sval), LS_BYTES, 16, 256 },
-	{ "string_sval", LAYOUT_MEMBER(string_sval), LS_STR27, 16, 256 },
+	{ "runtime_size", LAYOUT_MEMBER(runtime_size), LS_RUNTIME, 16, 1 << 24, 8 },
+	{ "interp_size", LAYOUT_MEMBER(interp_size), LS_INTERP, 16, 1 << 24, 8 },
+	{ "tstate_size", LAYOUT_MEMBER(tstate_size), LS_TSTATE, 16, 1 << 20, 8 },
+	{ "frame_size", LAYOUT_MEMBER(frame_size), LS_FRAME, 16, PT_RSTRUCT_MAX, 8 },
+	{ "iframe_size", LAYOUT_MEMBER(iframe_size), LS_IFRAME, 16, PT_RSTRUCT_MAX, 8 },
+	{ "code_size", LAYOUT_MEMBER(code_size), LS_CODE, 16, PT_RSTRUCT_MAX, 8 },
+	{ "unicode_ascii_size", LAYOUT_MEMBER(unicode_ascii_size), LS_ASCII, 16, 256, 8 },
+	{ "unicode_compact_size", LAYOUT_MEMBER(unicode_compact_size), LS_COUNT, 16, 256, 8 },
+	/* Where the bytes start: 2.7's follows an int. */
+	{ "bytes_sval", LAYOUT_MEMBER(bytes_sval), LS_BYTES, 16, 256, 1 },
+	{ "string_sval", LAYOUT_MEMBER(string_sval), LS_STR27, 16, 256, 1 },
 };
 
 /* Every field the dump path reads: where it lies and how wide it is.
@@ -269,11 +271,11 @@ static int detect_check_layout(struct pt_python *py, struct pt_error *err)
 	for (size_t i = 0; i < sizeof(layout_sizes) / sizeof(layout_sizes[0]); i++) {
 		const struct layout_size *ls = &layout_sizes[i];
 		int32_t v = layout_get(o, ls->member);
-		if (v != PYV_NONE && (v < ls->min || v > ls->max))
+		if (v != PYV_NONE && (v < ls->min || v > ls->max || v % ls->align))
 			return pt_error_set(err, PT_E_VERSION,
-					    "Python %d.%d: layout size %s is %d, outside [%d, %d]; refusing to read with this layout",
+					    "Python %d.%d: layout size %s is %d, not a multiple of %d in [%d, %d]; refusing to read with this layout",
 					    o->major, o->minor, layout_name(py, ls->member, ls->name, a, sizeof(a)),
-					    (int)v, (int)ls->min, (int)ls->max);
+					    (int)v, (int)ls->align, (int)ls->min, (int)ls->max);
 	}
 	if (o->unicode_compact_size != PYV_NONE && o->unicode_ascii_size != PYV_NONE &&
 	    o->unicode_compact_size < o->unicode_ascii_size)
@@ -364,7 +366,9 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	int ma = py->info.major, mi = py->info.minor, rc;
 	uint64_t v, ft;
 
-	if (pt_rstruct_read(&d, mem, py->runtime, o->dbg_size) < 0)
+	if ((rc = pt_rstruct_read(&d, mem, py->runtime, o->dbg_size)) == -ESRCH)
+		return pt_error_set(err, PT_E_EXITED, "the process exited while being read");
+	if (rc < 0)
 		return pt_error_set(err, PT_E_VERSION, "Python %d.%d: cannot read _Py_DebugOffsets (%d bytes) at 0x%llx",
 				    ma, mi, (int)o->dbg_size, (unsigned long long)py->runtime);
 	if (memcmp(d.bytes, DEBUG_COOKIE, 8) != 0)
@@ -377,8 +381,8 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	py->info.micro = (int)((v >> 8) & 0xff);
 	if (pt_rstruct_u64(&d, o->dbg_free_threaded, &ft) < 0 || !!ft != !!o->free_threaded)
 		return pt_error_set(err, PT_E_VERSION,
-				    "Python %d.%d: _Py_DebugOffsets free_threaded is %llu but the table is for a %s build",
-				    ma, mi, (unsigned long long)ft, o->free_threaded ? "free-threaded" : "GIL");
+				    "Python %d.%d: _Py_DebugOffsets free_threaded says a %s build, but the table is for a %s build",
+				    ma, mi, ft ? "free-threaded" : "GIL", o->free_threaded ? "free-threaded" : "GIL");
 	for (size_t i = 0; i < sizeof(debug_fields) / sizeof(debug_fields[0]); i++) {
 		const struct debug_field *f = &debug_fields[i];
 		int32_t at = layout_get(o, f->debug), taken = 0;
@@ -405,9 +409,11 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_holder", h, &holder, err)) < 0)
 		return rc;
 	const char *bad = !pt_field_fits(gil, 1, o->interp_size) ? "interpreter_state.gil_runtime_state"
-			: locked < gil || !pt_field_fits(locked, 4, o->interp_size)
+			: locked < gil || !pt_field_fits(locked, 4, o->interp_size) ||
+			  !pt_field_fits(locked - gil, 4, PYV_UNSIZED_STRUCT)
 				? "interpreter_state.gil_runtime_state_locked"
-			: holder < gil || !pt_field_fits(holder, 8, o->interp_size)
+			: holder < gil || !pt_field_fits(holder, 8, o->interp_size) ||
+			  !pt_field_fits(holder - gil, 8, PYV_UNSIZED_STRUCT)
 				? "interpreter_state.gil_runtime_state_holder" : NULL;
 	if (bad)
 		return pt_error_set(err, PT_E_VERSION,
@@ -459,6 +465,28 @@ static int detect_refuse_build(struct pt_python *py, struct pt_elf *elf, bool fr
 				    " release builds, and 3.13+ debug builds)", name);
 	return pt_error_set(err, PT_E_VERSION,
 			    "Python %d.%d is not supported (pytrace reads CPython " SUPPORTED_VERSIONS ")", ma, mi);
+}
+
+int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struct pt_mem *mem,
+		    struct pt_error *err)
+{
+	int rc;
+
+	py->off = *table;
+	/* 3.13+ describe themselves at the start of _PyRuntime. */
+	if (pyv_has_debug_offsets(py)) {
+		if (!py->runtime)
+			return pt_error_set(err, PT_E_VERSION,
+					    "Python %d.%d: neither _PyRuntime nor a .PyRuntime section found",
+					    py->info.major, py->info.minor);
+		if ((rc = detect_debug_offsets(py, mem, err)) < 0) {
+			err->status = -rc;
+			return rc;
+		}
+	}
+	/* Whatever the source (our table, the target's debug offsets), no
+	 * field is read outside its struct. */
+	return detect_check_layout(py, err);
 }
 
 /* Picks the mapped file that defines PyCode_Type: libpython*.so first, then
@@ -574,22 +602,9 @@ int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 		rc = detect_refuse_build(py, elf, free_threaded, debug, err);
 		goto out_version;
 	}
-	py->off = *table;
 	if (info->micro < 0)
 		detect_micro(py, elf, mem);
-	if (pyv_has_debug_offsets(py)) {
-		if (!py->runtime) {
-			rc = pt_error_set(err, PT_E_VERSION, "Python %d.%d: neither _PyRuntime nor a .PyRuntime section found",
-					  info->major, info->minor);
-			goto out_version;
-		}
-		rc = detect_debug_offsets(py, mem, err);
-		if (rc < 0)
-			goto out_version;
-	}
-	/* Whatever the source (our table, the target's debug offsets), no
-	 * field is read outside its struct. */
-	if ((rc = detect_check_layout(py, err)) < 0)
+	if ((rc = pyv_layout_load(py, table, mem, err)) < 0)
 		goto out_version;
 	if (info->micro >= 0)
 		snprintf(info->version, sizeof(info->version), "%d.%d.%d", info->major, info->minor, info->micro);

@@ -26,16 +26,17 @@ struct code_slot {
 struct pyv_code_cache {
 	struct code_slot slot[CODE_CACHE_SLOTS];
 	uint8_t scratch[MAX_TABLE_BYTES + 1];
-	uint8_t raw[(MAX_NAME_CHARS + 1) * 4];
 };
+
+#define STRING_RAW_BYTES ((MAX_NAME_CHARS + 1) * 4)
 
 static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
 {
 	char tmp[4];
 	size_t n;
 
-	if (cp >= 0xd800 && cp < 0xe000)
-		cp = 0xfffd;  /* lone surrogates cannot be encoded */
+	if ((cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff)
+		cp = 0xfffd;  /* lone surrogates and garbage cannot be encoded */
 	if (cp < 0x80) {
 		tmp[0] = (char)cp;
 		n = 1;
@@ -49,8 +50,6 @@ static size_t utf8_put(char *out, size_t cap, size_t pos, uint32_t cp)
 		tmp[2] = (char)(0x80 | (cp & 0x3f));
 		n = 3;
 	} else {
-		if (cp > 0x10ffff)
-			cp = 0xfffd;
 		tmp[0] = (char)(0xf0 | (cp >> 18));
 		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
 		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
@@ -103,16 +102,71 @@ void pyv_string_decode(const uint8_t *raw, size_t nchars, unsigned kind, char *b
 		} else {
 			memcpy(&cp, raw + 4 * i, 4);
 		}
-		pos = utf8_put(buf, cap, pos, cp);
+		size_t next = utf8_put(buf, cap, pos, cp);
+		if (next == pos)
+			break;  /* full: a prefix, not a string with holes */
+		pos = next;
+	}
+	buf[pos] = 0;
+}
+
+/* The length of the valid UTF-8 sequence at s[0..n), or 0. */
+static size_t utf8_sequence(const uint8_t *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) { len = 2; cp = s[0] & 0x1f; }
+	else if ((s[0] & 0xf0) == 0xe0) { len = 3; cp = s[0] & 0x0f; }
+	else if ((s[0] & 0xf8) == 0xf0) { len = 4; cp = s[0] & 0x07; }
+	else return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
+		return 0;
+	return len;
+}
+
+/* 2.7 str bytes: kept where they are UTF-8 (names, most file names), each
+ * other byte shown as U+FFFD, so what we print is always UTF-8. Pure. */
+void pyv_bytes_decode(const uint8_t *raw, size_t n, char *buf, size_t cap)
+{
+	size_t pos = 0;
+
+	if (cap == 0)
+		return;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_sequence(raw + i, n - i);
+		if (len == 0) {
+			size_t next = utf8_put(buf, cap, pos, 0xfffd);
+			if (next == pos)
+				break;
+			pos = next;
+			i++;
+			continue;
+		}
+		if (pos + len >= cap)
+			break;
+		memcpy(buf + pos, raw + i, len);
+		pos += len;
+		i += len;
 	}
 	buf[pos] = 0;
 }
 
 static uint8_t *string_scratch(struct pt_python *py)
 {
-	if (!py->codes && !(py->codes = calloc(1, sizeof(*py->codes))))
-		return NULL;
-	return py->codes->raw;
+	if (!py->string_raw)
+		py->string_raw = malloc(STRING_RAW_BYTES);
+	return py->string_raw;
 }
 
 int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, char *buf, size_t cap)
@@ -128,7 +182,7 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 	if (!raw)
 		return -ENOMEM;
 	if (o->string_sval != PYV_NONE) {
-		/* 2.7 str: a PyVarObject header, then bytes shown as they are. */
+		/* 2.7 str: a PyVarObject header, then bytes. */
 		int64_t size;
 		if ((rc = pt_rstruct_read(&hdr, mem, addr, o->string_sval)) < 0)
 			return rc;
@@ -140,9 +194,7 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 			return -EINVAL;
 		if ((rc = object_read_terminated(mem, addr + (uint64_t)o->string_sval, raw, (size_t)size, 1)) < 0)
 			return rc;
-		size_t n = (size_t)size < cap - 1 ? (size_t)size : cap - 1;
-		memcpy(buf, raw, n);
-		buf[n] = 0;
+		pyv_bytes_decode(raw, (size_t)size, buf, cap);
 		return 0;
 	}
 
@@ -171,6 +223,12 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 		return rc;
 	if ((rc = object_read_terminated(mem, data, raw, (size_t)length, kind)) < 0)
 		return rc;
+	/* An ASCII string holds nothing else: a header that lies about where
+	 * its data starts shows here. */
+	bool ascii = (state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit);
+	for (size_t i = 0; ascii && i < (size_t)length; i++)
+		if (raw[i] == 0 || raw[i] >= 0x80)
+			return -EINVAL;
 	pyv_string_decode(raw, (size_t)length, kind, buf, cap);
 	return 0;
 }
@@ -278,6 +336,8 @@ hit:
 
 void pt_python_fini(struct pt_python *py)
 {
+	free(py->string_raw);
+	py->string_raw = NULL;
 	if (py->codes) {
 		for (size_t i = 0; i < CODE_CACHE_SLOTS; i++)
 			code_slot_clear(&py->codes->slot[i]);

@@ -38,6 +38,7 @@ struct pt_python {
 	struct pyv_range eval[4];    /* functions that run bytecode */
 	size_t n_eval;
 	struct pyv_code_cache *codes;
+	uint8_t *string_raw;         /* units of the string being read */
 	/* Bumped by every consistent read (threads stopped): a code object
 	 * validated in the current generation is not read again. */
 	uint64_t generation;
@@ -49,6 +50,12 @@ struct pt_python {
 int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 		     struct pt_python *py, struct pt_error *err);
 void pt_python_fini(struct pt_python *py);
+/* The layout step of pt_python_detect (py->info and py->runtime set):
+ * the generated table, then on 3.13+ the target's _Py_DebugOffsets over
+ * it, then every field the readers use checked against the size of its
+ * struct. -PT_E_VERSION with a message naming the first bad field. */
+int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struct pt_mem *mem,
+		    struct pt_error *err);
 
 /* Capabilities: answered from which fields the layout has. */
 enum pyv_frame_model {
@@ -115,5 +122,7 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 /* The decoding step of pyv_string_read, pure: nchars units of kind bytes
  * (1: latin-1, 2: UCS-2, 4: UCS-4) as UTF-8 into buf (cap >= 1). */
 void pyv_string_decode(const uint8_t *raw, size_t nchars, unsigned kind, char *buf, size_t cap);
+/* 2.7 str bytes as UTF-8: valid sequences kept, any other byte U+FFFD. */
+void pyv_bytes_decode(const uint8_t *raw, size_t n, char *buf, size_t cap);
 
 #endif
