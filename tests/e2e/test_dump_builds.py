@@ -333,6 +333,31 @@ def test_next_patch_release_read_exactly():
         cleanup()
 
 
+def test_runtime_found_by_its_section():
+    """With _PyRuntime's name gone from the dynamic symbols (a build that
+    hides it), the runtime is found by its .PyRuntime section: the newest
+    chroot interpreter still reads exactly."""
+    interp = _newest_chroot_release()
+
+    def patch(data, exe):
+        at = data.find(b"\0_PyRuntime\0")
+        assert at > 0 and data.find(b"\0_PyRuntime\0", at + 1) < 0
+        data[at + 1:at + 11] = b"_PyRuntimX"
+    proc, stack, script, cleanup = _patched_in_root(interp, patch)
+    try:
+        copy = os.path.join(interp["root"], os.path.dirname(script).lstrip("/"),
+                            os.path.basename(interp["executable"]))
+        nm = subprocess.run(["nm", "-D", "--defined-only", copy], capture_output=True,
+                            text=True).stdout.split()
+        assert "_PyRuntime" not in nm and "_PyRuntimX" in nm
+        result = run_pytrace(["dump", "--json", str(proc.pid)])
+        expect_exit(result, EXIT_OK)
+        got = [(f["function"], f["file"], f["line"]) for f in parse_json_lines(result)[0]["frames"]]
+        assert got == [(name, script, line) for name, line in reversed(stack)], result.describe()
+    finally:
+        cleanup()
+
+
 @pytest.mark.parametrize("python_id", PYTHON_IDS)
 def test_unreadable_code_object(python_id, tmp_path):
     """Memory that cannot be read mid-walk (forced with PYTRACE_FAULT_ADDR at
