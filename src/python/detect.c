@@ -486,7 +486,18 @@ int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struc
 	}
 	/* Whatever the source (our table, the target's debug offsets), no
 	 * field is read outside its struct. */
-	return detect_check_layout(py, err);
+	if ((rc = detect_check_layout(py, err)) < 0)
+		return rc;
+	/* The object header is fixed by the build flavour, never by a patch
+	 * release: a target whose debug offsets place ob_type elsewhere is
+	 * another flavour (a free-threaded build claiming a GIL, say), and the
+	 * table's other members would be wrong for it. */
+	if (py->off.object_type != table->object_type)
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: _Py_DebugOffsets pyobject.ob_type is %d, not %d as in every %s build; refusing to read with this layout",
+				    py->info.major, py->info.minor, (int)py->off.object_type, (int)table->object_type,
+				    table->free_threaded ? "free-threaded" : table->debug ? "debug" : "release GIL");
+	return 0;
 }
 
 /* Picks the mapped file that defines PyCode_Type: libpython*.so first, then

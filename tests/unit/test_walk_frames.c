@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the 3.14/3.15 frame rules of the walker, over a memory
- * image: tagged f_executable, entry frames told by owner >= owner_shim
- * (3.14's unused CSTACK 4 too), 3.15's base frame, groups and anchors. */
+/* Unit tests for the 3.13+ layouts over a memory image: the generated
+ * _Py_DebugOffsets layout of each flavour, and the 3.14/3.15 frame rules
+ * of the walker (tagged f_executable, entry frames told by owner >=
+ * owner_shim, 3.14's unused CSTACK 4 too, 3.15's base frame, anchors). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,105 @@ static void walk(const struct pyv_offsets *o, uint64_t tstate, struct walked *w)
 	pt_mem_fini(&mem);
 }
 
+#define DBG(o, m) ((uint64_t)(o)->dbg_##m)
+/* Members this version's _Py_DebugOffsets lacks (PYV_NONE) are skipped. */
+#define PUT_DBG(o, m, v) do { if ((o)->dbg_##m != PYV_NONE) put64(BASE + DBG(o, m), (uint64_t)(v)); } while (0)
+
+/* A _Py_DebugOffsets at BASE laid out as the table says, holding the
+ * table's own values (the GIL's relative to an embedded _gil at 1000). */
+static void put_debug_offsets(const struct pyv_offsets *o)
+{
+	memset(image, 0, sizeof(image));
+	memcpy(image, "xdebugpy", 8);
+	put64(BASE + 8, 0x030000f0ull | (uint64_t)o->minor << 16);
+	PUT_DBG(o, free_threaded, o->free_threaded);
+	PUT_DBG(o, runtime_size, o->runtime_size);
+	PUT_DBG(o, runtime_interpreters_head, o->runtime_interpreters_head);
+	PUT_DBG(o, interp_size, o->interp_size);
+	PUT_DBG(o, interp_next, o->interp_next);
+	PUT_DBG(o, interp_tstate_head, o->interp_tstate_head);
+	PUT_DBG(o, interp_ceval_gil, o->interp_ceval_gil);
+	PUT_DBG(o, interp_gil, 1000);
+	PUT_DBG(o, gil_locked, 1000 + o->gil_locked);
+	PUT_DBG(o, gil_last_holder, 1000 + o->gil_last_holder);
+	PUT_DBG(o, tstate_size, o->tstate_size);
+	PUT_DBG(o, tstate_next, o->tstate_next);
+	PUT_DBG(o, tstate_interp, o->tstate_interp);
+	PUT_DBG(o, tstate_current_frame, o->tstate_current_frame);
+	PUT_DBG(o, tstate_base_frame, o->tstate_base_frame);
+	PUT_DBG(o, tstate_thread_id, o->tstate_thread_id);
+	PUT_DBG(o, tstate_native_thread_id, o->tstate_native_thread_id);
+	PUT_DBG(o, tstate_eval_breaker, o->tstate_eval_breaker);
+	PUT_DBG(o, iframe_size, o->iframe_size);
+	PUT_DBG(o, iframe_code, o->iframe_code);
+	PUT_DBG(o, iframe_previous, o->iframe_previous);
+	PUT_DBG(o, iframe_instr, o->iframe_instr);
+	PUT_DBG(o, iframe_owner, o->iframe_owner);
+	PUT_DBG(o, code_size, o->code_size);
+	PUT_DBG(o, code_filename, o->code_filename);
+	PUT_DBG(o, code_name, o->code_name);
+	PUT_DBG(o, code_qualname, o->code_qualname);
+	PUT_DBG(o, code_firstlineno, o->code_firstlineno);
+	PUT_DBG(o, code_linetable, o->code_linetable);
+	PUT_DBG(o, code_code_adaptive, o->code_code_adaptive);
+	PUT_DBG(o, object_type, o->object_type);
+	PUT_DBG(o, type_name, o->type_name);
+	PUT_DBG(o, varobject_size, o->varobject_size);
+	PUT_DBG(o, unicode_length, o->unicode_length);
+	PUT_DBG(o, unicode_state, o->unicode_state);
+	PUT_DBG(o, unicode_ascii_size, o->unicode_ascii_size);
+	PUT_DBG(o, unicode_compact_size, o->unicode_compact_size);
+	PUT_DBG(o, bytes_sval, o->bytes_sval);
+	PUT_DBG(o, tuple_items, o->tuple_items);
+	PUT_DBG(o, gen_iframe, o->gen_iframe);
+	PUT_DBG(o, gen_frame_state, o->gen_frame_state);
+}
+
+static int load(struct pt_python *py, const struct pyv_offsets *o, struct pt_mem *mem, struct pt_error *err)
+{
+	memset(py, 0, sizeof(*py));
+	memset(err, 0, sizeof(*err));
+	py->info.major = o->major;
+	py->info.minor = o->minor;
+	py->runtime = BASE;
+	return pyv_layout_load(py, o, mem, err);
+}
+
+/* The generated _Py_DebugOffsets layout read back; a patch release that
+ * moves a described field is followed; a header of another flavour is not. */
+static void test_debug_offsets(const struct pyv_offsets *o, const char *v)
+{
+	struct pt_python py;
+	struct pt_error err;
+	struct pt_mem mem;
+
+	put_debug_offsets(o);
+	pt_mem_init_image(&mem, BASE, image, sizeof(image));
+	int rc = load(&py, o, &mem, &err);
+	check(rc == 0 && py.info.from_debug_offsets && memcmp(&py.off, o, sizeof(*o)) == 0,
+	      "%s: a _Py_DebugOffsets laid out by the generated dbg_* members reads back as the table (%s)",
+	      v, err.msg);
+	/* A patch release moved current_frame and grew the thread state. */
+	PUT_DBG(o, tstate_size, o->tstate_size + 16);
+	PUT_DBG(o, tstate_current_frame, o->tstate_size + 8);
+	rc = load(&py, o, &mem, &err);
+	check(rc == 0 && py.off.tstate_current_frame == o->tstate_size + 8 &&
+	      py.off.tstate_size == o->tstate_size + 16,
+	      "%s: a moved thread_state.current_frame is taken from the target (%s)", v, err.msg);
+	put_debug_offsets(o);
+	PUT_DBG(o, object_type, o->object_type + 16);
+	PUT_DBG(o, type_name, o->type_name + 16);
+	rc = load(&py, o, &mem, &err);
+	check(rc == -PT_E_VERSION && strstr(err.msg, "pyobject.ob_type"),
+	      "%s: another flavour's object header is refused: %s", v, err.msg);
+	put_debug_offsets(o);
+	put64(BASE + 8, 0x030000f0ull | (uint64_t)(o->minor + 1) << 16);
+	rc = load(&py, o, &mem, &err);
+	check(rc == -PT_E_VERSION && strstr(err.msg, "says version"),
+	      "%s: another minor's debug offsets are refused: %s", v, err.msg);
+	pt_mem_fini(&mem);
+}
+
 /* newest -> (tagged) a -> entry -> b -> [3.15 base frame] */
 static void test_chain(const struct pyv_offsets *o, const char *v)
 {
@@ -148,5 +248,10 @@ int main(void)
 	test_chain(&pyv_offsets_314, "3.14");
 	test_chain(&pyv_offsets_315, "3.15");
 	test_chain(&pyv_offsets_314d, "3.14d");
+	test_debug_offsets(&pyv_offsets_313, "3.13");
+	test_debug_offsets(&pyv_offsets_313t, "3.13t");
+	test_debug_offsets(&pyv_offsets_314, "3.14");
+	test_debug_offsets(&pyv_offsets_315, "3.15");
+	test_debug_offsets(&pyv_offsets_315d, "3.15d");
 	return n_failed ? 1 : 0;
 }
