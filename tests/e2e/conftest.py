@@ -100,7 +100,6 @@ def flavour_name(entry):
     return name + (" tail-call" if entry["tail_call"] else "")
 
 
-CHROOTED = set()   # ids of the interpreters that run in a chroot
 FREE_THREADED = set()   # ids of free-threaded builds
 SUPPORTED_FREE_THREADED = ["3.13"]   # 3.14t+: per-thread bytecode not read yet
 
@@ -133,12 +132,23 @@ def discover_inventory():
         if wrappers is None:
             wrappers = tempfile.mkdtemp(prefix="pytrace-chroot-")
             atexit.register(shutil.rmtree, wrappers, True)
-        CHROOTED.add(e["id"])
         paths[e["id"]] = harness.write_chroot_wrapper(
             os.path.join(wrappers, e["id"]), e["root"], e["executable"])
     probed = _probe_all(list(paths.values()))
     found = dict((i, (p, probed[p])) for i, p in paths.items() if p in probed)
+    CHROOTED.update(e["id"] for e in entries if e["root"] != "/" and e["id"] in found)
     return found, unsupported
+
+
+# Ids whose path is a chroot wrapper, and the tests that need the interpreter
+# itself on the host (they copy or rebuild it), with why they skip those ids.
+CHROOTED = set()
+HOST_ONLY_TESTS = {
+    "test_private_mount_namespace": "copies the interpreter's files into a namespace of its own; "
+                                    "a chrooted interpreter already runs in one",
+    "test_embedded_libpython": "builds a program against the interpreter's libpython with the "
+                               "host's compiler",
+}
 
 
 INSTALLED = discover()
@@ -232,3 +242,11 @@ def system_target(target_pool):
     if SYSTEM_ID not in INSTALLED:
         pytest.skip(skip_reason(SYSTEM_ID))
     return target_pool.get(SYSTEM_ID)
+
+
+def pytest_runtest_setup(item):
+    callspec = getattr(item, "callspec", None)
+    python_id = callspec.params.get("python_id") if callspec else None
+    why = HOST_ONLY_TESTS.get(item.originalname)
+    if python_id in CHROOTED and why:
+        pytest.skip("%s runs in a chroot: the test %s" % (python_id, why))

@@ -14,7 +14,6 @@ import tempfile
 import pytest
 
 import harness
-import conftest
 from conftest import INSTALLED, PYTHON_IDS, skip_reason
 from harness import (EXIT_OK, EXIT_UNSUPPORTED, compare_frames, expect_error_line, expect_exit,
                      parse_json_lines, python_threads, run_pytrace, thread_label)
@@ -468,8 +467,6 @@ def test_private_mount_namespace(python_id, tmp_path):
     namespace (a container's situation): the Python stacks are exact, and
     --native opens the files through /proc/PID/root, so its eval frames are
     named and merged."""
-    if python_id in conftest.CHROOTED:
-        pytest.skip("%s already runs from files that exist only inside its root" % python_id)
     python, version = _python(python_id)
     script, inner = _namespace_wrapper(python, tmp_path)
     target = harness.Target(python_id, script, tmp_path / "run")
