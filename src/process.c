@@ -14,6 +14,7 @@
 #include "mem/mem.h"
 #include "native/unwind.h"
 #include "python/python.h"
+#include "stack/merge.h"
 #include "pytrace/pytrace.h"
 #include "error.h"
 #include "target/pidns.h"
@@ -336,9 +337,14 @@ static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, s
 			}
 			/* A return address may sit just past the function's end. */
 			uint64_t lookup = r->is_activation ? r->pc : r->pc - 1;
-			nf->is_eval = p->is_python && pyv_pc_is_eval(&p->py, lookup);
+			nf->is_eval = p->is_python && (pyv_pc_is_eval(&p->py, lookup) ||
+							pyv_symbol_is_eval(&p->py, nf->symbol));
 		}
 		t->n_native = work[k].n_raw;
+		/* 3.11+: the frame holding a group's entry frame runs it, named
+		 * or not (GCC 16 splits the loop into unnamed code). */
+		if (p->is_python)
+			pt_stack_mark_eval(t);
 	}
 }
 

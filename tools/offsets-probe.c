@@ -15,7 +15,7 @@
 
 #include <patchlevel.h>
 
-#if PY_VERSION_HEX >= 0x030E0000
+#if PY_VERSION_HEX >= 0x03100000
 /* gen-offsets looks for this marker and skips the installation. */
 #error "pytrace-unsupported-version: teach tools/offsets-probe.c this version first"
 #endif
@@ -31,10 +31,20 @@
 
 /* Checked before the rest of the headers, whose own errors would bury it. */
 #include <pyconfig.h>
-#if defined(Py_GIL_DISABLED) || defined(Py_DEBUG) || defined(Py_TRACE_REFS)
-/* Those builds change the object header; the tables are for release GIL
- * builds. gen-offsets looks for this marker and skips the installation. */
-#error "pytrace-unsupported-build: not a release GIL build"
+#if defined(Py_TRACE_REFS)
+/* It changes the object header. gen-offsets looks for this marker and
+ * skips the installation. */
+#error "pytrace-unsupported-build: Py_TRACE_REFS build"
+#endif
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030E0000
+/* 3.14t runs per-thread bytecode (co_tlbc[tlbc_index]), which the walker
+ * does not read yet: no table, so the build is refused by name. */
+#error "pytrace-unsupported-build: free-threaded 3.14+ (per-thread bytecode)"
+#endif
+#if defined(Py_DEBUG) && PY_VERSION_HEX < 0x030D0000
+/* Debug builds are read from 3.13 on (their _Py_DebugOffsets is checked
+ * against a table generated from the debug headers). */
+#error "pytrace-unsupported-build: debug build before 3.13"
 #endif
 
 #include <Python.h>
@@ -48,7 +58,13 @@
 #elif PY_VERSION_HEX >= 0x03070000
 #include <internal/pystate.h> /* _PyRuntimeState */
 #endif
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030E0000
+#include <pycore_frame.h>     /* PyFrameObject, FRAME_SUSPENDED */
+#include <pycore_interpframe.h> /* _PyInterpreterFrame, enum _frameowner */
+#include <pycore_stackref.h>  /* Py_TAG_BITS */
+#include <pycore_debug_offsets.h> /* _Py_DebugOffsets */
+#include <pycore_tstate.h>    /* _PyThreadStateImpl */
+#elif PY_VERSION_HEX >= 0x030B0000
 #include <pycore_frame.h>     /* _PyInterpreterFrame, enum _frameowner */
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
@@ -264,6 +280,74 @@ static void print_flow_offsets(void)
 #endif
 }
 
+/* Where in _Py_DebugOffsets (3.13+) the value of each table member lies:
+ * dbg_X for member X, PYV_NONE where this version's struct lacks it. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define DBG(member, path)	OFF(dbg_##member, _Py_DebugOffsets, path)
+#else
+#define DBG(member, path)	NONE(dbg_##member)
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+#define DBG314(member, path)	DBG(member, path)
+#else
+#define DBG314(member, path)	NONE(dbg_##member)
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+#define DBG315(member, path)	DBG(member, path)
+#else
+#define DBG315(member, path)	NONE(dbg_##member)
+#endif
+
+static void print_debug_offsets_layout(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	SIZE(dbg_size, _Py_DebugOffsets);
+#else
+	NONE(dbg_size);
+#endif
+	DBG(free_threaded, free_threaded);
+	DBG(runtime_size, runtime_state.size);
+	DBG(runtime_interpreters_head, runtime_state.interpreters_head);
+	DBG(interp_size, interpreter_state.size);
+	DBG(interp_next, interpreter_state.next);
+	DBG(interp_tstate_head, interpreter_state.threads_head);
+	DBG(interp_ceval_gil, interpreter_state.ceval_gil);
+	DBG(interp_gil, interpreter_state.gil_runtime_state);
+	DBG(gil_locked, interpreter_state.gil_runtime_state_locked);
+	DBG(gil_last_holder, interpreter_state.gil_runtime_state_holder);
+	DBG(tstate_size, thread_state.size);
+	DBG(tstate_next, thread_state.next);
+	DBG(tstate_interp, thread_state.interp);
+	DBG(tstate_current_frame, thread_state.current_frame);
+	DBG315(tstate_base_frame, thread_state.base_frame);
+	DBG(tstate_thread_id, thread_state.thread_id);
+	DBG(tstate_native_thread_id, thread_state.native_thread_id);
+	DBG314(tstate_eval_breaker, debugger_support.eval_breaker);
+	DBG(iframe_size, interpreter_frame.size);
+	DBG(iframe_code, interpreter_frame.executable);
+	DBG(iframe_previous, interpreter_frame.previous);
+	DBG(iframe_instr, interpreter_frame.instr_ptr);
+	DBG(iframe_owner, interpreter_frame.owner);
+	DBG(code_size, code_object.size);
+	DBG(code_filename, code_object.filename);
+	DBG(code_name, code_object.name);
+	DBG(code_qualname, code_object.qualname);
+	DBG(code_firstlineno, code_object.firstlineno);
+	DBG(code_linetable, code_object.linetable);
+	DBG(code_code_adaptive, code_object.co_code_adaptive);
+	DBG(object_type, pyobject.ob_type);
+	DBG(type_name, type_object.tp_name);
+	DBG(varobject_size, bytes_object.ob_size);
+	DBG(unicode_length, unicode_object.length);
+	DBG(unicode_state, unicode_object.state);
+	DBG(unicode_ascii_size, unicode_object.asciiobject_size);
+	DBG315(unicode_compact_size, unicode_object.compactunicodeobject_size);
+	DBG(bytes_sval, bytes_object.ob_sval);
+	DBG(tuple_items, tuple_object.ob_item);
+	DBG314(gen_iframe, gen_object.gi_iframe);
+	DBG314(gen_frame_state, gen_object.gi_frame_state);
+}
+
 int main(void)
 {
 	/* Must fit the 32-bit word pytrace reads; a wider state would need a
@@ -277,6 +361,16 @@ int main(void)
 	printf("version %s\n", PY_VERSION);
 	VAL(major, PY_MAJOR_VERSION);
 	VAL(minor, PY_MINOR_VERSION);
+#ifdef Py_GIL_DISABLED
+	VAL(free_threaded, 1);
+#else
+	VAL(free_threaded, 0);
+#endif
+#ifdef Py_DEBUG
+	VAL(debug, 1);
+#else
+	VAL(debug, 0);
+#endif
 
 	/* _PyRuntimeState */
 #if PY_VERSION_HEX >= 0x03070000
@@ -345,6 +439,11 @@ int main(void)
 	NONE(cframe_current_frame);
 	NONE(cframe_previous);
 #endif
+#if PY_VERSION_HEX >= 0x030F0000
+	OFF(tstate_base_frame, PyThreadState, base_frame);
+#else
+	NONE(tstate_base_frame);
+#endif
 
 	/* PyFrameObject is the frame chain only up to 3.10. */
 #if PY_VERSION_HEX < 0x030B0000
@@ -373,12 +472,21 @@ int main(void)
 	OFF(iframe_code, _PyInterpreterFrame, f_code);
 	OFF(iframe_instr, _PyInterpreterFrame, prev_instr);
 #endif
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030E0000
+	/* 3.14 renumbers the owners and moves the entry frame to
+	 * FRAME_OWNED_BY_INTERPRETER (3.14 keeps an unused CSTACK = 4 above
+	 * it, 3.15 drops it); CPython's own test is owner >= INTERPRETER. */
 	NONE(iframe_is_entry);
-	VAL(owner_cstack, FRAME_OWNED_BY_CSTACK);
+	VAL(owner_shim, FRAME_OWNED_BY_INTERPRETER);
+	VAL(stackref_tag_bits, Py_TAG_BITS);
+#elif PY_VERSION_HEX >= 0x030C0000
+	NONE(iframe_is_entry);
+	VAL(owner_shim, FRAME_OWNED_BY_CSTACK);
+	VAL(stackref_tag_bits, 0);
 #else
 	OFF(iframe_is_entry, _PyInterpreterFrame, is_entry);
-	NONE(owner_cstack);
+	NONE(owner_shim);
+	VAL(stackref_tag_bits, 0);
 #endif
 #else
 	NONE(iframe_size);
@@ -388,7 +496,8 @@ int main(void)
 	NONE(iframe_is_entry);
 	NONE(iframe_owner);
 	NONE(owner_generator);
-	NONE(owner_cstack);
+	NONE(owner_shim);
+	NONE(stackref_tag_bits);
 #endif
 
 	/* PyCodeObject */
@@ -398,9 +507,11 @@ int main(void)
 	OFF(code_firstlineno, PyCodeObject, co_firstlineno);
 #if PY_VERSION_HEX >= 0x030A0000
 	NONE(code_lnotab);
+	NONE(lnotab_signed);
 	OFF(code_linetable, PyCodeObject, co_linetable);
 #else
 	OFF(code_lnotab, PyCodeObject, co_lnotab);
+	VAL(lnotab_signed, PY_VERSION_HEX >= 0x03060000);  /* bpo-26107 */
 	NONE(code_linetable);
 #endif
 #if PY_VERSION_HEX >= 0x030B0000
@@ -445,5 +556,6 @@ int main(void)
 	NONE(bytes_sval);
 #endif
 	print_flow_offsets();
+	print_debug_offsets_layout();
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include "mem/rstruct.h"
 #include "error.h"
 
-#define SUPPORTED_VERSIONS "2.7 and 3.6-3.13"
+#define SUPPORTED_VERSIONS "2.7 and 3.6-3.15"
 
 static const char *path_base(const char *path)
 {
@@ -78,32 +78,6 @@ static void detect_micro(struct pt_python *py, struct pt_elf *elf, struct pt_mem
 		}
 	}
 }
-
-/* _Py_DebugOffsets (3.13+): validated, then layered over the table. */
-struct debug_offsets_313 {
-	char cookie[8];
-	uint64_t version;
-	uint64_t free_threaded;
-	struct { uint64_t size, finalizing, interpreters_head; } runtime_state;
-	struct { uint64_t size, id, next, threads_head, gc, imports_modules, sysdict,
-		builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
-		gil_runtime_state_locked, gil_runtime_state_holder; } interpreter_state;
-	struct { uint64_t size, prev, next, interp, current_frame, thread_id,
-		native_thread_id, datastack_chunk, status; } thread_state;
-	struct { uint64_t size, previous, executable, instr_ptr, localsplus, owner; } interpreter_frame;
-	struct { uint64_t size, filename, name, qualname, linetable, firstlineno,
-		argcount, localsplusnames, localspluskinds, co_code_adaptive; } code_object;
-	struct { uint64_t size, ob_type; } pyobject;
-	struct { uint64_t size, tp_name, tp_repr, tp_flags; } type_object;
-	struct { uint64_t size, ob_item, ob_size; } tuple_object;
-	struct { uint64_t size, ob_item, ob_size; } list_object;
-	struct { uint64_t size, ma_keys, ma_values; } dict_object;
-	struct { uint64_t size, ob_fval; } float_object;
-	struct { uint64_t size, lv_tag, ob_digit; } long_object;
-	struct { uint64_t size, ob_size, ob_sval; } bytes_object;
-	struct { uint64_t size, state, length, asciiobject_size; } unicode_object;
-	struct { uint64_t size, collecting; } gc;
-};
 
 /* The structs a layout describes, for checking each field against the
  * size of the struct it lies in. */
@@ -215,43 +189,51 @@ static const struct layout_field {
 	{ "varobject_size", LAYOUT_MEMBER(varobject_size), LS_STR27, 8 },
 };
 
-/* _Py_DebugOffsets fields taken over the generated table, by name. */
-#define DEBUG_MEMBER(m) offsetof(struct debug_offsets_313, m)
+/* The members _Py_DebugOffsets can describe, by their name there. Where
+ * each one lies inside _Py_DebugOffsets is the generated table's dbg_X
+ * (PYV_NONE: this version's struct lacks it, the table's value stays). */
 static const struct debug_field {
 	const char *name;
-	size_t debug;                /* uint64_t in _Py_DebugOffsets */
-	size_t member;               /* int32_t in struct pyv_offsets */
-} debug_fields_313[] = {
-	{ "runtime_state.size", DEBUG_MEMBER(runtime_state.size), LAYOUT_MEMBER(runtime_size) },
-	{ "runtime_state.interpreters_head", DEBUG_MEMBER(runtime_state.interpreters_head), LAYOUT_MEMBER(runtime_interpreters_head) },
-	{ "interpreter_state.size", DEBUG_MEMBER(interpreter_state.size), LAYOUT_MEMBER(interp_size) },
-	{ "interpreter_state.next", DEBUG_MEMBER(interpreter_state.next), LAYOUT_MEMBER(interp_next) },
-	{ "interpreter_state.threads_head", DEBUG_MEMBER(interpreter_state.threads_head), LAYOUT_MEMBER(interp_tstate_head) },
-	{ "interpreter_state.ceval_gil", DEBUG_MEMBER(interpreter_state.ceval_gil), LAYOUT_MEMBER(interp_ceval_gil) },
-	{ "thread_state.size", DEBUG_MEMBER(thread_state.size), LAYOUT_MEMBER(tstate_size) },
-	{ "thread_state.next", DEBUG_MEMBER(thread_state.next), LAYOUT_MEMBER(tstate_next) },
-	{ "thread_state.interp", DEBUG_MEMBER(thread_state.interp), LAYOUT_MEMBER(tstate_interp) },
-	{ "thread_state.current_frame", DEBUG_MEMBER(thread_state.current_frame), LAYOUT_MEMBER(tstate_current_frame) },
-	{ "thread_state.thread_id", DEBUG_MEMBER(thread_state.thread_id), LAYOUT_MEMBER(tstate_thread_id) },
-	{ "thread_state.native_thread_id", DEBUG_MEMBER(thread_state.native_thread_id), LAYOUT_MEMBER(tstate_native_thread_id) },
-	{ "interpreter_frame.size", DEBUG_MEMBER(interpreter_frame.size), LAYOUT_MEMBER(iframe_size) },
-	{ "interpreter_frame.previous", DEBUG_MEMBER(interpreter_frame.previous), LAYOUT_MEMBER(iframe_previous) },
-	{ "interpreter_frame.executable", DEBUG_MEMBER(interpreter_frame.executable), LAYOUT_MEMBER(iframe_code) },
-	{ "interpreter_frame.instr_ptr", DEBUG_MEMBER(interpreter_frame.instr_ptr), LAYOUT_MEMBER(iframe_instr) },
-	{ "interpreter_frame.owner", DEBUG_MEMBER(interpreter_frame.owner), LAYOUT_MEMBER(iframe_owner) },
-	{ "code_object.size", DEBUG_MEMBER(code_object.size), LAYOUT_MEMBER(code_size) },
-	{ "code_object.filename", DEBUG_MEMBER(code_object.filename), LAYOUT_MEMBER(code_filename) },
-	{ "code_object.name", DEBUG_MEMBER(code_object.name), LAYOUT_MEMBER(code_name) },
-	{ "code_object.qualname", DEBUG_MEMBER(code_object.qualname), LAYOUT_MEMBER(code_qualname) },
-	{ "code_object.linetable", DEBUG_MEMBER(code_object.linetable), LAYOUT_MEMBER(code_linetable) },
-	{ "code_object.firstlineno", DEBUG_MEMBER(code_object.firstlineno), LAYOUT_MEMBER(code_firstlineno) },
-	{ "code_object.co_code_adaptive", DEBUG_MEMBER(code_object.co_code_adaptive), LAYOUT_MEMBER(code_code_adaptive) },
-	{ "pyobject.ob_type", DEBUG_MEMBER(pyobject.ob_type), LAYOUT_MEMBER(object_type) },
-	{ "bytes_object.ob_sval", DEBUG_MEMBER(bytes_object.ob_sval), LAYOUT_MEMBER(bytes_sval) },
-	{ "bytes_object.ob_size", DEBUG_MEMBER(bytes_object.ob_size), LAYOUT_MEMBER(varobject_size) },
-	{ "unicode_object.state", DEBUG_MEMBER(unicode_object.state), LAYOUT_MEMBER(unicode_state) },
-	{ "unicode_object.length", DEBUG_MEMBER(unicode_object.length), LAYOUT_MEMBER(unicode_length) },
-	{ "unicode_object.asciiobject_size", DEBUG_MEMBER(unicode_object.asciiobject_size), LAYOUT_MEMBER(unicode_ascii_size) },
+	size_t debug;                /* int32_t dbg_X in struct pyv_offsets */
+	size_t member;               /* int32_t X in struct pyv_offsets */
+} debug_fields[] = {
+	{ "runtime_state.size", LAYOUT_MEMBER(dbg_runtime_size), LAYOUT_MEMBER(runtime_size) },
+	{ "runtime_state.interpreters_head", LAYOUT_MEMBER(dbg_runtime_interpreters_head), LAYOUT_MEMBER(runtime_interpreters_head) },
+	{ "interpreter_state.size", LAYOUT_MEMBER(dbg_interp_size), LAYOUT_MEMBER(interp_size) },
+	{ "interpreter_state.next", LAYOUT_MEMBER(dbg_interp_next), LAYOUT_MEMBER(interp_next) },
+	{ "interpreter_state.threads_head", LAYOUT_MEMBER(dbg_interp_tstate_head), LAYOUT_MEMBER(interp_tstate_head) },
+	{ "interpreter_state.ceval_gil", LAYOUT_MEMBER(dbg_interp_ceval_gil), LAYOUT_MEMBER(interp_ceval_gil) },
+	{ "thread_state.size", LAYOUT_MEMBER(dbg_tstate_size), LAYOUT_MEMBER(tstate_size) },
+	{ "thread_state.next", LAYOUT_MEMBER(dbg_tstate_next), LAYOUT_MEMBER(tstate_next) },
+	{ "thread_state.interp", LAYOUT_MEMBER(dbg_tstate_interp), LAYOUT_MEMBER(tstate_interp) },
+	{ "thread_state.current_frame", LAYOUT_MEMBER(dbg_tstate_current_frame), LAYOUT_MEMBER(tstate_current_frame) },
+	{ "thread_state.base_frame", LAYOUT_MEMBER(dbg_tstate_base_frame), LAYOUT_MEMBER(tstate_base_frame) },
+	{ "thread_state.thread_id", LAYOUT_MEMBER(dbg_tstate_thread_id), LAYOUT_MEMBER(tstate_thread_id) },
+	{ "thread_state.native_thread_id", LAYOUT_MEMBER(dbg_tstate_native_thread_id), LAYOUT_MEMBER(tstate_native_thread_id) },
+	{ "debugger_support.eval_breaker", LAYOUT_MEMBER(dbg_tstate_eval_breaker), LAYOUT_MEMBER(tstate_eval_breaker) },
+	{ "interpreter_frame.size", LAYOUT_MEMBER(dbg_iframe_size), LAYOUT_MEMBER(iframe_size) },
+	{ "interpreter_frame.previous", LAYOUT_MEMBER(dbg_iframe_previous), LAYOUT_MEMBER(iframe_previous) },
+	{ "interpreter_frame.executable", LAYOUT_MEMBER(dbg_iframe_code), LAYOUT_MEMBER(iframe_code) },
+	{ "interpreter_frame.instr_ptr", LAYOUT_MEMBER(dbg_iframe_instr), LAYOUT_MEMBER(iframe_instr) },
+	{ "interpreter_frame.owner", LAYOUT_MEMBER(dbg_iframe_owner), LAYOUT_MEMBER(iframe_owner) },
+	{ "code_object.size", LAYOUT_MEMBER(dbg_code_size), LAYOUT_MEMBER(code_size) },
+	{ "code_object.filename", LAYOUT_MEMBER(dbg_code_filename), LAYOUT_MEMBER(code_filename) },
+	{ "code_object.name", LAYOUT_MEMBER(dbg_code_name), LAYOUT_MEMBER(code_name) },
+	{ "code_object.qualname", LAYOUT_MEMBER(dbg_code_qualname), LAYOUT_MEMBER(code_qualname) },
+	{ "code_object.linetable", LAYOUT_MEMBER(dbg_code_linetable), LAYOUT_MEMBER(code_linetable) },
+	{ "code_object.firstlineno", LAYOUT_MEMBER(dbg_code_firstlineno), LAYOUT_MEMBER(code_firstlineno) },
+	{ "code_object.co_code_adaptive", LAYOUT_MEMBER(dbg_code_code_adaptive), LAYOUT_MEMBER(code_code_adaptive) },
+	{ "pyobject.ob_type", LAYOUT_MEMBER(dbg_object_type), LAYOUT_MEMBER(object_type) },
+	{ "type_object.tp_name", LAYOUT_MEMBER(dbg_type_name), LAYOUT_MEMBER(type_name) },
+	{ "tuple_object.ob_item", LAYOUT_MEMBER(dbg_tuple_items), LAYOUT_MEMBER(tuple_items) },
+	{ "bytes_object.ob_sval", LAYOUT_MEMBER(dbg_bytes_sval), LAYOUT_MEMBER(bytes_sval) },
+	{ "bytes_object.ob_size", LAYOUT_MEMBER(dbg_varobject_size), LAYOUT_MEMBER(varobject_size) },
+	{ "unicode_object.state", LAYOUT_MEMBER(dbg_unicode_state), LAYOUT_MEMBER(unicode_state) },
+	{ "unicode_object.length", LAYOUT_MEMBER(dbg_unicode_length), LAYOUT_MEMBER(unicode_length) },
+	{ "unicode_object.asciiobject_size", LAYOUT_MEMBER(dbg_unicode_ascii_size), LAYOUT_MEMBER(unicode_ascii_size) },
+	{ "unicode_object.compactunicodeobject_size", LAYOUT_MEMBER(dbg_unicode_compact_size), LAYOUT_MEMBER(unicode_compact_size) },
+	{ "gen_object.gi_iframe", LAYOUT_MEMBER(dbg_gen_iframe), LAYOUT_MEMBER(gen_iframe) },
+	{ "gen_object.gi_frame_state", LAYOUT_MEMBER(dbg_gen_frame_state), LAYOUT_MEMBER(gen_frame_state) },
 };
 
 /* The name a layout member is known by in messages: its _Py_DebugOffsets
@@ -260,9 +242,9 @@ static const char *layout_name(const struct pt_python *py, size_t member, const 
 			       char *buf, size_t cap)
 {
 	for (size_t i = 0; py->info.from_debug_offsets &&
-	     i < sizeof(debug_fields_313) / sizeof(debug_fields_313[0]); i++)
-		if (debug_fields_313[i].member == member) {
-			snprintf(buf, cap, "_Py_DebugOffsets %s", debug_fields_313[i].name);
+	     i < sizeof(debug_fields) / sizeof(debug_fields[0]); i++)
+		if (debug_fields[i].member == member && layout_get(&py->off, debug_fields[i].debug) != PYV_NONE) {
+			snprintf(buf, cap, "_Py_DebugOffsets %s", debug_fields[i].name);
 			return buf;
 		}
 	snprintf(buf, cap, "%s", table_name);
@@ -349,44 +331,66 @@ static int debug_take(struct pt_python *py, const char *name, uint64_t v, int32_
 	return 0;
 }
 
+/* Every _Py_DebugOffsets starts with the same three fields, whatever the
+ * version: the cookie, PY_VERSION_HEX and the free-threaded flag. They
+ * pick the table; the table then gives the layout of the rest. */
+#define DEBUG_COOKIE "xdebugpy"
+#define DEBUG_VERSION_AT 8
+#define DEBUG_FREE_THREADED_AT 16
+
+struct debug_head {
+	bool present;                /* _PyRuntime starts with the cookie */
+	uint64_t version;
+	uint64_t free_threaded;
+};
+
+static void detect_debug_head(struct pt_python *py, struct pt_mem *mem, struct debug_head *h)
+{
+	uint8_t b[24];
+
+	memset(h, 0, sizeof(*h));
+	if (!py->runtime || pt_mem_read(mem, py->runtime, b, sizeof(b)) < 0 ||
+	    memcmp(b, DEBUG_COOKIE, 8) != 0)
+		return;
+	h->present = true;
+	memcpy(&h->version, b + DEBUG_VERSION_AT, 8);
+	memcpy(&h->free_threaded, b + DEBUG_FREE_THREADED_AT, 8);
+}
+
+/* Reads the target's _Py_DebugOffsets with the layout the table gives
+ * (dbg_size, dbg_X) and takes every member it describes over the table. */
 static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct pt_error *err)
 {
-	struct debug_offsets_313 d;
-	int rc;
-
-	if ((rc = pt_mem_read(mem, py->runtime, &d, sizeof(d))) == -ESRCH)
-		return pt_error_set(err, PT_E_EXITED, "the process exited while being read");
-	if (rc < 0) {
-		snprintf(err->msg, sizeof(err->msg), "cannot read _Py_DebugOffsets at 0x%llx",
-			 (unsigned long long)py->runtime);
-		return -PT_E_VERSION;
-	}
-	if (memcmp(d.cookie, "xdebugpy", 8) != 0) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "Python %d.%d: _PyRuntime does not start with the _Py_DebugOffsets cookie",
-			 py->info.major, py->info.minor);
-		return -PT_E_VERSION;
-	}
-	int ma = (int)((d.version >> 24) & 0xff), mi = (int)((d.version >> 16) & 0xff);
-	if (ma != py->info.major || mi != py->info.minor) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "Python %d.%d: _Py_DebugOffsets says version %d.%d", py->info.major,
-			 py->info.minor, ma, mi);
-		return -PT_E_VERSION;
-	}
-	py->info.micro = (int)((d.version >> 8) & 0xff);
-	if (d.free_threaded) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "Python %d.%d is a free-threaded build, which pytrace does not support yet",
-			 ma, mi);
-		return -PT_E_VERSION;
-	}
 	struct pyv_offsets *o = &py->off;
-	for (size_t i = 0; i < sizeof(debug_fields_313) / sizeof(debug_fields_313[0]); i++) {
-		const struct debug_field *f = &debug_fields_313[i];
-		uint64_t v;
-		int32_t taken = 0;
-		memcpy(&v, (const char *)&d + f->debug, sizeof(v));
+	struct pt_rstruct d;
+	int ma = py->info.major, mi = py->info.minor, rc;
+	uint64_t v, ft;
+
+	if ((rc = pt_rstruct_read(&d, mem, py->runtime, o->dbg_size)) == -ESRCH)
+		return pt_error_set(err, PT_E_EXITED, "the process exited while being read");
+	if (rc < 0)
+		return pt_error_set(err, PT_E_VERSION, "Python %d.%d: cannot read _Py_DebugOffsets (%d bytes) at 0x%llx",
+				    ma, mi, (int)o->dbg_size, (unsigned long long)py->runtime);
+	if (memcmp(d.bytes, DEBUG_COOKIE, 8) != 0)
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: _PyRuntime does not start with the _Py_DebugOffsets cookie", ma, mi);
+	if (pt_rstruct_u64(&d, DEBUG_VERSION_AT, &v) < 0 ||
+	    (int)((v >> 24) & 0xff) != ma || (int)((v >> 16) & 0xff) != mi)
+		return pt_error_set(err, PT_E_VERSION, "Python %d.%d: _Py_DebugOffsets says version %d.%d",
+				    ma, mi, (int)((v >> 24) & 0xff), (int)((v >> 16) & 0xff));
+	py->info.micro = (int)((v >> 8) & 0xff);
+	if (pt_rstruct_u64(&d, o->dbg_free_threaded, &ft) < 0 || !!ft != !!o->free_threaded)
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: _Py_DebugOffsets free_threaded says a %s build, but the table is for a %s build",
+				    ma, mi, ft ? "free-threaded" : "GIL", o->free_threaded ? "free-threaded" : "GIL");
+	for (size_t i = 0; i < sizeof(debug_fields) / sizeof(debug_fields[0]); i++) {
+		const struct debug_field *f = &debug_fields[i];
+		int32_t at = layout_get(o, f->debug), taken = 0;
+		if (at == PYV_NONE)
+			continue;
+		if (pt_rstruct_u64(&d, at, &v) < 0)
+			return pt_error_set(err, PT_E_INTERNAL, "Python %d.%d: table places _Py_DebugOffsets %s outside its %d bytes",
+					    ma, mi, f->name, (int)o->dbg_size);
 		if ((rc = debug_take(py, f->name, v, &taken, err)) < 0)
 			return rc;
 		memcpy((char *)o + f->member, &taken, sizeof(taken));
@@ -394,12 +398,15 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	/* The GIL's fields are given from the interpreter (its embedded
 	 * _gil); the walker follows ceval.gil and wants them from the gil
 	 * struct. Each must lie inside the interpreter, after _gil. */
+	uint64_t g = 0, l = 0, h = 0;
 	int32_t gil = 0, locked = 0, holder = 0;
-	if ((rc = debug_take(py, "interpreter_state.gil_runtime_state", d.interpreter_state.gil_runtime_state, &gil, err)) < 0 ||
-	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_locked",
-			     d.interpreter_state.gil_runtime_state_locked, &locked, err)) < 0 ||
-	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_holder",
-			     d.interpreter_state.gil_runtime_state_holder, &holder, err)) < 0)
+	if (pt_rstruct_u64(&d, o->dbg_interp_gil, &g) < 0 || pt_rstruct_u64(&d, o->dbg_gil_locked, &l) < 0 ||
+	    pt_rstruct_u64(&d, o->dbg_gil_last_holder, &h) < 0)
+		return pt_error_set(err, PT_E_INTERNAL, "Python %d.%d: table places the GIL fields outside _Py_DebugOffsets",
+				    ma, mi);
+	if ((rc = debug_take(py, "interpreter_state.gil_runtime_state", g, &gil, err)) < 0 ||
+	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_locked", l, &locked, err)) < 0 ||
+	    (rc = debug_take(py, "interpreter_state.gil_runtime_state_holder", h, &holder, err)) < 0)
 		return rc;
 	const char *bad = !pt_field_fits(gil, 1, o->interp_size) ? "interpreter_state.gil_runtime_state"
 			: locked < gil || !pt_field_fits(locked, 4, o->interp_size) ||
@@ -418,6 +425,48 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	return 0;
 }
 
+/* A Py_DEBUG build: Py_REF_DEBUG (which Py_DEBUG implies) exports the
+ * negative-refcount reporter; release builds have no such function. */
+static bool detect_is_debug_build(struct pt_elf *elf)
+{
+	uint64_t v;
+
+	return pt_elf_symbol(elf, "_Py_NegativeRefcount", &v, NULL);
+}
+
+static void detect_flavour_name(int major, int minor, bool free_threaded, bool debug, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "Python %d.%d%s%s (%s%s build)", major, minor, free_threaded ? "t" : "",
+		 debug ? "d" : "", debug ? "debug, " : "", free_threaded ? "free-threaded" : "GIL");
+}
+
+/* Why there is no table for this build, in one line. */
+static int detect_refuse_build(struct pt_python *py, struct pt_elf *elf, bool free_threaded, bool debug,
+			       struct pt_error *err)
+{
+	int ma = py->info.major, mi = py->info.minor, nma, nmi;
+	char name[96];
+	uint64_t v;
+
+	pyv_offsets_newest(&nma, &nmi);
+	detect_flavour_name(ma, mi, free_threaded, debug, name, sizeof(name));
+	if (ma > nma || (ma == nma && mi > nmi))
+		/* A newer minor: its _Py_DebugOffsets has a layout of its own,
+		 * and frame ownership or pointer tagging may have changed in
+		 * ways offsets do not show. Refuse rather than print garbage. */
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d is newer than this pytrace, which reads CPython " SUPPORTED_VERSIONS
+				    " (no layout for %d.%d; refusing to guess it)", ma, mi, ma, mi);
+	if (pt_elf_symbol(elf, "_Py_PrintReferences", &v, NULL))
+		return pt_error_set(err, PT_E_VERSION, "%s built with Py_TRACE_REFS is not supported", name);
+	if (free_threaded || debug)
+		return pt_error_set(err, PT_E_VERSION,
+				    "%s is not supported (pytrace reads CPython " SUPPORTED_VERSIONS
+				    " release builds, and 3.13+ debug builds)", name);
+	return pt_error_set(err, PT_E_VERSION,
+			    "Python %d.%d is not supported (pytrace reads CPython " SUPPORTED_VERSIONS ")", ma, mi);
+}
+
 int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struct pt_mem *mem,
 		    struct pt_error *err)
 {
@@ -425,9 +474,10 @@ int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struc
 
 	py->off = *table;
 	/* 3.13+ describe themselves at the start of _PyRuntime. */
-	if (py->info.major == 3 && py->info.minor >= 13) {
+	if (pyv_has_debug_offsets(py)) {
 		if (!py->runtime)
-			return pt_error_set(err, PT_E_VERSION, "Python %d.%d: _PyRuntime not found",
+			return pt_error_set(err, PT_E_VERSION,
+					    "Python %d.%d: neither _PyRuntime nor a .PyRuntime section found",
 					    py->info.major, py->info.minor);
 		if ((rc = detect_debug_offsets(py, mem, err)) < 0) {
 			err->status = -rc;
@@ -436,7 +486,18 @@ int pyv_layout_load(struct pt_python *py, const struct pyv_offsets *table, struc
 	}
 	/* Whatever the source (our table, the target's debug offsets), no
 	 * field is read outside its struct. */
-	return detect_check_layout(py, err);
+	if ((rc = detect_check_layout(py, err)) < 0)
+		return rc;
+	/* The object header is fixed by the build flavour, never by a patch
+	 * release: a target whose debug offsets place ob_type elsewhere is
+	 * another flavour (a free-threaded build claiming a GIL, say), and the
+	 * table's other members would be wrong for it. */
+	if (py->off.object_type != table->object_type)
+		return pt_error_set(err, PT_E_VERSION,
+				    "Python %d.%d: _Py_DebugOffsets pyobject.ob_type is %d, not %d as in every %s build; refusing to read with this layout",
+				    py->info.major, py->info.minor, (int)py->off.object_type, (int)table->object_type,
+				    table->free_threaded ? "free-threaded" : table->debug ? "debug" : "release GIL");
+	return 0;
 }
 
 /* Picks the mapped file that defines PyCode_Type: libpython*.so first, then
@@ -541,19 +602,15 @@ int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 	else if (pt_elf_section(elf, ".PyRuntime", &v, NULL))
 		py->runtime = v + py->bias;
 
-	const struct pyv_offsets *table = pyv_offsets_for(info->major, info->minor);
-	if (!table && info->major == 3 && info->minor > 13) {
-		/* A newer minor: its _Py_DebugOffsets would describe most of the
-		 * layout, but not frame ownership or pointer tagging, which
-		 * changed in 3.14. Refuse rather than print garbage. */
-		rc = -PT_E_VERSION;
-	} else if (!table) {
-		rc = -PT_E_VERSION;
-	}
-	if (rc < 0) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "Python %d.%d is not supported (pytrace reads CPython " SUPPORTED_VERSIONS ")",
-			 info->major, info->minor);
+	/* The build flavour picks the table: free-threaded from the debug
+	 * offsets' head (3.13+), debug from the binary itself. */
+	struct debug_head head;
+	detect_debug_head(py, mem, &head);
+	bool free_threaded = head.present && head.free_threaded;
+	bool debug = detect_is_debug_build(elf);
+	const struct pyv_offsets *table = pyv_offsets_for(info->major, info->minor, free_threaded, debug);
+	if (!table) {
+		rc = detect_refuse_build(py, elf, free_threaded, debug, err);
 		goto out_version;
 	}
 	if (info->micro < 0)
@@ -625,7 +682,7 @@ enum pyv_frame_model pyv_frame_model(const struct pt_python *py)
 enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py)
 {
 	if (py->off.code_lnotab != PYV_NONE)
-		return py->info.major == 2 ? PYV_LNOTAB_UNSIGNED : PYV_LNOTAB_SIGNED;
+		return py->off.lnotab_signed == 1 ? PYV_LNOTAB_SIGNED : PYV_LNOTAB_UNSIGNED;
 	if (py->off.code_code_adaptive != PYV_NONE)
 		return PYV_LOCATIONS_311;
 	return PYV_LINETABLE_310;
@@ -633,7 +690,28 @@ enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py)
 
 bool pyv_frame_is_shim(const struct pt_python *py, int owner)
 {
-	return py->off.owner_cstack != PYV_NONE && owner == py->off.owner_cstack;
+	/* CPython's own test (_PyFrame_IsIncomplete): every owner from the
+	 * entry frame's up is not Python code (3.14's unused CSTACK too). */
+	return py->off.owner_shim != PYV_NONE && owner >= py->off.owner_shim;
+}
+
+bool pyv_has_gil(const struct pt_python *py)
+{
+	/* A free-threaded build may enable a GIL at run time (PYTHON_GIL=1),
+	 * but its holder is no longer the one thread running Python: no
+	 * holder is claimed. */
+	return !py->off.free_threaded;
+}
+
+bool pyv_has_debug_offsets(const struct pt_python *py)
+{
+	return py->off.dbg_size != PYV_NONE;
+}
+
+uint64_t pyv_frame_code(const struct pt_python *py, uint64_t executable)
+{
+	/* 3.14+: f_executable is a _PyStackRef whose low bits are tags. */
+	return py->off.stackref_tag_bits > 0 ? executable & ~(uint64_t)py->off.stackref_tag_bits : executable;
 }
 
 bool pyv_has_native_thread_id(const struct pt_python *py)
@@ -647,4 +725,12 @@ bool pyv_pc_is_eval(const struct pt_python *py, uint64_t pc)
 		if (pc >= py->eval[i].lo && pc < py->eval[i].hi)
 			return true;
 	return false;
+}
+
+bool pyv_symbol_is_eval(const struct pt_python *py, const char *symbol)
+{
+	/* The tail-call interpreter (3.14+, clang 19+) runs each instruction
+	 * in its own function, _TAIL_CALL_<op> (with an .llvm.N suffix when
+	 * LTO made it local): all of them are the eval loop. */
+	return symbol && strncmp(symbol, "_TAIL_CALL_", 11) == 0;
 }

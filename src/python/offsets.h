@@ -4,15 +4,19 @@
 #ifndef PYTRACE_PYTHON_OFFSETS_H
 #define PYTRACE_PYTHON_OFFSETS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Value of a field that does not exist in a version. */
 #define PYV_NONE (-1)
 
-/* Every member is a byte offset (or size) for x86_64 release (GIL) builds,
- * or PYV_NONE. Names follow CPython's: struct prefix, then field. */
+/* Every member is a byte offset (or size) for one x86_64 build flavour
+ * (version, free-threaded or not, debug or release), or PYV_NONE. Names
+ * follow CPython's: struct prefix, then field. */
 struct pyv_offsets {
 	int major, minor;
+	int free_threaded;              /* 1: Py_GIL_DISABLED build (3.13t+) */
+	int debug;                      /* 1: Py_DEBUG build (python3.Xd) */
 
 	/* _PyRuntimeState (3.7+); for 2.7/3.6 the roots are static symbols. */
 	int32_t runtime_size;
@@ -38,6 +42,8 @@ struct pyv_offsets {
 	int32_t tstate_current_frame;   /* 3.13+: _PyInterpreterFrame* */
 	int32_t tstate_thread_id;       /* pthread_t */
 	int32_t tstate_native_thread_id;/* 3.11+: kernel TID */
+	int32_t tstate_base_frame;      /* 3.15+: _PyInterpreterFrame* to the
+	                                   sentinel at the bottom of the chain */
 
 	/* _PyCFrame (3.11/3.12) */
 	int32_t cframe_current_frame;
@@ -57,7 +63,14 @@ struct pyv_offsets {
 	int32_t iframe_is_entry;        /* 3.11 only (bool) */
 	int32_t iframe_owner;           /* char */
 	int32_t owner_generator;        /* FRAME_OWNED_BY_GENERATOR value */
-	int32_t owner_cstack;           /* FRAME_OWNED_BY_CSTACK value, 3.12+ */
+	int32_t owner_shim;             /* 3.12+: owner of the frame an eval
+	                                   invocation pushes for itself
+	                                   (3.12/3.13 FRAME_OWNED_BY_CSTACK,
+	                                   3.14+ FRAME_OWNED_BY_INTERPRETER);
+	                                   no owner from it up is Python code */
+	int32_t stackref_tag_bits;      /* 3.11+: low bits of f_executable to
+	                                   mask (3.14+ _PyStackRef Py_TAG_BITS;
+	                                   0 before) */
 
 	/* PyCodeObject */
 	int32_t code_size;
@@ -66,6 +79,8 @@ struct pyv_offsets {
 	int32_t code_qualname;          /* 3.11+ */
 	int32_t code_firstlineno;
 	int32_t code_lnotab;            /* <=3.9 */
+	int32_t lnotab_signed;          /* <=3.9: 1 where co_lnotab's line
+	                                   deltas are signed (3.6+), 0 on 2.7 */
 	int32_t code_linetable;         /* 3.10+ */
 	int32_t code_code_adaptive;     /* 3.11+: inline bytecode */
 	int32_t code_firsttraceable;    /* 3.11+: int, code units */
@@ -148,13 +163,43 @@ struct pyv_offsets {
 	int32_t interp_eval_breaker;    /* 3.12: int, per interpreter */
 	int32_t tstate_eval_breaker;    /* 3.13: uintptr_t, per thread */
 	int32_t eval_breaker_calls_bit; /* value or'ed in for pending calls */
+
+	/* 3.13+: the layout of _Py_DebugOffsets itself, which grows with each
+	 * minor version. dbg_size is its size; each dbg_X is where in it the
+	 * value of member X above lies (a uint64_t), or PYV_NONE when this
+	 * version's _Py_DebugOffsets does not describe X. At run time those
+	 * members are read from the target's _Py_DebugOffsets, validated,
+	 * instead of taken from this table. */
+	int32_t dbg_size;
+	int32_t dbg_free_threaded;
+	int32_t dbg_runtime_size, dbg_runtime_interpreters_head;
+	int32_t dbg_interp_size, dbg_interp_next, dbg_interp_tstate_head;
+	int32_t dbg_interp_ceval_gil;
+	int32_t dbg_interp_gil;         /* interpreter_state.gil_runtime_state:
+	                                   the embedded _gil, from which ... */
+	int32_t dbg_gil_locked, dbg_gil_last_holder; /* ... these two count */
+	int32_t dbg_tstate_size, dbg_tstate_next, dbg_tstate_interp;
+	int32_t dbg_tstate_current_frame, dbg_tstate_base_frame;
+	int32_t dbg_tstate_thread_id, dbg_tstate_native_thread_id;
+	int32_t dbg_tstate_eval_breaker;
+	int32_t dbg_iframe_size, dbg_iframe_code, dbg_iframe_previous;
+	int32_t dbg_iframe_instr, dbg_iframe_owner;
+	int32_t dbg_code_size, dbg_code_filename, dbg_code_name, dbg_code_qualname;
+	int32_t dbg_code_firstlineno, dbg_code_linetable, dbg_code_code_adaptive;
+	int32_t dbg_object_type, dbg_type_name, dbg_varobject_size;
+	int32_t dbg_unicode_length, dbg_unicode_state, dbg_unicode_ascii_size;
+	int32_t dbg_unicode_compact_size, dbg_bytes_sval, dbg_tuple_items;
+	int32_t dbg_gen_iframe, dbg_gen_frame_state;
 };
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,
 	pyv_offsets_37, pyv_offsets_38, pyv_offsets_39, pyv_offsets_310,
-	pyv_offsets_311, pyv_offsets_312, pyv_offsets_313;
+	pyv_offsets_311, pyv_offsets_312, pyv_offsets_313, pyv_offsets_313d, pyv_offsets_313t,
+	pyv_offsets_314, pyv_offsets_314d, pyv_offsets_315, pyv_offsets_315d;
 
-/* The generated table for major.minor, or NULL if none. */
-const struct pyv_offsets *pyv_offsets_for(int major, int minor);
+/* The generated table for a build flavour, or NULL if none. */
+const struct pyv_offsets *pyv_offsets_for(int major, int minor, bool free_threaded, bool debug);
+/* The newest major.minor any table describes. */
+void pyv_offsets_newest(int *major, int *minor);
 
 #endif

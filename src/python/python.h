@@ -65,9 +65,21 @@ enum pyv_frame_model {
 };
 enum pyv_frame_model pyv_frame_model(const struct pt_python *py);
 enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py);
+/* An owner that marks a frame pushed by an eval invocation for itself
+ * (3.12+ shim/entry frames, 3.15's base frame): never printed. */
 bool pyv_frame_is_shim(const struct pt_python *py, int owner);
+/* Whether one thread at a time runs Python (not a free-threaded build). */
+bool pyv_has_gil(const struct pt_python *py);
+/* 3.13+: _PyRuntime starts with _Py_DebugOffsets, read over the table. */
+bool pyv_has_debug_offsets(const struct pt_python *py);
+/* The code object address in a frame's f_code/f_executable word, its tag
+ * bits (3.14+ _PyStackRef) masked. */
+uint64_t pyv_frame_code(const struct pt_python *py, uint64_t executable);
 bool pyv_has_native_thread_id(const struct pt_python *py);
 bool pyv_pc_is_eval(const struct pt_python *py, uint64_t pc);
+/* Whether a native symbol names a part of the eval loop that no address
+ * range covers (the tail-call interpreter's _TAIL_CALL_* handlers). */
+bool pyv_symbol_is_eval(const struct pt_python *py, const char *symbol);
 
 /* One thread state of the target. */
 struct pt_pytstate {

@@ -83,6 +83,8 @@ uint64_t pt_python_gil_holder(struct pt_python *py, struct pt_mem *mem,
 	const struct pyv_offsets *o = &py->off;
 	uint64_t holder = 0;
 
+	if (!pyv_has_gil(py))
+		return 0;
 	if (o->interp_ceval_gil != PYV_NONE) {
 		/* 3.12+: per-interpreter GIL; last_holder counts only while locked. */
 		for (size_t i = 0; i < n; i++) {
@@ -197,6 +199,11 @@ static int walk_interpreter_frames(struct pt_python *py, struct pt_mem *mem, uin
 		    (rc = pt_rfield_ptr(mem, cframe, PYV_UNSIZED_STRUCT, o->cframe_current_frame, &f)) < 0)
 			return rc;
 	}
+	/* 3.15+: the chain ends at a sentinel frame inside the thread state. */
+	uint64_t base = 0;
+	if (o->tstate_base_frame != PYV_NONE &&
+	    pt_rfield_ptr(mem, tstate, o->tstate_size, o->tstate_base_frame, &base) < 0)
+		base = 0;
 	bool use_is_entry = o->iframe_is_entry != PYV_NONE;
 	size_t group_start = *n;
 	pt_chain_init(&chain, f, MAX_FRAME_CHAIN);
@@ -214,7 +221,8 @@ static int walk_interpreter_frames(struct pt_python *py, struct pt_mem *mem, uin
 			walk_unreadable(out, n, f);
 			break;
 		}
-		if (pyv_frame_is_shim(py, owner)) {
+		code = pyv_frame_code(py, code);
+		if (pyv_frame_is_shim(py, owner) || (base && f == base)) {
 			/* Ends the group of the newer frames; never printed. */
 			if (*n > group_start) {
 				out[*n - 1].group_end = true;

@@ -6,40 +6,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pytrace/pytrace.h"
+#include "stack/merge.h"
 
 /*
- * The pairing rule. Native frames are walked innermost to outermost; each
- * frame with is_eval takes the next group of Python frames (innermost
- * first). A group is every frame up to and including one with group_end.
+ * Two pairing rules, chosen by whether the Python frames carry anchors.
  *
- * With anchors (3.11 _PyCFrame, 3.12+ shim frame: a local of the eval
- * invocation that runs the group), the pairing is checked by address: the
- * anchor must lie in [sp of the eval frame, sp of the next outer frame with
- * a known sp), the frame's part of the stack (the stack grows down). Without
- * anchors (up to 3.10, one Python frame per invocation) there is nothing to
- * check but the count: eval frames and groups must be equally many.
+ * With anchors (3.11+: the _PyCFrame of 3.11, the entry/shim frame of
+ * 3.12+, each a local of the eval invocation that runs the group), the
+ * pairing is by address alone: a group belongs to the native frame whose
+ * part of the stack, [its sp, sp of the next outer frame with a known sp)
+ * (the stack grows down), holds the group's anchor. That frame is the eval
+ * invocation whatever its symbol says: on Debian's GCC 16 builds the loop
+ * is split off _PyEval_EvalFrameDefault into unnamed code, on tail-call
+ * builds the handler running is a _TAIL_CALL_* function, and a stripped
+ * binary may name it after the nearest export. Groups go innermost first,
+ * so each must lie further out than the one before; a group whose anchor
+ * lies on no frame's stack (or out of order) fails the merge. Frames whose
+ * sp is unknown share the range of the frame inside them: an anchor there
+ * goes to the one is_eval frame among them, and fails without exactly one. Eval frames
+ * that hold no anchor are ordinary native frames here: an invocation in
+ * its prologue or epilogue (it publishes its frames only in between), or a
+ * PEP 523 evaluator calling the default loop for a frame it never pushed.
+ * A group whose anchor is 0 (the walker could not read it) takes the next
+ * is_eval frame, which must come before the next anchored group's frame.
  *
- * Tolerance, on purpose: an eval frame whose range does not hold the next
- * group's anchor, while the range of a later (outer) eval frame does, runs
- * no Python code that we can see. This is a real state, not a broken stack:
- * _PyEval_EvalFrameDefault publishes its frames (tstate->cframe in 3.11,
- * the shim's link in 3.12+) only after its prologue and withdraws them
- * before returning, so a thread stopped at either end shows an eval frame
- * with no group; a PEP 523 evaluator that calls back into the default
- * loop for a frame it never pushes does the same. The anchor proves which
- * invocation owns the group, so we keep that eval frame, with no Python
- * frames after it, and pair the group further out. We do not skip on the
- * count rule alone, nor for the opposite case (an anchor below the eval
- * frame's range: a group with no eval frame, e.g. an eval function the
- * symboliser did not recognise), which fails: either guess could put
- * Python frames under the wrong C caller.
+ * Without anchors (up to 3.10, one Python frame per invocation) there is
+ * nothing to check but the count: each is_eval frame (found by symbol)
+ * takes the next group, and eval frames and groups must be equally many.
  *
- * A group whose anchor is 0 in a stack that has anchors (the walker could
- * not read it) is paired by order, like the groups of 3.10 and earlier.
- *
- * A last group without group_end (a Python stack cut short) counts as a
- * group; if it then has no eval frame the counts differ and we fail.
+ * A group is every Python frame up to and including one with group_end; a
+ * last group without group_end (a Python stack cut short) counts as one.
  */
 
 static void merge_fail(struct pt_error *err, int status, const char *fmt, ...)
@@ -108,55 +104,142 @@ static bool on_frame_stack(const struct pt_thread *t, size_t i, uint64_t addr)
 	return t->native[i].sp <= addr && addr < t->native[j].sp;
 }
 
-/* Whether addr lies on the stack of an eval frame further out than i. */
-static bool on_later_eval_stack(const struct pt_thread *t, size_t i,
-				uint64_t addr)
-{
-	for (size_t k = i + 1; k < t->n_native; k++)
-		if (t->native[k].is_eval && on_frame_stack(t, k, addr))
-			return true;
-	return false;
-}
-
 static const char *plural(size_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
 }
 
-static void fail_count(struct pt_error *err, size_t n_eval, size_t n_empty,
-		       size_t n_groups)
+static void fail_count(struct pt_error *err, size_t n_eval, size_t n_groups)
 {
-	if (n_empty)
-		merge_fail(err, PT_E_INTERNAL,
-			   "%zu eval-loop %s (%zu running no Python code) but %zu Python frame %s",
-			   n_eval, plural(n_eval, "frame", "frames"), n_empty,
-			   n_groups, plural(n_groups, "group", "groups"));
-	else
-		merge_fail(err, PT_E_INTERNAL,
-			   "%zu eval-loop %s but %zu Python frame %s", n_eval,
-			   plural(n_eval, "frame", "frames"), n_groups,
-			   plural(n_groups, "group", "groups"));
+	merge_fail(err, PT_E_INTERNAL, "%zu eval-loop %s but %zu Python frame %s", n_eval,
+		   plural(n_eval, "frame", "frames"), n_groups, plural(n_groups, "group", "groups"));
 }
 
-/* Says why group g cannot be paired with eval frame i. */
-static void fail_anchor(struct pt_error *err, const struct pt_thread *t,
-			size_t i, size_t g, uint64_t anchor)
+/* The frame at or after from whose stack holds addr, or n_native. */
+static size_t frame_holding(const struct pt_thread *t, size_t from, uint64_t addr)
 {
-	const struct pt_native_frame *f = &t->native[i];
-	size_t j = next_known_sp(t, i);
+	for (size_t i = from; i < t->n_native; i++)
+		if (on_frame_stack(t, i, addr))
+			return i;
+	return t->n_native;
+}
 
-	if (!f->sp)
+/* The frame that runs a group whose anchor lies on frame i's stack. The
+ * range of i reaches the next frame with a known sp: frames between with
+ * an unknown sp share it, and then only a single eval frame among them
+ * tells which one holds the anchor. n_native when none can be told. */
+static size_t frame_running(const struct pt_thread *t, size_t i)
+{
+	size_t j = next_known_sp(t, i), at = t->n_native, evals = 0;
+
+	if (j == i + 1)
+		return i;
+	for (size_t k = i; k < j; k++)
+		if (t->native[k].is_eval) {
+			at = k;
+			evals++;
+		}
+	return evals == 1 ? at : t->n_native;
+}
+
+/* Says why group g (anchor) has no frame at or after from. */
+static void fail_anchor(struct pt_error *err, const struct pt_thread *t, size_t from,
+			size_t g, uint64_t anchor)
+{
+	size_t at = frame_holding(t, 0, anchor);
+	uint64_t lo = 0, hi = 0;
+
+	for (size_t i = 0; i < t->n_native; i++) {
+		if (!t->native[i].sp)
+			continue;
+		if (!lo)
+			lo = t->native[i].sp;
+		hi = t->native[i].sp;
+	}
+	if (at < from)
 		merge_fail(err, PT_E_INTERNAL,
-			   "native frame #%zu %s has no known stack pointer to check Python frame group %zu (anchor 0x%" PRIx64 ") against",
-			   i, frame_name(f), g, anchor);
-	else if (j == t->n_native)
+			   "Python frame group %zu (anchor 0x%" PRIx64 ") is on the stack of native frame #%zu %s, not further out than group %zu's",
+			   g, anchor, at, frame_name(&t->native[at]), g - 1);
+	else if (at < t->n_native)
 		merge_fail(err, PT_E_INTERNAL,
-			   "no frame outside native frame #%zu %s has a known stack pointer to check Python frame group %zu (anchor 0x%" PRIx64 ") against",
-			   i, frame_name(f), g, anchor);
+			   "Python frame group %zu (anchor 0x%" PRIx64 ") is on the stack of native frames #%zu-#%zu, whose stack pointers are not all known",
+			   g, anchor, at, next_known_sp(t, at) - 1);
+	else if (!lo)
+		merge_fail(err, PT_E_INTERNAL,
+			   "no native frame has a known stack pointer to check Python frame group %zu (anchor 0x%" PRIx64 ") against",
+			   g, anchor);
 	else
 		merge_fail(err, PT_E_INTERNAL,
-			   "Python frame group %zu (anchor 0x%" PRIx64 ") is not on the stack of native frame #%zu %s [0x%" PRIx64 ", 0x%" PRIx64 ")",
-			   g, anchor, i, frame_name(f), f->sp, t->native[j].sp);
+			   "Python frame group %zu (anchor 0x%" PRIx64 ") is on the stack of no native frame (known stack [0x%" PRIx64 ", 0x%" PRIx64 "))",
+			   g, anchor, lo, hi);
+}
+
+/* By address: see the top. Fills m and *n_out; 0, or -1 with err set. */
+static int merge_anchored(const struct pt_thread *t, struct pt_merged_frame *m, size_t *n_out,
+			  size_t n_eval, size_t n_groups, struct pt_error *err)
+{
+	size_t n = 0, i = 0, g = 0;
+
+	for (size_t p = 0; p < t->n_py; g++) {
+		size_t end = group_end_at(t, p);
+		uint64_t anchor = group_anchor(t, end);
+		size_t at;
+
+		if (anchor) {
+			at = frame_holding(t, i, anchor);
+			if (at < t->n_native)
+				at = frame_running(t, at);
+			if (at == t->n_native) {
+				fail_anchor(err, t, i, g, anchor);
+				return -1;
+			}
+		} else {
+			/* The next eval frame before the next anchored group's. */
+			size_t limit = t->n_native;
+			for (size_t q = end; q < t->n_py; q = group_end_at(t, q)) {
+				uint64_t a = group_anchor(t, group_end_at(t, q));
+				if (a) {
+					limit = frame_holding(t, i, a);
+					break;
+				}
+			}
+			for (at = i; at < limit && !t->native[at].is_eval; at++)
+				;
+			if (at >= limit) {
+				fail_count(err, n_eval, n_groups);
+				return -1;
+			}
+		}
+		for (; i <= at; i++)
+			m[n++].native = &t->native[i];
+		for (; p < end; p++)
+			m[n++].py = &t->py[p];
+	}
+	for (; i < t->n_native; i++)
+		m[n++].native = &t->native[i];
+	*n_out = n;
+	return 0;
+}
+
+/* By order: each eval frame takes the next group. */
+static int merge_by_order(const struct pt_thread *t, struct pt_merged_frame *m, size_t *n_out,
+			  size_t n_eval, size_t n_groups, struct pt_error *err)
+{
+	size_t n = 0, p = 0;
+
+	if (n_eval != n_groups) {
+		fail_count(err, n_eval, n_groups);
+		return -1;
+	}
+	for (size_t i = 0; i < t->n_native; i++) {
+		m[n++].native = &t->native[i];
+		if (!t->native[i].is_eval)
+			continue;
+		for (size_t end = group_end_at(t, p); p < end; p++)
+			m[n++].py = &t->py[p];
+	}
+	*n_out = n;
+	return 0;
 }
 
 int pt_stack_merge(const struct pt_thread *thread, struct pt_merged_frame **out,
@@ -164,7 +247,7 @@ int pt_stack_merge(const struct pt_thread *thread, struct pt_merged_frame **out,
 {
 	const struct pt_thread *t = thread;
 	struct pt_merged_frame *m = NULL;
-	size_t n_eval = 0, n_groups = 0, n_empty = 0, n = 0, g = 0, p = 0;
+	size_t n_eval = 0, n_groups = 0, n = 0;
 	bool anchored = false;
 
 	if (out)
@@ -184,50 +267,31 @@ int pt_stack_merge(const struct pt_thread *thread, struct pt_merged_frame **out,
 		anchored |= group_anchor(t, group_end_at(t, k)) != 0;
 	}
 	if (!anchored && n_eval != n_groups) {
-		fail_count(err, n_eval, 0, n_groups);
+		fail_count(err, n_eval, n_groups);
 		return -PT_E_INTERNAL;
 	}
-
 	m = calloc(t->n_native + t->n_py + 1, sizeof(*m));
 	if (!m) {
 		merge_fail(err, PT_E_INTERNAL, "out of memory merging stacks");
 		return -PT_E_INTERNAL;
 	}
-	for (size_t i = 0; i < t->n_native; i++) {
-		size_t end;
-		uint64_t anchor;
-
-		m[n++].native = &t->native[i];
-		if (!t->native[i].is_eval)
-			continue;
-		if (g == n_groups) {
-			fail_count(err, n_eval, n_empty, n_groups);
-			goto fail;
-		}
-		end = group_end_at(t, p);
-		anchor = group_anchor(t, end);
-		if (anchor && !on_frame_stack(t, i, anchor)) {
-			/* The tolerance described at the top. */
-			if (t->native[i].sp && anchor >= t->native[i].sp &&
-			    on_later_eval_stack(t, i, anchor)) {
-				n_empty++;
-				continue;
-			}
-			fail_anchor(err, t, i, g, anchor);
-			goto fail;
-		}
-		for (; p < end; p++)
-			m[n++].py = &t->py[p];
-		g++;
-	}
-	if (g != n_groups) {
-		fail_count(err, n_eval, n_empty, n_groups);
-		goto fail;
+	if ((anchored ? merge_anchored : merge_by_order)(t, m, &n, n_eval, n_groups, err) < 0) {
+		free(m);
+		return -PT_E_INTERNAL;
 	}
 	*out = m;
 	*n_out = n;
 	return 0;
-fail:
-	free(m);
-	return -PT_E_INTERNAL;
+}
+
+void pt_stack_mark_eval(struct pt_thread *t)
+{
+	for (size_t k = 0; k < t->n_py; k = group_end_at(t, k)) {
+		uint64_t anchor = group_anchor(t, group_end_at(t, k));
+		size_t at = anchor ? frame_holding(t, 0, anchor) : t->n_native;
+		if (at < t->n_native)
+			at = frame_running(t, at);
+		if (at < t->n_native)
+			t->native[at].is_eval = true;
+	}
 }

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 
-SUPPORTED = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+SUPPORTED = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 _PROBE = ("import platform, sys; "
@@ -100,6 +100,10 @@ def flavour_name(entry):
     return name + (" tail-call" if entry["tail_call"] else "")
 
 
+FREE_THREADED = set()   # ids of free-threaded builds
+SUPPORTED_FREE_THREADED = ["3.13"]   # 3.14t+: per-thread bytecode not read yet
+
+
 def discover_inventory():
     """(id -> (path, version) of the supported interpreters that run,
     id -> skip reason of the ones pytrace does not read yet). A chrooted
@@ -112,9 +116,11 @@ def discover_inventory():
     unsupported, paths, wrappers = {}, {}, None
     for e in entries:
         minor = ".".join(e["version"].split(".")[:2])
-        # A debug build of a supported minor is read like its release build
-        # (3.13d: Py_DEBUG keeps the object layout; _Py_DebugOffsets says the rest).
-        if minor not in SUPPORTED or e["free_threaded"] or e["tail_call"]:
+        # A debug build of a supported minor has a table of its own (3.13d+,
+        # generated from its own headers) beside its _Py_DebugOffsets.
+        if e["free_threaded"]:
+            FREE_THREADED.add(e["id"])
+        if minor not in SUPPORTED or (e["free_threaded"] and minor not in SUPPORTED_FREE_THREADED):
             unsupported[e["id"]] = "pytrace does not read CPython %s yet (issue 9)" % (
                 flavour_name(e))
             continue

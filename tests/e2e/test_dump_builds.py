@@ -9,6 +9,7 @@ import shlex
 import shutil
 import struct
 import subprocess
+import tempfile
 
 import pytest
 
@@ -170,40 +171,190 @@ def _symbol_file_offset(lib, name):
 
 
 def test_newer_python_refused(tmp_path):
-    """A CPython minor pytrace has no table for (here 3.13 relabelled 3.14 via
-    Py_Version) is refused with exit 6 and its version named."""
+    """A CPython minor newer than every table (here 3.13 relabelled 3.16 via
+    Py_Version) is refused with exit 6 and one line naming its version."""
     def patch(data, lib):
         off = _symbol_file_offset(lib, "Py_Version")
         assert struct.unpack_from("<I", data, off)[0] >> 16 == 0x030d
+        struct.pack_into("<I", data, off, 0x031000f0)
+    proc = _patched_libpython(tmp_path, patch)
+    try:
+        result = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(result, EXIT_UNSUPPORTED)
+        expect_error_line(result)
+        assert "Python 3.16 is newer" in result.stderr, result.describe()
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_version_disagreeing_with_debug_offsets_refused(tmp_path):
+    """3.13 relabelled 3.14 via Py_Version: a 3.14 table exists, but the
+    target's own _Py_DebugOffsets says 3.13, so nothing is read."""
+    def patch(data, lib):
+        off = _symbol_file_offset(lib, "Py_Version")
         struct.pack_into("<I", data, off, 0x030e00f0)
     proc = _patched_libpython(tmp_path, patch)
     try:
         result = run_pytrace(["dump", str(proc.pid)])
         expect_exit(result, EXIT_UNSUPPORTED)
         expect_error_line(result)
-        assert "3.14" in result.stderr and "not supported" in result.stderr, result.describe()
+        assert "_Py_DebugOffsets says version 3.13" in result.stderr, result.describe()
         assert proc.poll() is None
     finally:
         proc.kill()
         proc.wait()
 
 
-def test_bad_debug_offsets_refused(tmp_path):
-    """3.13's _Py_DebugOffsets are validated: a wrong cookie means no walk."""
-    def patch(data, lib):
-        off = _symbol_file_offset(lib, "_PyRuntime")
-        assert bytes(data[off:off + 8]) == b"xdebugpy"
-        data[off:off + 8] = b"ydebugpy"
-    proc = _patched_libpython(tmp_path, patch)
+INVENTORY = os.path.join(os.environ.get("PYTRACE_PYTHONS", "/var/cache/pytrace/pythons"),
+                         "inventory.json")
+
+
+def _newest_chroot_release():
+    """The newest release GIL interpreter tools/install-pythons put in a
+    chroot with its runtime in the executable (Debian's): its inventory entry."""
     try:
-        result = run_pytrace(["dump", str(proc.pid)])
-        expect_exit(result, EXIT_UNSUPPORTED)
-        expect_error_line(result)
-        assert "_Py_DebugOffsets" in result.stderr, result.describe()
-        assert proc.poll() is None
-    finally:
+        with open(INVENTORY) as f:
+            found = [i for i in json.load(f)["interpreters"]
+                     if not i["debug"] and not i["free_threaded"] and not i["tail_call"] and
+                     i["root"] != "/" and not i.get("libpython") and
+                     os.path.exists(i["host_executable"])]
+    except (OSError, ValueError, KeyError):
+        found = []
+    if not found:
+        pytest.skip("no chroot interpreter installed (tools/install-pythons installs them)")
+    return max(found, key=lambda i: i["hexversion"])
+
+
+# Blocks in leaf() after writing its own stack, outermost first.
+_BLOCKED = ("import json, sys, traceback\n"
+            "def leaf():\n"
+            "    sys.stdout.write(json.dumps([(f.name, f.lineno) for f in traceback.extract_stack()]) + '\\n'); sys.stdout.flush(); sys.stdin.read()\n"
+            "def middle():\n"
+            "    leaf()\n"
+            "middle()\n")
+
+
+def _patched_in_root(interp, patch):
+    """A copy of a chroot interpreter's executable, patched, started in its
+    root: (process, its stack as traceback saw it, cleanup)."""
+    root, exe = interp["root"], interp["executable"]
+    if interp.get("libpython"):
+        pytest.skip("%s keeps its runtime in a shared libpython" % interp["id"])
+    work = tempfile.mkdtemp(prefix="pytrace-test-", dir=os.path.join(root, "tmp"))
+    try:
+        data = bytearray(open(interp["host_executable"], "rb").read())
+        patch(data, interp["host_executable"])
+        copy = os.path.join(work, os.path.basename(exe))
+        with open(copy, "wb") as f:
+            f.write(bytes(data))
+        os.chmod(copy, 0o755)
+        with open(os.path.join(work, "blocked.py"), "w") as f:
+            f.write(_BLOCKED)
+        inner = "/" + os.path.relpath(work, root)
+        proc = subprocess.Popen(["chroot", root, inner + "/" + os.path.basename(exe),
+                                 inner + "/blocked.py"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    line = proc.stdout.readline()
+    def cleanup():
         proc.kill()
         proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    if not line:
+        cleanup()
+        pytest.fail("the patched %s did not start" % interp["id"])
+    return proc, json.loads(line), inner + "/blocked.py", cleanup
+
+
+def _set_version(data, exe, hexversion, expect_minor):
+    """Py_Version and _Py_DebugOffsets.version (at _PyRuntime + 8) both."""
+    off = _symbol_file_offset(exe, "Py_Version")
+    assert struct.unpack_from("<I", data, off)[0] >> 16 == 0x0300 | expect_minor
+    struct.pack_into("<I", data, off, hexversion)
+    off = _symbol_file_offset(exe, "_PyRuntime")
+    assert bytes(data[off:off + 8]) == b"xdebugpy"
+    assert struct.unpack_from("<Q", data, off + 8)[0] >> 16 == 0x0300 | expect_minor
+    struct.pack_into("<Q", data, off + 8, hexversion)
+
+
+def test_next_minor_refused():
+    """The newest installed minor (Debian's 3.15) relabelled as the next one
+    in Py_Version and its _Py_DebugOffsets: no table knows that layout, so
+    one line names the version, exit 6, for plain, --native and --json."""
+    interp = _newest_chroot_release()
+    minor = interp["hexversion"] >> 16 & 0xff
+    proc, _, _, cleanup = _patched_in_root(
+        interp, lambda data, exe: _set_version(data, exe, 0x030000f0 | (minor + 1) << 16, minor))
+    try:
+        for options in ([], ["--native"], ["--json"]):
+            result = run_pytrace(["dump"] + options + [str(proc.pid)])
+            expect_exit(result, EXIT_UNSUPPORTED)
+            expect_error_line(result)
+            assert "Python 3.%d is newer" % (minor + 1) in result.stderr, result.describe()
+            assert result.stdout == "", result.describe()
+        assert proc.poll() is None
+    finally:
+        cleanup()
+
+
+def test_next_patch_release_read_exactly():
+    """The newest installed minor relabelled X.Y.99: the same minor's table
+    and the target's _Py_DebugOffsets read it, frames exact (plain and
+    --native), version from the target."""
+    interp = _newest_chroot_release()
+    minor = interp["hexversion"] >> 16 & 0xff
+    proc, stack, script, cleanup = _patched_in_root(
+        interp, lambda data, exe: _set_version(data, exe, 0x030063f0 | minor << 16, minor))
+    try:
+        want = [(name, script, line) for name, line in reversed(stack)]
+        result = run_pytrace(["dump", "--json", str(proc.pid)])
+        expect_exit(result, EXIT_OK)
+        threads = parse_json_lines(result)
+        assert len(threads) == 1, result.describe()
+        got = [(f["function"], f["file"], f["line"]) for f in threads[0]["frames"]]
+        assert got == want, result.describe()
+        result = run_pytrace(["dump", "--native", "--json", str(proc.pid)])
+        expect_exit(result, EXIT_OK)
+        thread = parse_json_lines(result)[0]
+        assert thread["merged"] is True, result.describe()
+        got = [(f["function"], f["file"], f["line"]) for f in thread["frames"]
+               if f["kind"] == "python"]
+        assert got == want, result.describe()
+        text = run_pytrace(["dump", str(proc.pid)])
+        expect_exit(text, EXIT_OK)
+        assert "Python 3.%d.99 " % minor in text.stdout.splitlines()[0], text.describe()
+        assert proc.poll() is None
+    finally:
+        cleanup()
+
+
+def test_runtime_found_by_its_section():
+    """With _PyRuntime's name gone from the dynamic symbols (a build that
+    hides it), the runtime is found by its .PyRuntime section: the newest
+    chroot interpreter still reads exactly."""
+    interp = _newest_chroot_release()
+
+    def patch(data, exe):
+        at = data.find(b"\0_PyRuntime\0")
+        assert at > 0 and data.find(b"\0_PyRuntime\0", at + 1) < 0
+        data[at + 1:at + 11] = b"_PyRuntimX"
+    proc, stack, script, cleanup = _patched_in_root(interp, patch)
+    try:
+        copy = os.path.join(interp["root"], os.path.dirname(script).lstrip("/"),
+                            os.path.basename(interp["executable"]))
+        nm = subprocess.run(["nm", "-D", "--defined-only", copy], capture_output=True,
+                            text=True).stdout.split()
+        assert "_PyRuntime" not in nm and "_PyRuntimX" in nm
+        result = run_pytrace(["dump", "--json", str(proc.pid)])
+        expect_exit(result, EXIT_OK)
+        got = [(f["function"], f["file"], f["line"]) for f in parse_json_lines(result)[0]["frames"]]
+        assert got == [(name, script, line) for name, line in reversed(stack)], result.describe()
+    finally:
+        cleanup()
 
 
 @pytest.mark.parametrize("python_id", PYTHON_IDS)

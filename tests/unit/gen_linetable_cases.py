@@ -5,6 +5,11 @@
 #   /root/.pyenv/versions/3.11.7/bin/python tests/unit/gen_linetable_cases.py \
 #       > tests/unit/linetable-cases/py311.txt
 #
+# An interpreter in a chroot (tools/install-pythons' Debian root) runs a
+# copy inside it: py314.txt and py315.txt came from
+#   cp tests/unit/gen_linetable_cases.py ROOT/tmp/
+#   chroot ROOT /usr/bin/python3.14 /tmp/gen_linetable_cases.py > ...
+#
 # Output, one record a line:
 #   kind <lnotab_unsigned|lnotab_signed|linetable_310|locations_311>
 #   code <co_name> <co_firstlineno> <table as hex, or - if empty>

@@ -500,6 +500,8 @@ static void test_fixtures(void)
 		{ "py311", PYV_LOCATIONS_311 },
 		{ "py312", PYV_LOCATIONS_311 },
 		{ "py313", PYV_LOCATIONS_311 },
+		{ "py314", PYV_LOCATIONS_311 },
+		{ "py315", PYV_LOCATIONS_311 },
 	};
 	const char *dir = getenv("PT_LINETABLE_CASES");
 
