@@ -166,8 +166,11 @@ int pt_launch_spawn(const struct pt_launch_opts *opts, const char *path, char *c
 
 fail_kill:
 	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
-		;
+	for (pid_t r; (r = waitpid(pid, &status, __WALL)) != pid;)
+		if (r < 0 && errno != EINTR) {
+			status = -1;
+			break;
+		}
 	l->status = status;
 	pt_launch_close(l);
 	return rc;

@@ -12,8 +12,10 @@ The SIGKILL test runs in a helper process (this file, run as a script) that
 is a child subreaper (PR_SET_CHILD_SUBREAPER): the program, orphaned when
 pytrace dies, is reparented to it, so its wait status is seen exactly.
 The program reports its own state over a pipe ("main PID" once its main
-module runs, i.e. past flow's install); no sleep synchronises anything
-(the helper's sleeps only place the kills along the start-up window).
+module runs, i.e. past flow's install). The kills come at delays spread
+evenly from 0 to SPREAD times the slowest of three runs to "main" (the
+helper's sleeps only place them; no sleep synchronises anything), and the
+last AFTER_MAIN as soon as the program reports "main".
 """
 
 import ctypes
@@ -72,6 +74,7 @@ main()
 '''
 
 KILLS = 50          # SIGKILLs of pytrace per command and interpreter
+AFTER_MAIN = 4      # of which the last ones come once the program reports main
 SPREAD = 1.6        # kills spread from 0 to SPREAD x the time to "main"
 ORPHAN_WAIT = 5     # seconds a killed pytrace's program may take to be gone
 WAIT = 30
@@ -179,12 +182,19 @@ def kill_driver(argv, prog, kills, relaxed=False):
         raise SystemExit("PR_SET_CHILD_SUBREAPER: errno %d" % ctypes.get_errno())
     t_main = max(_time_to_main(argv, prog) for _ in range(3))
     runs = []
+    timed = kills - AFTER_MAIN
     for i in range(kills):
-        delay = SPREAD * t_main * i / (kills - 1)
+        delay = SPREAD * t_main * i / (timed - 1)
         proc, r, start = _launch(argv, prog)
-        left = start + delay - time.monotonic()
-        if left > 0:
-            time.sleep(left)
+        if i < timed:
+            left = start + delay - time.monotonic()
+            if left > 0:
+                time.sleep(left)
+        else:
+            # The last few once the program says it runs its main module
+            # (past the install), however slow the machine is today.
+            select.select([r], [], [], WAIT)
+            delay = time.monotonic() - start
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         reaped, alive = _reap_all(ORPHAN_WAIT)
