@@ -396,8 +396,10 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 		cap *= 2;
 	a->ring_size = 4096 + cap * sizeof(struct pt_ring_record);
 	a->ring_cap = cap;
-	if ((rc = loader_check_seccomp(a, a->ring_size, err)) < 0)
+	if ((rc = loader_check_seccomp(a, a->ring_size, err)) < 0) {
+		pt_seccomp_free(&a->seccomp);
 		return rc;
+	}
 
 	/* The agent: read+write first, code made read+execute after; one
 	 * more page for the fork guard. */
