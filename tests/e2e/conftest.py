@@ -102,6 +102,10 @@ def flavour_name(entry):
 
 FREE_THREADED = set()   # ids of free-threaded builds
 SUPPORTED_FREE_THREADED = ["3.13"]   # 3.14t+: per-thread bytecode not read yet
+# dump and stacks read these; flow's in-target agent does not yet (issue 9:
+# its loader is being rewritten): id -> build name, skipped by test_flow.py.
+FLOW_NOT_YET_MINORS = ["3.14", "3.15"]
+FLOW_NOT_YET = {}
 
 
 def discover_inventory():
@@ -120,6 +124,8 @@ def discover_inventory():
         # generated from its own headers) beside its _Py_DebugOffsets.
         if e["free_threaded"]:
             FREE_THREADED.add(e["id"])
+        if e["free_threaded"] or minor in FLOW_NOT_YET_MINORS:
+            FLOW_NOT_YET[e["id"]] = flavour_name(e)
         if minor not in SUPPORTED or (e["free_threaded"] and minor not in SUPPORTED_FREE_THREADED):
             unsupported[e["id"]] = "pytrace does not read CPython %s yet (issue 9)" % (
                 flavour_name(e))
@@ -250,3 +256,6 @@ def pytest_runtest_setup(item):
     why = HOST_ONLY_TESTS.get(item.originalname)
     if python_id in CHROOTED and why:
         pytest.skip("%s runs in a chroot: the test %s" % (python_id, why))
+    if python_id in FLOW_NOT_YET and item.module.__name__ == "test_flow":
+        pytest.skip("flow does not run on CPython %s yet (issue 9: dump and stacks do)" %
+                    FLOW_NOT_YET[python_id])
