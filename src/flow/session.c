@@ -1040,8 +1040,18 @@ static int session_consume(struct flow_session *s)
 		if (head != s->ring.tail && !s->ring_lied) {
 			consume(s, head, &rc);
 			idle = 0;
-			if (rc == 0 && !detaching && !*s->stop)
+			if (rc == 0 && !detaching && !*s->stop) {
+				/* A launched program's signals are passed on (and
+				 * its exit noticed) while pytrace is busy too, not
+				 * only once the ring is drained. */
+				uint64_t t = now_ms();
+				if (s->launched && t - last_check >= 20) {
+					last_check = t;
+					if (!target_alive(s))
+						gone = true;
+				}
 				continue;
+			}
 		}
 		if (rc < 0 && !detaching) {
 			/* output failed (reader gone) or the ring lied: stop */
