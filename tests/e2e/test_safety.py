@@ -340,3 +340,37 @@ def test_sandboxed_target_without_memfd(python_id, pytrace, tmp_path):
             tracer.kill()
             tracer.wait()
         target.close()
+
+
+def test_ring_that_lies(python_id, pytrace, tmp_path):
+    """The target sets the ring's head far past what it holds: pytrace
+    says so in one line and detaches (exit 1), instead of draining
+    garbage without end; the target runs on with its hooks restored and
+    the ring unmapped."""
+    target = SafetyTarget(python_id)
+    tracer = None
+    try:
+        err = tmp_path / "flow.err"
+        with open(str(err), "wb") as f:
+            tracer = subprocess.Popen([pytrace, "flow", "--buffer-size", "1", "-p",
+                                       str(target.pid)], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=f)
+        poll_until(lambda: READY["flow"] in err.read_text() or tracer.poll() is not None, 60,
+                   "pytrace flow to attach")
+        target.proc.stdin.write(b"lie\n")
+        target.proc.stdin.flush()
+        assert target.line() == "lied"
+        try:
+            tracer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("pytrace still running 30 s after the ring lied")
+        lines = [l for l in err.read_text().splitlines() if not l.startswith(READY["flow"])]
+        assert tracer.returncode == 1 and len(lines) == 1 and re.match(
+            r"^pytrace: process %d broke the ring's rules \(.*\): tracing abandoned$" % target.pid,
+            lines[0]), (tracer.returncode, err.read_text())
+        settle(target, "flow", set_up_done=True)
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        target.close()

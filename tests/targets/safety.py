@@ -21,6 +21,9 @@ commands on stdin (one per line) on stdout:
                none) and the sys.monitoring tools in use (3.12+), as JSON.
   wake      -> writes one byte to the blocked thread's pipe; its read
                completes, it answers "woke BYTE" and blocks again.
+  lie       -> as a hostile target would: sets the head of pytrace's ring
+               (mapped as memfd:pytrace-flow) far past its tail, again and
+               again for half a second; answers "lied".
 
 Writes "ready\\n" to READY_FD once the threads run. EOF on stdin ends it.
 Runs unchanged on CPython 2.7 and 3.6+.
@@ -100,6 +103,22 @@ def deny(numbers):
         raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
 
 
+def lie():
+    with open("/proc/self/maps") as f:
+        start = [int(l.split("-")[0], 16) for l in f if "memfd:pytrace-flow" in l][0]
+    head = ctypes.c_uint64.from_address(start + 64)   # struct pt_ring_header.head
+    usleep = ctypes.PyDLL(None).usleep                # a PyDLL call keeps the GIL
+    # nor is it taken from us between the two statements
+    if hasattr(sys, "setswitchinterval"):
+        old, setter, never = sys.getswitchinterval(), sys.setswitchinterval, 1000
+    else:  # 2.7: a number of bytecodes
+        old, setter, never = sys.getcheckinterval(), sys.setcheckinterval, 1 << 30
+    setter(never)
+    head.value = 1 << 62
+    usleep(500000)                # the agent cannot put it right meanwhile
+    setter(old)
+
+
 def main():
     ready = int(sys.argv[1])
 
@@ -133,6 +152,9 @@ def main():
                                                      sort_keys=True)))
             elif words[0] == "wake":
                 os.write(w, b"x")
+            elif words[0] == "lie":
+                lie()
+                say("lied")
 
 
 if __name__ == "__main__":
