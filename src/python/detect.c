@@ -367,7 +367,7 @@ static int detect_debug_offsets(struct pt_python *py, struct pt_mem *mem, struct
 	uint64_t v, ft;
 
 	if ((rc = pt_rstruct_read(&d, mem, py->runtime, o->dbg_size)) == -ESRCH)
-		return pt_error_set(err, PT_E_EXITED, "the process exited while being read");
+		return pt_error_set(err, PT_E_EXITED, "process %d exited while being read", (int)mem->pid);
 	if (rc < 0)
 		return pt_error_set(err, PT_E_VERSION, "Python %d.%d: cannot read _Py_DebugOffsets (%d bytes) at 0x%llx",
 				    ma, mi, (int)o->dbg_size, (unsigned long long)py->runtime);
