@@ -89,66 +89,6 @@ static void flow_on_signal(int sig, siginfo_t *si, void *ctx)
 	flow_stop = sig;
 }
 
-/* Splits a command line into words: blanks separate, '...' and "..."
- * quote, backslash escapes (outside single quotes). No expansion. */
-static char **flow_split(const char *line)
-{
-	size_t cap = 8, n = 0, len = strlen(line);
-	char **argv = malloc(cap * sizeof(*argv));
-	char *buf = malloc(len + 1);
-	const char *p = line;
-
-	if (!argv || !buf)
-		goto fail;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		if (!*p)
-			break;
-		char *w = buf, *start = buf;
-		char quote = 0;
-		while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
-			if (quote == '\'' && *p == '\'') {
-				quote = 0;
-			} else if (quote == '"' && *p == '"') {
-				quote = 0;
-			} else if (!quote && (*p == '\'' || *p == '"')) {
-				quote = *p;
-			} else if (quote != '\'' && *p == '\\' && p[1]) {
-				*w++ = *++p;
-			} else {
-				*w++ = *p;
-			}
-			p++;
-		}
-		if (quote)
-			goto fail;
-		*w = 0;
-		if (n + 2 > cap) {
-			cap *= 2;
-			char **na = realloc(argv, cap * sizeof(*argv));
-			if (!na)
-				goto fail;
-			argv = na;
-		}
-		if (!(argv[n++] = strdup(start)))
-			goto fail;
-	}
-	argv[n] = NULL;
-	free(buf);
-	if (n == 0) {
-		free(argv);
-		return NULL;
-	}
-	return argv;
-fail:
-	for (size_t i = 0; argv && i < n; i++)
-		free(argv[i]);
-	free(argv);
-	free(buf);
-	return NULL;
-}
-
 /* Attached: say so (tests wait for this line; a launched program owns
  * the terminal, so nothing is said then). */
 static void flow_announce(pid_t pid, const struct pt_python_info *py)
@@ -200,7 +140,9 @@ int cmd_flow(int argc, char **argv)
 	opt.funcs = funcs;
 	optind = 1;
 	opterr = 0;   /* one line per error, ours */
-	while ((c = getopt_long(argc, argv, "+:p:c:o:h", opts, NULL)) != -1) {
+	struct cli_pids pids = { 0 };
+	char why[512];
+	while ((c = cli_getopt(argc, argv, "+:p:c:o:hf", opts, "flow")) != -1) {
 		switch (c) {
 		case O_WITHIN:
 			free(within);
@@ -236,29 +178,32 @@ int cmd_flow(int argc, char **argv)
 		}
 		case 'o': output = optarg; break;
 		case 'p':
-			if ((opt.pid = cli_parse_pid(optarg)) < 0) {
-				cli_error("not a PID: '%s'", optarg);
+			if (cli_add_pids(&pids, optarg, "flow") < 0)
 				goto out;
-			}
 			break;
+		case 'f':
+			cli_error("flow: -f is not supported: flow traces one process (its agent is "
+				  "not inherited by children); run one pytrace flow -p per child");
+			goto out;
 		case 'c': command = optarg; break;
 		case 'h':
 			fputs(flow_usage, stdout);
 			rc = 0;
 			goto out;
-		case ':':
-			cli_error("option '%s' needs an argument (see pytrace flow --help)",
-				  argv[optind - 1]);
-			goto out;
 		default:
-			cli_error("unknown option '%s' (see pytrace flow --help)", argv[optind - 1]);
 			goto out;
 		}
 	}
+	if (pids.n > 1) {
+		cli_error("flow traces one process per run (-p was given %zu)", pids.n);
+		goto out;
+	}
+	if (pids.n)
+		opt.pid = pids.pid[0];
 	int targets = (opt.pid > 0) + (command != NULL) + (optind < argc);
 	if (targets != 1) {
 		cli_error(targets ? "give only one of -p PID, -c 'COMMAND' and -- PROGRAM"
-				  : "flow needs -p PID, -c 'COMMAND' or -- PROGRAM (see pytrace flow --help)");
+				  : "flow needs -p PID, -c 'COMMAND' or -- PROGRAM (see pytrace help flow)");
 		goto out;
 	}
 	if (within) {
@@ -274,8 +219,8 @@ int cmd_flow(int argc, char **argv)
 		}
 	}
 	if (command) {
-		if (!(split = flow_split(command))) {
-			cli_error("cannot split the command line '%s'", command);
+		if (!(split = cli_split_command(command, why, sizeof(why)))) {
+			cli_error("%s", why);
 			goto out;
 		}
 		opt.argv = split;
@@ -284,14 +229,12 @@ int cmd_flow(int argc, char **argv)
 	}
 	if (!opt.argv)
 		opt.on_installed = flow_announce;
-	if (output) {
-		opt.out_fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (opt.out_fd < 0) {
-			cli_error("cannot open %s: %s", output, strerror(errno));
-			rc = 1;
-			goto out;
-		}
-	}
+	/* As strace: a launched program's output stays its own; the trace goes
+	 * to the standard error unless -o says where. */
+	if (opt.argv)
+		opt.out_fd = STDERR_FILENO;
+	if (output && (opt.out_fd = cli_open_output(output)) < 0)
+		goto out;
 
 	/* No SA_RESTART: a wait for a launched program must return. */
 	struct sigaction sa = { .sa_sigaction = flow_on_signal, .sa_flags = SA_SIGINFO };
@@ -365,9 +308,7 @@ int cmd_flow(int argc, char **argv)
 out:
 	if (output && opt.out_fd >= 0 && opt.out_fd != STDOUT_FILENO)
 		close(opt.out_fd);
-	for (size_t i = 0; split && split[i]; i++)
-		free(split[i]);
-	free(split);
+	cli_split_free(split);
 	free(within);
 	free(files);
 	free(funcs);

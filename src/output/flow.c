@@ -27,6 +27,8 @@
 /* How long a blocked write sleeps before it looks at the stop flag again
  * (a signal usually wakes it sooner). */
 #define OUT_POLL_MS 100
+/* Lines wait in the buffer at most about this long. */
+#define OUT_LIVE_MS 100
 
 struct pt_flow_out {
 	int fd;                  /* what the lines are written to */
@@ -37,6 +39,8 @@ struct pt_flow_out {
 	bool json, timestamps, durations, flat;
 	int error;
 	size_t len;
+	unsigned since_check;    /* lines since the clock was looked at */
+	uint64_t flushed_at;     /* ms */
 	char spaces[2 * INDENT_MAX + SLACK];
 	char buf[OUT_BUF];
 };
@@ -75,6 +79,8 @@ struct pt_flow_out *pt_out_flow_new(int fd, bool json, bool timestamps, bool dur
 	o->flat = flat;
 	o->error = 0;
 	o->len = 0;
+	o->since_check = 0;
+	o->flushed_at = 0;
 	memset(o->spaces, ' ', sizeof(o->spaces));
 	return o;
 }
@@ -436,5 +442,16 @@ int pt_out_flow_line(struct pt_flow_out *o, const struct pt_flow_line *l)
 	char *start = o->buf + o->len;
 	char *end = o->json ? line_json(o, start, l) : line_text(o, start, l);
 	o->len += (size_t)(end - start);
+	/* A steady stream is written at least every OUT_LIVE_MS (the consumer
+	 * flushes too whenever it has caught up). */
+	if (++o->since_check >= 1024) {
+		o->since_check = 0;
+		uint64_t now = out_now_ms();
+		if (now - o->flushed_at >= OUT_LIVE_MS) {
+			o->flushed_at = now;
+			if (pt_out_flow_flush(o) < 0)
+				return -o->error;
+		}
+	}
 	return 0;
 }
