@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* pytrace flow: every Python call and return of a process, as it happens. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,7 +19,7 @@
 
 static const char flow_usage[] =
 	"usage: pytrace flow [--within [FILE_SUBSTR:]FUNCTION] [--file SUBSTR]...\n"
-	"                    [--function NAME]... [--flat] [--timestamps] [--durations]\n"
+	"                    [--function NAME]... [--flat] [--tid] [--timestamps] [--durations]\n"
 	"                    [--c-calls] [--json] [--stats] [-o FILE]\n"
 	"                    (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"\n"
@@ -29,24 +30,34 @@ static const char flow_usage[] =
 	"    <-! parse (/opt/hg/lib/mercurial/url.py:88)      left by an exception\n"
 	"    -> gen (/tmp/x.py:12) [resume]  /  <- gen (/tmp/x.py:12) [yield]\n"
 	"Generator and coroutine resumes are entries, yields returns ([throw]: resumed\n"
-	"by gen.throw()). [TID] leads each line once a second thread has run.\n"
+	"by gen.throw()). [TID] leads every line when the process had threads when\n"
+	"pytrace attached (or with --tid), else from the moment a second thread runs.\n"
 	"\n"
-	"  -p PID            attach to a running process (detach with Ctrl-C)\n"
-	"  -c 'COMMAND LINE' run a program (words split as by a shell, no expansion)\n"
-	"  -- PROGRAM ARGS   run a program; pytrace exits with its status\n"
+	"  -p, --pid PID     attach to a running process (detach with Ctrl-C: \"pytrace:\n"
+	"                    detached from PID; target running\"); one process per run\n"
+	"  -c, --command 'COMMAND LINE'\n"
+	"                    run a program: words split at blanks, '...' and \"...\" quote,\n"
+	"                    \\ escapes; nothing is expanded and | & ; < > ( ) $ ` are\n"
+	"                    refused (use -- sh -c '...')\n"
+	"  -- PROGRAM ARGS   run a program; pytrace exits with its status. Its children\n"
+	"                    are not traced (there is no -f: the agent is per process)\n"
 	"  --within [FILE_SUBSTR:]FUNCTION\n"
 	"                    per thread, print only from a call of FUNCTION (in a file\n"
 	"                    whose name contains FILE_SUBSTR) until it returns\n"
 	"  --file SUBSTR     only frames whose file contains SUBSTR (repeatable)\n"
 	"  --function NAME   only functions named NAME (or Class.NAME; repeatable)\n"
 	"  --flat            no indentation\n"
+	"  --tid             the [TID] column on every line\n"
 	"  --timestamps      a first column: seconds since the first event\n"
-	"  --durations       time spent in the call, on each return line\n"
+	"  --durations       time spent in the call, on each return line, always in\n"
+	"                    microseconds (12.345us)\n"
 	"  --c-calls         also calls of builtins and C functions (NAME (C))\n"
 	"  --json            one object per event: event, tid, depth, function, file,\n"
 	"                    line, ts_ns, duration_ns\n"
 	"  --stats           counts on stderr at the end (events, drops, stalls)\n"
-	"  -o FILE           write the lines to FILE\n"
+	"  -o, --output FILE write the lines to FILE, as they come (tail -f works).\n"
+	"                    Default: the standard error with a program (its own output\n"
+	"                    stays its own, as with strace), the standard output with -p\n"
 	"  --install-timeout SECONDS\n"
 	"                    how long to wait for the target to run Python code when\n"
 	"                    the hook needs it (3.12+; default 10)\n"
@@ -89,6 +100,22 @@ static void flow_on_signal(int sig, siginfo_t *si, void *ctx)
 	flow_stop = sig;
 }
 
+static int flow_thread_count(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+	closedir(d);
+	return n;
+}
+
 /* Attached: say so (tests wait for this line; a launched program owns
  * the terminal, so nothing is said then). */
 static void flow_announce(pid_t pid, const struct pt_python_info *py)
@@ -101,12 +128,13 @@ static void flow_announce(pid_t pid, const struct pt_python_info *py)
 int cmd_flow(int argc, char **argv)
 {
 	enum { O_WITHIN = 256, O_FILE, O_FUNCTION, O_FLAT, O_TS, O_DUR, O_CCALLS, O_JSON, O_STATS,
-	       O_TIMEOUT, O_BUFFER };
+	       O_TIMEOUT, O_BUFFER, O_TID };
 	static const struct option opts[] = {
 		{ "within", required_argument, NULL, O_WITHIN },
 		{ "file", required_argument, NULL, O_FILE },
 		{ "function", required_argument, NULL, O_FUNCTION },
 		{ "flat", no_argument, NULL, O_FLAT },
+		{ "tid", no_argument, NULL, O_TID },
 		{ "timestamps", no_argument, NULL, O_TS },
 		{ "durations", no_argument, NULL, O_DUR },
 		{ "c-calls", no_argument, NULL, O_CCALLS },
@@ -151,6 +179,7 @@ int cmd_flow(int argc, char **argv)
 		case O_FILE: files[opt.n_files++] = optarg; break;
 		case O_FUNCTION: funcs[opt.n_funcs++] = optarg; break;
 		case O_FLAT: opt.flat = true; break;
+		case O_TID: opt.show_tid = true; break;
 		case O_TS: opt.timestamps = true; break;
 		case O_DUR: opt.durations = true; break;
 		case O_CCALLS: opt.c_calls = true; break;
@@ -229,6 +258,10 @@ int cmd_flow(int argc, char **argv)
 	}
 	if (!opt.argv)
 		opt.on_installed = flow_announce;
+	/* A process that has threads already gets the thread column from its
+	 * first line, so that every line has the same shape. */
+	if (!opt.argv && flow_thread_count(opt.pid) > 1)
+		opt.show_tid = true;
 	/* As strace: a launched program's output stays its own; the trace goes
 	 * to the standard error unless -o says where. */
 	if (opt.argv)
@@ -260,6 +293,8 @@ int cmd_flow(int argc, char **argv)
 			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
+	if (!opt.argv && !st.target_exited && !st.target_execed && kill(opt.pid, 0) == 0)
+		cli_error("detached from %d; target running", (int)opt.pid);
 	if (show_stats) {
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);

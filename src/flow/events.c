@@ -391,7 +391,7 @@ static int emit(struct flow_events *ev, struct flow_thread *t, struct flow_code 
 	struct pt_flow_line l = {
 		.kind = kind,
 		.tid = t->shown_tid,
-		.show_tid = ev->n_threads > 1,
+		.show_tid = ev->opt->show_tid || ev->n_threads > 1,
 		.depth = depth,
 		.fn = &c->fn,
 		.line = kind == PT_EV_CALL || !c->fn.file ? c->fn.firstlineno

@@ -29,6 +29,7 @@ struct flow_options {
 	const char *const *funcs;    /* --function names */
 	size_t n_funcs;
 	bool flat, timestamps, durations, c_calls, json;
+	bool show_tid;               /* the thread column from the first line */
 	int out_fd;                  /* where lines go */
 	unsigned install_timeout_ms; /* how long to wait for the hook */
 	size_t ring_bytes;           /* size of the shared ring */

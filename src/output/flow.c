@@ -234,26 +234,17 @@ static char *put_seconds(char *p, uint64_t ns, int width)
 	return put(p, tmp, (size_t)n);
 }
 
-/* A duration in the most readable unit: "812ns", "12.345us", "3.210ms",
- * "1.500s". */
+/* A duration, always in microseconds so that a run's column reads in one
+ * unit: "0.812us", "12.345us", "1500000.000us". */
 static char *put_duration(char *p, uint64_t ns)
 {
-	static const struct { uint64_t div; const char *unit; } units[] = {
-		{ 1000000000ull, "s" }, { 1000000ull, "ms" }, { 1000ull, "us" },
-	};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (ns >= units[i].div) {
-			p = put_u64(p, ns / units[i].div);
-			*p++ = '.';
-			uint64_t frac = ns % units[i].div * 1000 / units[i].div;
-			*p++ = (char)('0' + frac / 100);
-			*p++ = (char)('0' + frac / 10 % 10);
-			*p++ = (char)('0' + frac % 10);
-			return put(p, units[i].unit, strlen(units[i].unit));
-		}
-	}
-	p = put_u64(p, ns);
-	return PUTS(p, "ns");
+	p = put_u64(p, ns / 1000);
+	*p++ = '.';
+	uint64_t frac = ns % 1000;
+	*p++ = (char)('0' + frac / 100);
+	*p++ = (char)('0' + frac / 10 % 10);
+	*p++ = (char)('0' + frac % 10);
+	return PUTS(p, "us");
 }
 
 /* JSON string contents: escapes quotes, backslashes and control bytes;
