@@ -622,6 +622,13 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr)
 			return &tr->cur;
 		}
 		if (tr->opts.tick && *tr->opts.tick) {
+			/* Stops that already happened come first: a call that
+			 * has returned is not "unfinished". */
+			pid_t ready = waitpid(-1, &status, __WALL | WNOHANG);
+			if (ready > 0) {
+				handle_status(tr, ready, status);
+				continue;
+			}
 			*tr->opts.tick = 0;
 			tr->cur = (struct pt_tev){ .kind = PT_TEV_TICK };
 			return &tr->cur;

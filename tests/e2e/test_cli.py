@@ -60,7 +60,7 @@ def test_long_options_are_not_abbreviated(pytrace, args):
     result = run_pytrace(args)
     expect_exit(result, EXIT_USAGE)
     line = expect_error_line(result)
-    given = [a for a in args if a.startswith("--")][0]
+    given = [a for a in args if a.startswith("--") and a != "--json"][0]
     assert "spelled in full" in line and "'%s'" % given in line, line
 
 
@@ -152,13 +152,13 @@ def test_launch_trace_goes_to_stderr(python_id, python, pytrace, tmp_path):
     fl = run_pytrace(["flow", "--file", "hello.py", "--", python, prog])
     expect_exit(fl, EXIT_OK)
     assert fl.stdout == "hello\n", fl.describe()
-    assert re.search(r"^-> f \(.*hello\.py:3\)$", fl.stderr, re.M), fl.describe()
+    assert re.search(r"^  -> f \(.*hello\.py:3\)$", fl.stderr, re.M), fl.describe()
 
 
 BLOCK = ("import os, sys\n"
          "def waiting():\n"
          "    os.write(1, b'w\\n')\n"
-         "    return sys.stdin.readline()\n"
+         "    return os.read(0, 100)\n"
          "waiting()\n")
 
 
@@ -197,7 +197,9 @@ def test_depth_limits_stacks(python_id, target, pytrace):
     full_threads = {t["tid"]: t for t in map(json.loads, full.stdout.splitlines())}
     for t in map(json.loads, cut.stdout.splitlines()):
         whole = full_threads[t["tid"]]["frames"]
-        assert t["frames"] == whole[:2], (t, whole)
+        # (a spinning thread moves between lines from one dump to the next)
+        assert [(f["function"], f["file"]) for f in t["frames"]] == \
+            [(f["function"], f["file"]) for f in whole[:2]], (t, whole)
         assert t.get("more_frames", 0) == max(len(whole) - 2, 0)
     text = run_pytrace(["dump", "--depth", "1", target.pid])
     expect_exit(text, EXIT_OK)
@@ -247,6 +249,7 @@ def test_children_followed_only_with_f(python_id, python, pytrace, tmp_path):
     followed = run_pytrace(["stacks", "-f", "-e", "write", "--json", "-o", out, "--", python,
                             WRITER, "fork", 4, truth])
     expect_exit(followed, EXIT_OK)
+    parent = json.loads(truth.read_text())["pid"]
     child = json.loads((tmp_path / "t.json.child").read_text())["pid"]
     pids = {json.loads(l)["pid"] for l in out.read_text().splitlines()}
     assert child in pids and parent in pids, followed.describe()
@@ -273,7 +276,11 @@ def test_T_durations(python_id, python, pytrace, tmp_path):
     prog = script(tmp_path, "hello.py", HELLO)
     result = run_pytrace(["stacks", "-T", "-e", "write", "--", python, prog])
     expect_exit(result, EXIT_OK)
-    assert re.search(r' write\(1, "hello\\n", 6\) = 6 <\d+\.\d{6}>$', result.stderr, re.M), \
+    # (on a loaded machine the write may outlast 100 ms: then it shows as
+    # <unfinished ...> and its return apart, timed likewise)
+    assert re.search(r' write\(1, "hello\\n", 6\) = 6 <\d+\.\d{6}>$', result.stderr, re.M) or (
+        re.search(r' write\(1, "hello\\n", 6 <unfinished \.\.\.>$', result.stderr, re.M) and
+        re.search(r' <\.\.\. write resumed>\) = 6 <\d+\.\d{6}>$', result.stderr, re.M)), \
         result.describe()
 
 
