@@ -621,6 +621,12 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr)
 			tr->cur = (struct pt_tev){ .kind = PT_TEV_END };
 			return &tr->cur;
 		}
+		if (tr->opts.interrupted && *tr->opts.interrupted && !tr->interrupt_reported) {
+			tr->interrupt_reported = true;
+			tr->cur = (struct pt_tev){ .kind = PT_TEV_INTERRUPTED,
+						   .signal = (int)*tr->opts.interrupted };
+			return &tr->cur;
+		}
 		if (tr->opts.tick && *tr->opts.tick) {
 			/* Stops that already happened come first: a call that
 			 * has returned is not "unfinished". */
@@ -631,12 +637,6 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr)
 			}
 			*tr->opts.tick = 0;
 			tr->cur = (struct pt_tev){ .kind = PT_TEV_TICK };
-			return &tr->cur;
-		}
-		if (tr->opts.interrupted && *tr->opts.interrupted && !tr->interrupt_reported) {
-			tr->interrupt_reported = true;
-			tr->cur = (struct pt_tev){ .kind = PT_TEV_INTERRUPTED,
-						   .signal = (int)*tr->opts.interrupted };
 			return &tr->cur;
 		}
 		bool grace = tr->launch.shutting_down && !tr->killed;

@@ -174,7 +174,9 @@ def check_marks(have, result):
 @pytest.mark.parametrize("c_calls", [False, True], ids=["python", "c-calls"])
 def test_launch_matches_setprofile(python_id, pytrace, tmp_path_factory, c_calls):
     truth = truth_events(python_id, tmp_path_factory)
-    args = ["flow", "--json"] + (["--c-calls"] if c_calls else []) + ["--", python(python_id), CALLS]
+    # A launched program's trace goes to stderr by default (test_cli.py): here to stdout.
+    args = ["flow", "--json", "-o", "/dev/stdout"] + (["--c-calls"] if c_calls else []) + \
+        ["--", python(python_id), CALLS]
     result = run_pytrace(args)
     expect_exit(result, EXIT_OK)
     assert "dropped" not in result.stderr, result.describe(500)
@@ -261,7 +263,7 @@ def test_attach_blocked_matches_setprofile(python_id, pytrace, tmp_path_factory)
 
 def test_text_and_json_agree(python_id, pytrace):
     """The text lines say what the JSON says: arrows, marks, indentation."""
-    base = ["flow", "--file", "flow_calls.py", "--timestamps", "--durations"]
+    base = ["flow", "--file", "flow_calls.py", "--timestamps", "--durations", "-o", "/dev/stdout"]
     js = run_pytrace(base + ["--json", "--", python(python_id), CALLS])
     tx = run_pytrace(base + ["--", python(python_id), CALLS])
     expect_exit(js, EXIT_OK)
@@ -270,7 +272,7 @@ def test_text_and_json_agree(python_id, pytrace):
     lines = tx.stdout.splitlines()
     assert len(events) == len(lines) > 50, tx.describe(2000)
     line_re = re.compile(r"^ *(\d+\.\d{6}) (\[(\d+)\] )?( *)(->|<-!|<-) (\S+) \((.*):(\d+|\?)\)"
-                         r"( \[(resume|yield|throw)\])?( \d+(\.\d{3})?(ns|us|ms|s))?$")
+                         r"( \[(resume|yield|throw)\])?( \d+\.\d{3}us)?$")  # durations in one unit
     arrows = {"call": "->", "resume": "->", "throw": "->", "return": "<-", "yield": "<-",
               "exception": "<-!"}
     tids = set()
@@ -337,7 +339,8 @@ LIB_IMPORT = [("call", "<module>", "flow_within_lib.py"), ("return", "<module>",
 ], ids=["within-file-func", "within-func", "within-other-file", "file", "two-files", "function",
         "two-functions", "within-and-function", "within-and-file"])
 def test_filters(python_id, pytrace, options, expected):
-    result = run_pytrace(["flow", "--json"] + options + ["--", python(python_id), WITHIN])
+    result = run_pytrace(["flow", "--json", "-o", "/dev/stdout"] + options +
+                         ["--", python(python_id), WITHIN])
     expect_exit(result, EXIT_OK)
     events = parse_events(result)
     assert _short(events) == expected, result.describe(3000)
