@@ -494,7 +494,9 @@ def test_attach_detach_restores_hooks(python_id, pytrace, tmp_path):
         lines = (tmp_path / "flow.out").read_text().splitlines()
         assert lines and all(re.match(r"^(\[\d+\] )? *(->|<-|<-!) \S.* \(.*\)( \[\w+\])?$", l)
                              for l in lines[:1000]), lines[:10]
-        assert any(re.match(r"^ *-> work \(.*flow_loop\.py:\d+\)$", l) for l in lines[:1000]), \
+        # (the loop has a thread watching stdin: [TID] on every line)
+        assert any(re.match(r"^(\[\d+\] )? *-> work \(.*flow_loop\.py:\d+\)$", l)
+                   for l in lines[:1000]), \
             lines[:10]
         _check_restored(loop, base)
     finally:
@@ -570,7 +572,7 @@ def test_pid_namespace(python_id, pytrace, tmp_path):
             tracer.returncode, out.stat().st_size, tracer.stderr.read().decode(errors="replace"))
         with open(str(out)) as f:
             head = [next(f) for _ in range(1000)]
-        assert all(re.match(r"^ *(->|<-) work \(.*flow_loop\.py:\d+\)$", l.rstrip("\n"))
+        assert all(re.match(r"^(\[\d+\] )? *(->|<-) work \(.*flow_loop\.py:\d+\)$", l.rstrip("\n"))
                    or "main" in l for l in head), head[:10]
         tracer.kill()
         tracer.wait()
