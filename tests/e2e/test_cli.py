@@ -38,6 +38,23 @@ def unused_pid():
     return pid
 
 
+def read_line(stream, what, timeout=WAIT):
+    """One line from a pipe, or a failure after timeout (never a hang)."""
+    import select
+    import time
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([stream.fileno()], [], [], left)[0]:
+            pytest.fail("timed out waiting for %s (got %r)" % (what, buf))
+        chunk = os.read(stream.fileno(), 1)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 def script(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text)
@@ -173,7 +190,7 @@ def test_output_file_is_live(python_id, python, pytrace, tmp_path, command):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
-        assert tracer.stdout.readline() == b"w\n"
+        assert read_line(tracer.stdout, "the program's w line") == b"w\n"
         want = 'write(1, "w\\n", 2) = 2' if command == "stacks" else "-> waiting ("
         poll_until(lambda: want in out.read_text(), 10, "%r in the -o file while running" % want)
         tracer.kill()
@@ -296,7 +313,7 @@ def test_blocked_call_shown_while_it_blocks(python_id, python, pytrace, tmp_path
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
-        assert tracer.stdout.readline() == b"w\n"
+        assert read_line(tracer.stdout, "the program's w line") == b"w\n"
 
         def unfinished():
             text = out.read_text()
@@ -398,9 +415,9 @@ def test_attach_cost_said_and_detach_confirmed(python_id, target, pytrace):
     tracer = subprocess.Popen([pytrace, "stacks", "-e", "rmdir", "-p", str(target.pid)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        first = tracer.stderr.readline().decode()
+        first = read_line(tracer.stderr, "the attached line").decode()
         assert first.startswith("pytrace: attached to process %d" % target.pid), first
-        cost = tracer.stderr.readline().decode()
+        cost = read_line(tracer.stderr, "the cost line", 10).decode()
         assert re.match(r"^pytrace: without a seccomp filter .* every system call of process %d "
                         r"now stops it: each costs about \d+ us more$" % target.pid, cost), cost
         tracer.send_signal(signal.SIGINT)
@@ -423,7 +440,7 @@ def test_flow_detach_confirmed(python_id, python, pytrace):
         assert os.read(ready_r, 6) == b"ready\n"
         tracer = subprocess.Popen([pytrace, "flow", "-o", os.devnull, "-p", str(loop.pid)],
                                   stderr=subprocess.PIPE)
-        line = tracer.stderr.readline().decode()
+        line = read_line(tracer.stderr, "the tracing line").decode()
         assert line.startswith("pytrace: tracing process %d" % loop.pid), line
         tracer.send_signal(signal.SIGINT)
         _, err = tracer.communicate(timeout=WAIT)
@@ -474,8 +491,8 @@ def test_flow_threaded_process_has_tid_from_first_line(python_id, python, pytrac
         threads = len(os.listdir("/proc/%d/task" % loop.pid))
         tracer = subprocess.Popen([pytrace, "flow", "--function", "work", "-p", str(loop.pid)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        tracer.stderr.readline()
-        first = tracer.stdout.readline().decode()
+        read_line(tracer.stderr, "the tracing line")
+        first = read_line(tracer.stdout, "the first line").decode()
         tracer.send_signal(signal.SIGINT)
         tracer.communicate(timeout=WAIT)
         if threads > 1:

@@ -608,7 +608,8 @@ def test_reader_goes_away(python_id, pytrace, json_output):
             pytest.fail("pytrace still running 30 s after its reader went away")
         err = tracer.stderr.read().decode(errors="replace")
         assert tracer.returncode == EXIT_OK, err
-        assert not [l for l in err.splitlines() if not l.startswith("pytrace: tracing process")], err
+        assert [l for l in err.splitlines() if not l.startswith("pytrace: tracing process")] == \
+            ["pytrace: detached from %d; target running" % loop.pid], err
         poll_until(lambda: not _maps_mention(loop.pid, "memfd:pytrace-flow"), 10,
                    "the agent to unmap the ring")
         loop.drain()
