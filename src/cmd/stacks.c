@@ -97,7 +97,7 @@ enum { STACKS_UNFINISHED_MS = 100 };
 
 /* What one system call of a process under attach-mode tracing costs, as
  * bench/stacks/run --attach-cost measures it (README: per CPython). */
-enum { STACKS_ATTACH_COST_US = 30 };
+enum { STACKS_ATTACH_COST_US = 50 };
 
 /* How long a launched command may take to exit after Ctrl-C before it is
  * killed (it does not outlive pytrace: target/launch.c). */
