@@ -155,17 +155,20 @@ int cmd_flow(int argc, char **argv)
 	};
 	const char **files = calloc((size_t)argc, sizeof(*files));
 	const char **funcs = calloc((size_t)argc, sizeof(*funcs));
+	bool *funcs_seen = calloc((size_t)argc, sizeof(*funcs_seen)), within_seen = false;
 	const char *output = NULL, *command = NULL;
 	char *within = NULL, **split = NULL;
 	bool show_stats = false;
 	int c, rc = 2;
 
-	if (!files || !funcs) {
+	if (!files || !funcs || !funcs_seen) {
 		cli_error("out of memory");
 		return 1;
 	}
 	opt.files = files;
 	opt.funcs = funcs;
+	opt.funcs_seen = funcs_seen;
+	opt.within_seen = &within_seen;
 	optind = 1;
 	opterr = 0;   /* one line per error, ours */
 	struct cli_pids pids = { 0 };
@@ -293,6 +296,15 @@ int cmd_flow(int argc, char **argv)
 			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
+	/* A misspelt name prints nothing at all: say so. */
+	for (size_t i = 0; i < opt.n_funcs; i++)
+		if (!funcs_seen[i])
+			cli_error("warning: no function named '%s' ran (--function matches the name, or "
+				  "Class.name, in full)", funcs[i]);
+	if (opt.within_func && !within_seen)
+		cli_error("warning: no function named '%s'%s%s ran: --within printed nothing",
+			  opt.within_func, opt.within_file ? " in a file containing " : "",
+			  opt.within_file ? opt.within_file : "");
 	if (!opt.argv && !st.target_exited && !st.target_execed && kill(opt.pid, 0) == 0)
 		cli_error("detached from %d; target running", (int)opt.pid);
 	if (show_stats) {
@@ -347,5 +359,6 @@ out:
 	free(within);
 	free(files);
 	free(funcs);
+	free(funcs_seen);
 	return rc;
 }

@@ -540,3 +540,22 @@ def test_make_install_and_uninstall(tmp_path):
                          "PREFIX=/opt/pt"], capture_output=True, env=env)
     assert un.returncode == 0, un.stderr
     assert not binary.exists() and not man.exists()
+
+
+def test_flow_warns_of_names_that_never_ran(python_id, python, pytrace, tmp_path):
+    """A misspelt --function or --within prints nothing at all: a warning
+    at the end says so; a name that ran gets none."""
+    prog = script(tmp_path, "flowprog.py", FLOW)
+    out = tmp_path / "trace"
+    result = run_pytrace(["flow", "--function", "quick", "--function", "quik", "--within",
+                          "flowprog.py:slo", "-o", out, "--", python, prog])
+    expect_exit(result, EXIT_OK)
+    assert result.stderr.splitlines() == [
+        "pytrace: warning: no function named 'quik' ran (--function matches the name, or "
+        "Class.name, in full)",
+        "pytrace: warning: no function named 'slo' in a file containing flowprog.py ran: "
+        "--within printed nothing"], result.describe()
+    fine = run_pytrace(["flow", "--function", "quick", "--within", "slow", "-o", out, "--",
+                        python, prog])
+    expect_exit(fine, EXIT_OK)
+    assert fine.stderr == "", fine.describe()
