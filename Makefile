@@ -36,7 +36,7 @@ AGENT_BIN   := $(BUILD)/agent/agent.bin
 AGENT_BLOB  := $(BUILD)/gen/agent_blob.o
 LIB_OBJ     += $(AGENT_BLOB)
 
-.PHONY: all deps demo check unit e2e asan-check clean offsets man bench
+.PHONY: all deps demo check unit e2e asan-check clean offsets man bench install uninstall
 
 all: $(PYTRACE) $(BUILD)/pytrace.1
 
@@ -73,8 +73,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 
 # The man page comes from the same text as --help (help2man), plus the
 # sections in docs/pytrace.h2m.
+# Each command's own --help becomes a section of its own, so the page says
+# what `pytrace help CMD` says.
 $(BUILD)/pytrace.1: docs/pytrace.h2m $(PYTRACE)
+	@{ for c in dump stacks flow; do \
+		echo "[COMMAND: $$c]"; echo ".nf"; \
+		$(PYTRACE) help $$c | sed -e 's/\\/\\e/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\&'/"; \
+		echo ".fi"; echo; done; } > $(BUILD)/commands.h2m
 	help2man --no-info --no-discard-stderr --include docs/pytrace.h2m \
+		--include $(BUILD)/commands.h2m \
 		--name "Python stacks and call flow of live processes, DTrace-style" \
 		--output $@ $(PYTRACE)
 
@@ -156,3 +163,18 @@ fuzz: $(FUZZ_BIN)
 			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n \
 			$$(test -d $(FUZZ_BUILD)/seeds/$$n && echo $(FUZZ_BUILD)/seeds/$$n) || exit 1; \
 	done
+
+# Installing: the binary and the man page, under PREFIX (staged under
+# DESTDIR for packaging).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
+
+install: $(PYTRACE) $(BUILD)/pytrace.1
+	install -d $(BINDIR) $(MAN1DIR)
+	install -m 0755 $(PYTRACE) $(BINDIR)/pytrace
+	install -m 0644 $(BUILD)/pytrace.1 $(MAN1DIR)/pytrace.1
+
+uninstall:
+	rm -f $(BINDIR)/pytrace $(MAN1DIR)/pytrace.1

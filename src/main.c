@@ -18,39 +18,51 @@ static const char usage[] =
 	"Observe running CPython programs (2.7, 3.6-3.13) from outside: no restart,\n"
 	"no special build, no module imported into the target.\n"
 	"\n"
-	"Commands:\n"
-	"  dump [--native] [--json] [--stats] PID\n"
+	"Commands (pytrace help COMMAND, or COMMAND --help, tells more):\n"
+	"  dump [--native] [--json] [--depth N] [--stats] (PID | -p PID)...\n"
 	"      Print the Python stack of every thread of process PID, innermost\n"
 	"      frame first. --native interleaves the native (C) stack, with the\n"
 	"      Python frames each interpreter-loop frame was running shown under\n"
 	"      it in brackets. --json prints one JSON object per thread.\n"
 	"      --stats reports on stderr how long the target was stopped.\n"
 	"\n"
-	"  stacks -e SYSCALLS [--native] [--count [--top N]] [--folded | --json]\n"
-	"         [-o FILE] (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
+	"  stacks -e SYSCALLS [-T] [-f] [--native] [--depth N] [--count [--top N]]\n"
+	"         [--folded | --json] [-o FILE] (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"      Which Python code makes these system calls: every chosen call (names\n"
 	"      or strace classes such as %file) with its arguments, its result and\n"
 	"      the Python stack (or, with --native, the merged stack) read while the\n"
-	"      thread is stopped at the call. A launched command runs under a seccomp\n"
-	"      filter, so other calls run at full speed; its children are followed\n"
-	"      and pytrace exits with its status. --count aggregates identical stacks\n"
-	"      and prints them at the end (or on Ctrl-C), least frequent first;\n"
-	"      --folded prints them for flame graph tools. See pytrace stacks --help.\n"
+	"      thread is stopped at the call. -T adds each call's duration; a call\n"
+	"      that blocks shows when it starts. A launched command runs under a\n"
+	"      seccomp filter, so other calls run at full speed; an attached process\n"
+	"      (-p) stops at every system call (tens of microseconds each). Children\n"
+	"      are followed with -f. --count aggregates identical stacks (with a\n"
+	"      strace -c table); --folded prints them for flame graph tools.\n"
 	"\n"
 	"  flow [--within [FILE_SUBSTR:]FUNCTION] [--file SUBSTR]... [--function NAME]...\n"
-	"       [--flat] [--timestamps] [--durations] [--c-calls] [--json] [--stats]\n"
+	"       [--flat] [--tid] [--timestamps] [--durations] [--c-calls] [--json] [--stats]\n"
 	"       [-o FILE] (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"      Every Python call (->) and return (<-, <-! for an exception) as it\n"
 	"      happens, indented by call depth per thread, with the function's first\n"
 	"      line on calls and the returning line on returns; generator resumes and\n"
 	"      yields are marked. --within prints, per thread, only inside calls of\n"
 	"      FUNCTION (in a file containing FILE_SUBSTR); --file and --function keep\n"
-	"      matching frames only. --c-calls adds builtins and C functions. Thread\n"
-	"      ids are shown once a second thread runs. Works on every supported\n"
-	"      CPython without USDT probes: an agent loaded into the target writes\n"
-	"      the events into shared memory, and is removed on exit or Ctrl-C. A\n"
-	"      launched program is traced from its first Python code; pytrace exits\n"
-	"      with its status. See pytrace flow --help.\n"
+	"      matching frames only. --c-calls adds builtins and C functions. Works on\n"
+	"      every supported CPython without USDT probes: an agent loaded into the\n"
+	"      target writes the events into shared memory, and is removed on exit or\n"
+	"      Ctrl-C. A launched program is traced from its first Python code.\n"
+	"\n"
+	"  help COMMAND\n"
+	"      that command's options.\n"
+	"\n"
+	"Conventions shared by the commands: -p PID (or --pid PID) names a running\n"
+	"process; -c 'COMMAND LINE' runs a command (split into words at blanks, with\n"
+	"'...', \"...\" and \\ quoting, nothing expanded: not strace's -c summary,\n"
+	"which is stacks --count here); -- PROGRAM ARGS runs a program. With a\n"
+	"command, the trace goes to the standard error (as strace's), so the\n"
+	"program's own output stays its own; -o FILE writes it to FILE instead, as\n"
+	"it comes. Long options are spelled in full (no abbreviations). A usage\n"
+	"error prints one \"pytrace:\" line and exits 2. With -p, pytrace confirms\n"
+	"on exit: \"pytrace: detached from PID; target running\".\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help\n"
@@ -111,6 +123,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+	if (!strcmp(cmd, "help") && argc > 2) {
+		/* pytrace help CMD: CMD --help. */
+		char *help_argv[] = { argv[2], "--help", NULL };
+		if (argc > 3) {
+			cli_error("help takes one command name");
+			return 2;
+		}
+		if (!strcmp(argv[2], "dump"))
+			return cmd_dump(2, help_argv);
+		if (!strcmp(argv[2], "stacks"))
+			return cmd_stacks(2, help_argv);
+		if (!strcmp(argv[2], "flow"))
+			return cmd_flow(2, help_argv);
+		cli_error("unknown command '%s' (commands: dump, stacks, flow)", argv[2]);
+		return 2;
+	}
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		fputs(usage, stdout);
 		return 0;

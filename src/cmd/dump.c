@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* pytrace dump: the Python (and native) stacks of every thread, once. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,43 +11,90 @@
 #include "pytrace/pytrace.h"
 
 static const char dump_usage[] =
-	"usage: pytrace dump [--native] [--json] [--stats] PID\n";
+	"usage: pytrace dump [--native] [--json] [--depth N] [--stats] (PID | -p PID)...\n"
+	"\n"
+	"Prints the Python stack of every thread of each process, innermost frame\n"
+	"first, then lets it run on (it is stopped while its threads are read).\n"
+	"\n"
+	"  PID, -p PID, --pid PID\n"
+	"                  the process (a thread id stands for its process); several\n"
+	"                  PIDs (repeated, or -p 12,34) are dumped one after the other\n"
+	"  --native        the native (C) stack too, with the Python frames each\n"
+	"                  interpreter-loop frame was running in brackets under it\n"
+	"  --json          one JSON object per thread; frames are objects\n"
+	"                  {\"kind\",\"function\",\"file\",\"line\"} (native: module, symbol...)\n"
+	"  --depth N       at most N frames per stack, innermost first (DTrace's\n"
+	"                  jstack(N)); the rest is counted on a last line\n"
+	"  --stats         on stderr: how long the target was stopped\n"
+	"\n"
+	"Recursion is collapsed in text: N identical consecutive frames print once,\n"
+	"followed by \"[previous frame repeated N-1 more times]\".\n"
+	"Exit status: 0; 2 usage; 3 no such process; 4 permission denied; 5 not a\n"
+	"Python process (without --native); 6 unsupported Python; 7 the process\n"
+	"exited while being read; 1 the output cannot be written. With several\n"
+	"PIDs, the first failure's status.\n";
+
+static int dump_one(int pid, bool native, bool json, bool stats);
 
 int cmd_dump(int argc, char **argv)
 {
+	enum { OPT_DEPTH = 256 };
 	static const struct option opts[] = {
 		{ "native", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "depth", required_argument, NULL, OPT_DEPTH },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool native = false, json = false, stats = false;
+	struct cli_pids pids = { 0 };
 	int c;
 
 	optind = 1;
-	opterr = 0;  /* one "pytrace: " line of our own instead */
-	while ((c = getopt_long(argc, argv, "+njh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:njhp:f", opts, "dump")) != -1) {
 		switch (c) {
 		case 'n': native = true; break;
 		case 'j': json = true; break;
 		case 's': stats = true; break;
+		case 'p':
+			if (cli_add_pids(&pids, optarg, "dump") < 0)
+				return 2;
+			break;
+		case OPT_DEPTH:
+			if (cli_parse_depth(optarg, "dump") < 0)
+				return 2;
+			break;
+		case 'f':
+			cli_error("dump: -f does not apply: dump reads the processes named, not their "
+				  "children");
+			return 2;
 		case 'h': fputs(dump_usage, stdout); return 0;
 		default:
-			cli_error("dump: unknown option '%s' (see pytrace dump --help)", argv[optind - 1]);
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error("dump takes exactly one PID (see pytrace dump --help)");
+	for (; optind < argc; optind++)
+		if (cli_add_pids(&pids, argv[optind], "dump") < 0)
+			return 2;
+	if (pids.n == 0) {
+		cli_error("dump needs a PID (see pytrace help dump)");
 		return 2;
 	}
-	int pid = cli_parse_pid(argv[optind]);
-	if (pid < 0) {
-		cli_error("not a PID: '%s'", argv[optind]);
-		return 2;
+	int status = 0;
+	for (size_t i = 0; i < pids.n; i++) {
+		int rc = dump_one(pids.pid[i], native, json, stats);
+		if (rc && !status)
+			status = rc;
+		if (rc == CLI_EXIT_OUTPUT)
+			break;
 	}
+	return status;
+}
 
+static int dump_one(int pid, bool native, bool json, bool stats)
+{
 	struct pt_error err = { 0 };
 	pt_process *proc = NULL;
 	struct pt_snapshot *snap = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* pytrace flow: every Python call and return of a process, as it happens. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,7 +19,7 @@
 
 static const char flow_usage[] =
 	"usage: pytrace flow [--within [FILE_SUBSTR:]FUNCTION] [--file SUBSTR]...\n"
-	"                    [--function NAME]... [--flat] [--timestamps] [--durations]\n"
+	"                    [--function NAME]... [--flat] [--tid] [--timestamps] [--durations]\n"
 	"                    [--c-calls] [--json] [--stats] [-o FILE]\n"
 	"                    (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"\n"
@@ -29,24 +30,34 @@ static const char flow_usage[] =
 	"    <-! parse (/opt/hg/lib/mercurial/url.py:88)      left by an exception\n"
 	"    -> gen (/tmp/x.py:12) [resume]  /  <- gen (/tmp/x.py:12) [yield]\n"
 	"Generator and coroutine resumes are entries, yields returns ([throw]: resumed\n"
-	"by gen.throw()). [TID] leads each line once a second thread has run.\n"
+	"by gen.throw()). [TID] leads every line when the process had threads when\n"
+	"pytrace attached (or with --tid), else from the moment a second thread runs.\n"
 	"\n"
-	"  -p PID            attach to a running process (detach with Ctrl-C)\n"
-	"  -c 'COMMAND LINE' run a program (words split as by a shell, no expansion)\n"
-	"  -- PROGRAM ARGS   run a program; pytrace exits with its status\n"
+	"  -p, --pid PID     attach to a running process (detach with Ctrl-C: \"pytrace:\n"
+	"                    detached from PID; target running\"); one process per run\n"
+	"  -c, --command 'COMMAND LINE'\n"
+	"                    run a program: words split at blanks, '...' and \"...\" quote,\n"
+	"                    \\ escapes; nothing is expanded and | & ; < > ( ) $ ` are\n"
+	"                    refused (use -- sh -c '...')\n"
+	"  -- PROGRAM ARGS   run a program; pytrace exits with its status. Its children\n"
+	"                    are not traced (there is no -f: the agent is per process)\n"
 	"  --within [FILE_SUBSTR:]FUNCTION\n"
 	"                    per thread, print only from a call of FUNCTION (in a file\n"
 	"                    whose name contains FILE_SUBSTR) until it returns\n"
 	"  --file SUBSTR     only frames whose file contains SUBSTR (repeatable)\n"
 	"  --function NAME   only functions named NAME (or Class.NAME; repeatable)\n"
 	"  --flat            no indentation\n"
+	"  --tid             the [TID] column on every line\n"
 	"  --timestamps      a first column: seconds since the first event\n"
-	"  --durations       time spent in the call, on each return line\n"
+	"  --durations       time spent in the call, on each return line, always in\n"
+	"                    microseconds (12.345us)\n"
 	"  --c-calls         also calls of builtins and C functions (NAME (C))\n"
 	"  --json            one object per event: event, tid, depth, function, file,\n"
 	"                    line, ts_ns, duration_ns\n"
 	"  --stats           counts on stderr at the end (events, drops, stalls)\n"
-	"  -o FILE           write the lines to FILE\n"
+	"  -o, --output FILE write the lines to FILE, as they come (tail -f works).\n"
+	"                    Default: the standard error with a program (its own output\n"
+	"                    stays its own, as with strace), the standard output with -p\n"
 	"  --install-timeout SECONDS\n"
 	"                    how long to wait for the target to run Python code when\n"
 	"                    the hook needs it (3.12+; default 10)\n"
@@ -90,64 +101,20 @@ static void flow_on_signal(int sig, siginfo_t *si, void *ctx)
 	flow_stop = sig;
 }
 
-/* Splits a command line into words: blanks separate, '...' and "..."
- * quote, backslash escapes (outside single quotes). No expansion. */
-static char **flow_split(const char *line)
+static int flow_thread_count(pid_t pid)
 {
-	size_t cap = 8, n = 0, len = strlen(line);
-	char **argv = malloc(cap * sizeof(*argv));
-	char *buf = malloc(len + 1);
-	const char *p = line;
+	char path[64];
+	int n = 0;
+	DIR *d;
+	struct dirent *de;
 
-	if (!argv || !buf)
-		goto fail;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		if (!*p)
-			break;
-		char *w = buf, *start = buf;
-		char quote = 0;
-		while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
-			if (quote == '\'' && *p == '\'') {
-				quote = 0;
-			} else if (quote == '"' && *p == '"') {
-				quote = 0;
-			} else if (!quote && (*p == '\'' || *p == '"')) {
-				quote = *p;
-			} else if (quote != '\'' && *p == '\\' && p[1]) {
-				*w++ = *++p;
-			} else {
-				*w++ = *p;
-			}
-			p++;
-		}
-		if (quote)
-			goto fail;
-		*w = 0;
-		if (n + 2 > cap) {
-			cap *= 2;
-			char **na = realloc(argv, cap * sizeof(*argv));
-			if (!na)
-				goto fail;
-			argv = na;
-		}
-		if (!(argv[n++] = strdup(start)))
-			goto fail;
-	}
-	argv[n] = NULL;
-	free(buf);
-	if (n == 0) {
-		free(argv);
-		return NULL;
-	}
-	return argv;
-fail:
-	for (size_t i = 0; argv && i < n; i++)
-		free(argv[i]);
-	free(argv);
-	free(buf);
-	return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+	closedir(d);
+	return n;
 }
 
 /* Attached: say so (tests wait for this line; a launched program owns
@@ -162,12 +129,13 @@ static void flow_announce(pid_t pid, const struct pt_python_info *py)
 int cmd_flow(int argc, char **argv)
 {
 	enum { O_WITHIN = 256, O_FILE, O_FUNCTION, O_FLAT, O_TS, O_DUR, O_CCALLS, O_JSON, O_STATS,
-	       O_TIMEOUT, O_BUFFER };
+	       O_TIMEOUT, O_BUFFER, O_TID };
 	static const struct option opts[] = {
 		{ "within", required_argument, NULL, O_WITHIN },
 		{ "file", required_argument, NULL, O_FILE },
 		{ "function", required_argument, NULL, O_FUNCTION },
 		{ "flat", no_argument, NULL, O_FLAT },
+		{ "tid", no_argument, NULL, O_TID },
 		{ "timestamps", no_argument, NULL, O_TS },
 		{ "durations", no_argument, NULL, O_DUR },
 		{ "c-calls", no_argument, NULL, O_CCALLS },
@@ -188,20 +156,25 @@ int cmd_flow(int argc, char **argv)
 	};
 	const char **files = calloc((size_t)argc, sizeof(*files));
 	const char **funcs = calloc((size_t)argc, sizeof(*funcs));
+	bool *funcs_seen = calloc((size_t)argc, sizeof(*funcs_seen)), within_seen = false;
 	const char *output = NULL, *command = NULL;
 	char *within = NULL, **split = NULL;
 	bool show_stats = false;
 	int c, rc = 2;
 
-	if (!files || !funcs) {
+	if (!files || !funcs || !funcs_seen) {
 		cli_error("out of memory");
 		return 1;
 	}
 	opt.files = files;
 	opt.funcs = funcs;
+	opt.funcs_seen = funcs_seen;
+	opt.within_seen = &within_seen;
 	optind = 1;
 	opterr = 0;   /* one line per error, ours */
-	while ((c = getopt_long(argc, argv, "+:p:c:o:h", opts, NULL)) != -1) {
+	struct cli_pids pids = { 0 };
+	char why[512];
+	while ((c = cli_getopt(argc, argv, "+:p:c:o:hf", opts, "flow")) != -1) {
 		switch (c) {
 		case O_WITHIN:
 			free(within);
@@ -210,6 +183,7 @@ int cmd_flow(int argc, char **argv)
 		case O_FILE: files[opt.n_files++] = optarg; break;
 		case O_FUNCTION: funcs[opt.n_funcs++] = optarg; break;
 		case O_FLAT: opt.flat = true; break;
+		case O_TID: opt.show_tid = true; break;
 		case O_TS: opt.timestamps = true; break;
 		case O_DUR: opt.durations = true; break;
 		case O_CCALLS: opt.c_calls = true; break;
@@ -237,29 +211,32 @@ int cmd_flow(int argc, char **argv)
 		}
 		case 'o': output = optarg; break;
 		case 'p':
-			if ((opt.pid = cli_parse_pid(optarg)) < 0) {
-				cli_error("not a PID: '%s'", optarg);
+			if (cli_add_pids(&pids, optarg, "flow") < 0)
 				goto out;
-			}
 			break;
+		case 'f':
+			cli_error("flow: -f is not supported: flow traces one process (its agent is "
+				  "not inherited by children); run one pytrace flow -p per child");
+			goto out;
 		case 'c': command = optarg; break;
 		case 'h':
 			fputs(flow_usage, stdout);
 			rc = 0;
 			goto out;
-		case ':':
-			cli_error("option '%s' needs an argument (see pytrace flow --help)",
-				  argv[optind - 1]);
-			goto out;
 		default:
-			cli_error("unknown option '%s' (see pytrace flow --help)", argv[optind - 1]);
 			goto out;
 		}
 	}
+	if (pids.n > 1) {
+		cli_error("flow traces one process per run (-p was given %zu)", pids.n);
+		goto out;
+	}
+	if (pids.n)
+		opt.pid = pids.pid[0];
 	int targets = (opt.pid > 0) + (command != NULL) + (optind < argc);
 	if (targets != 1) {
 		cli_error(targets ? "give only one of -p PID, -c 'COMMAND' and -- PROGRAM"
-				  : "flow needs -p PID, -c 'COMMAND' or -- PROGRAM (see pytrace flow --help)");
+				  : "flow needs -p PID, -c 'COMMAND' or -- PROGRAM (see pytrace help flow)");
 		goto out;
 	}
 	if (within) {
@@ -275,8 +252,8 @@ int cmd_flow(int argc, char **argv)
 		}
 	}
 	if (command) {
-		if (!(split = flow_split(command))) {
-			cli_error("cannot split the command line '%s'", command);
+		if (!(split = cli_split_command(command, why, sizeof(why)))) {
+			cli_error("%s", why);
 			goto out;
 		}
 		opt.argv = split;
@@ -285,14 +262,16 @@ int cmd_flow(int argc, char **argv)
 	}
 	if (!opt.argv)
 		opt.on_installed = flow_announce;
-	if (output) {
-		opt.out_fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (opt.out_fd < 0) {
-			cli_error("cannot open %s: %s", output, strerror(errno));
-			rc = 1;
-			goto out;
-		}
-	}
+	/* A process that has threads already gets the thread column from its
+	 * first line, so that every line has the same shape. */
+	if (!opt.argv && flow_thread_count(opt.pid) > 1)
+		opt.show_tid = true;
+	/* As strace: a launched program's output stays its own; the trace goes
+	 * to the standard error unless -o says where. */
+	if (opt.argv)
+		opt.out_fd = STDERR_FILENO;
+	if (output && (opt.out_fd = cli_open_output(output)) < 0)
+		goto out;
 
 	/* No SA_RESTART: a wait for a launched program must return. */
 	struct sigaction sa = { .sa_sigaction = flow_on_signal, .sa_flags = SA_SIGINFO };
@@ -318,6 +297,17 @@ int cmd_flow(int argc, char **argv)
 			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
+	/* A misspelt name prints nothing at all: say so. */
+	for (size_t i = 0; i < opt.n_funcs; i++)
+		if (!funcs_seen[i])
+			cli_error("warning: no function named '%s' ran (--function matches the name, or "
+				  "Class.name, in full)", funcs[i]);
+	if (opt.within_func && !within_seen)
+		cli_error("warning: no function named '%s'%s%s ran: --within printed nothing",
+			  opt.within_func, opt.within_file ? " in a file containing " : "",
+			  opt.within_file ? opt.within_file : "");
+	if (!opt.argv && !st.target_exited && !st.target_execed && kill(opt.pid, 0) == 0)
+		cli_error("detached from %d; target running", (int)opt.pid);
 	if (show_stats) {
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
@@ -366,11 +356,10 @@ int cmd_flow(int argc, char **argv)
 out:
 	if (output && opt.out_fd >= 0 && opt.out_fd != STDOUT_FILENO)
 		close(opt.out_fd);
-	for (size_t i = 0; split && split[i]; i++)
-		free(split[i]);
-	free(split);
+	cli_split_free(split);
 	free(within);
 	free(files);
 	free(funcs);
+	free(funcs_seen);
 	return rc;
 }

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <wordexp.h>
+#include <sys/time.h>
 
 #include "cmd/cmd.h"
 #include "output/output.h"
@@ -23,38 +23,81 @@
 #include "target/tracer.h"
 
 static const char stacks_usage[] =
-	"usage: pytrace stacks -e SYSCALLS [--native] [--count [--top N]] [--folded | --json]\n"
-	"                      [-o FILE] (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
+	"usage: pytrace stacks -e SYSCALLS [-T] [-f] [--native] [--depth N]\n"
+	"                      [--count [--top N]] [--folded | --json] [-o FILE]\n"
+	"                      (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"\n"
-	"  -e SYSCALLS     x86_64 system calls to catch, comma-separated: names (write,rmdir)\n"
+	"Which Python code makes these system calls: each chosen call with its\n"
+	"arguments and result (as strace prints it), then the Python stack of the\n"
+	"thread, read while it is stopped at the call.\n"
+	"\n"
+	"  -e, --trace SYSCALLS\n"
+	"                  x86_64 system calls to catch, comma-separated: names (write,rmdir)\n"
 	"                  and strace's classes (%file %desc %network %process %memory\n"
 	"                  %signal %ipc %creds %clock %pure %stat %lstat %fstat %%stat ...);\n"
 	"                  \"all\"; a leading ! catches every call but these\n"
+	"  -T              each call's duration, entry to return: <0.000123>\n"
+	"  -f              follow child processes (fork, vfork) too; without it only the\n"
+	"                  process itself (all its threads, and what it executes)\n"
 	"  --native        the native stack merged with the Python frames (as dump --native)\n"
-	"  --count         count identical stacks; print them at the end, least frequent first\n"
-	"  --top N         with --count: only the N most frequent stacks\n"
+	"  --depth N       at most N frames per stack, innermost first (DTrace's jstack(N));\n"
+	"                  --count then counts stacks cut to N frames\n"
+	"  --count         count identical stacks; print them at the end (or on Ctrl-C),\n"
+	"                  least frequent first, then a totals line (events, distinct\n"
+	"                  stacks, errors) and a table per system call as strace -c\n"
+	"                  prints it (calls, errors, total and mean time)\n"
+	"  --top N         with --count or --folded: only the N most frequent stacks, most\n"
+	"                  frequent first\n"
 	"  --folded        aggregated stacks as \"frame;frame;syscall count\" lines for\n"
-	"                  flamegraph.pl, inferno, speedscope (implies --count)\n"
-	"  --json          one JSON object per event, or per stack with --count\n"
-	"  -o FILE         write there instead of standard output\n"
-	"  -p PID          trace a running process (all its threads, and children it forks)\n"
-	"  -c 'CMD ARGS'   start a command, split like a shell would (quotes, $VARS, globs;\n"
-	"                  no pipes or redirections: use -- sh -c '...' for those)\n"
-	"  -- PROGRAM ARGS start PROGRAM, found on PATH; its children are followed too\n"
+	"                  flamegraph.pl, inferno, speedscope (implies --count; the totals\n"
+	"                  go to stderr)\n"
+	"  --json          one JSON object per event (\"event\": \"call\"), or per stack with\n"
+	"                  --count, then one {\"totals\", \"syscalls\"} object; frames are\n"
+	"                  objects as in dump --json\n"
+	"  -o, --output FILE\n"
+	"                  write there (written as it comes: tail -f works). Default: the\n"
+	"                  standard error with a command (its output stays its own, as\n"
+	"                  with strace), the standard output with -p\n"
+	"  -p, --pid PID   trace a running process, all its threads (one process per run)\n"
+	"  -c, --command 'COMMAND LINE'\n"
+	"                  start a command: words split at blanks, '...' and \"...\" quote,\n"
+	"                  \\ escapes; nothing is expanded and | & ; < > ( ) $ ` are refused\n"
+	"                  (use -- sh -c '...'). Not strace's -c summary: that is --count\n"
+	"  -- PROGRAM ARGS start PROGRAM, found on PATH\n"
 	"  --no-seccomp    launch mode: stop at every system call instead of installing a\n"
 	"                  seccomp filter (slower; for comparisons)\n"
+	"\n"
+	"With -T or --json, a call that has not returned 100 ms after it started is\n"
+	"shown then, with its stack (\"read(0, ... <unfinished ...>\"), and its return\n"
+	"later (\"<... read resumed>) = 5 <2.000131>\"; JSON \"event\": \"unfinished\",\n"
+	"then the whole call with \"event\": \"resumed\"): a hang shows while it hangs.\n"
+	"\n"
+	"What it costs. A launched command runs under a seccomp filter: only the\n"
+	"chosen calls stop it, the others run at full speed. A running process (-p)\n"
+	"cannot be given a filter, and ptrace has no in-kernel filter: every system\n"
+	"call of the target stops it twice, chosen or not, which costs tens of\n"
+	"microseconds per call (bench/stacks measures it; pytrace says it when it\n"
+	"attaches). A process making many calls runs much slower while traced.\n"
 	"\n"
 	"A command pytrace starts is its child, as with strace: SIGINT, SIGTERM, SIGHUP\n"
 	"and SIGQUIT are passed on to it (unless they came from the terminal, which sent\n"
 	"them to it too) and tracing goes on while it ends; what has not exited 2 s later\n"
 	"is killed. A closed output kills it at once. It dies with pytrace, even if\n"
-	"pytrace is killed with SIGKILL.\n"
+	"pytrace is killed with SIGKILL. With -p, Ctrl-C detaches and the process runs\n"
+	"on (\"pytrace: detached from PID; target running\").\n"
 	"\n"
 	"Exit status: with a command, the command's own (128+N if signal N killed it);\n"
 	"126/127 if it cannot be executed / is not found; 1 if the output cannot be\n"
-	"written (a full disk; not a closed pipe), in either mode; otherwise as for\n"
-	"every command (see pytrace --help). pytrace's own failures always print a\n"
-	"\"pytrace:\" line.\n";
+	"written (a full disk; not a closed pipe), in either mode; 2 usage (one\n"
+	"\"pytrace:\" line); otherwise as for every command (see pytrace --help).\n";
+
+/* A call still under way this long is shown as <unfinished ...> (with -T
+ * or --json); the timer that looks runs at this period too. */
+enum { STACKS_UNFINISHED_MS = 100 };
+
+/* What one system call of a process under attach-mode tracing costs, as
+ * bench/stacks/run --attach-cost measures it (README: per CPython). */
+enum { STACKS_ATTACH_COST_US = 50 };
 
 /* How long a launched command may take to exit after Ctrl-C before it is
  * killed (it does not outlive pytrace: target/launch.c). */
@@ -62,10 +105,11 @@ enum { STACKS_GRACE_MS = 2000 };
 
 struct stacks_opts {
 	struct pt_syscall_set select;
-	bool native, count, folded, json, no_seccomp;
+	bool native, count, folded, json, no_seccomp, timing, follow;
 	size_t top;
 	const char *output;
 	pid_t pid;
+	struct cli_pids pids;
 	const char *command;
 	char **argv;      /* after "--" */
 };
@@ -85,6 +129,10 @@ struct sproc {
 /* One thread: the call under way, with the stack read at its entry. */
 struct sthread {
 	bool pending;
+	bool shown;              /* printed as <unfinished ...> */
+	struct timespec started; /* let go into the call, its stack read */
+	pid_t pid, tid;
+	struct sthread *pnext, **pprev;  /* in stacks_state.pending while pending */
 	bool native;
 	bool python;
 	struct timespec when;
@@ -108,7 +156,20 @@ struct stacks_state {
 	bool aggregate_failed;
 	int interrupted_by;
 	unsigned long events;
+	struct sthread *pending;  /* calls under way, for <unfinished ...> */
+	pid_t launched_pid;       /* the command's process, for the exec note */
+	char command_path[4096];
+	bool exec_noted;
+	struct pt_out_syscall_row rows[PT_SYSCALL_SET_BITS];  /* --count's table */
 };
+
+static volatile sig_atomic_t stacks_tick;
+
+static void stacks_on_alarm(int sig)
+{
+	(void)sig;
+	stacks_tick = 1;
+}
 
 static volatile sig_atomic_t stacks_signal;
 static volatile sig_atomic_t stacks_signal_from_kernel;
@@ -245,13 +306,41 @@ static void sthread_clear(struct sthread *th)
 	pt_snapshot_free(th->snap);
 	th->snap = NULL;
 	th->pending = false;
+	th->shown = false;
 	th->no_stack = NULL;
+	if (th->pprev) {
+		*th->pprev = th->pnext;
+		if (th->pnext)
+			th->pnext->pprev = th->pprev;
+		th->pnext = NULL;
+		th->pprev = NULL;
+	}
 }
 
-static void stacks_emit(struct stacks_state *st, struct sthread *th, pid_t pid, pid_t tid)
+static int64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
+static void stacks_print(struct stacks_state *st, const struct pt_syscall_event *ev)
+{
+	if (st->o->json)
+		pt_out_stacks_event_json(st->out, ev);
+	else
+		pt_out_stacks_event_text(st->out, ev);
+	if (st->flush_each)
+		fflush(st->out);
+	if (st->file.error || ferror(st->out))
+		st->write_failed = true;
+}
+
+/* end: when the call returned, or NULL (it never did). */
+static void stacks_emit(struct stacks_state *st, struct sthread *th, pid_t pid, pid_t tid,
+			const struct timespec *end)
 {
 	struct pt_syscall_event ev = {
-		.when = th->when,
+		/* A return shown apart from its start is dated by the return. */
+		.when = th->shown && end ? *end : th->when,
 		.pid = pid,
 		.tid = tid,
 		.sc = &th->sc,
@@ -259,6 +348,9 @@ static void stacks_emit(struct stacks_state *st, struct sthread *th, pid_t pid, 
 		.no_stack = th->no_stack,
 		.native = th->native,
 		.python = th->python,
+		.phase = th->shown ? PT_EV_RESUMED : PT_EV_CALL,
+		.show_time = st->o->timing,
+		.duration_ns = end ? ns_between(&th->started, end) : -1,
 	};
 
 	st->events++;
@@ -268,17 +360,53 @@ static void stacks_emit(struct stacks_state *st, struct sthread *th, pid_t pid, 
 		if (pt_out_stack_key(&st->keybuf, &ev, &key, &len) < 0 ||
 		    pt_agg_add(st->agg, th->sc.name, key, len, 1) < 0)
 			st->aggregate_failed = true;
+		long nr = th->sc.nr;
+		if (nr >= 0 && nr < PT_SYSCALL_SET_BITS) {
+			struct pt_out_syscall_row *r = &st->rows[nr];
+			if (!r->name)
+				r->name = pt_syscall_name(nr);
+			r->calls++;
+			r->errors += th->sc.returned && th->sc.err > 0;
+			if (ev.duration_ns > 0)
+				r->ns += (uint64_t)ev.duration_ns;
+		}
 	} else {
-		if (st->o->json)
-			pt_out_stacks_event_json(st->out, &ev);
-		else
-			pt_out_stacks_event_text(st->out, &ev);
-		if (st->flush_each)
-			fflush(st->out);
+		/* JSON repeats the whole call (with its stack) when it returns;
+		 * text prints only the return (strace's "<... resumed>"). */
+		stacks_print(st, &ev);
 	}
-	if (st->file.error || ferror(st->out))
-		st->write_failed = true;
 	sthread_clear(th);
+}
+
+/* The timer: calls under way for STACKS_UNFINISHED_MS are shown now. */
+static void stacks_on_tick(struct stacks_state *st)
+{
+	struct timespec now;
+
+	if (st->flush_each)
+		fflush(st->out);
+	if (st->o->count || !(st->o->timing || st->o->json))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (struct sthread *th = st->pending; th; th = th->pnext) {
+		if (th->shown || ns_between(&th->when, &now) < STACKS_UNFINISHED_MS * 1000000LL)
+			continue;
+		struct pt_syscall_event ev = {
+			.when = th->when,
+			.pid = th->pid,
+			.tid = th->tid,
+			.sc = &th->sc,
+			.thread = th->snap && th->snap->n_threads ? &th->snap->threads[0] : NULL,
+			.no_stack = th->no_stack,
+			.native = th->native,
+			.python = th->python,
+			.phase = PT_EV_UNFINISHED,
+			.show_time = st->o->timing,
+			.duration_ns = -1,
+		};
+		stacks_print(st, &ev);
+		th->shown = true;
+	}
 }
 
 static void on_entry(struct stacks_state *st, const struct pt_tev *ev)
@@ -293,6 +421,14 @@ static void on_entry(struct stacks_state *st, const struct pt_tev *ev)
 	sthread_clear(th);
 	th->pending = true;
 	th->when = ev->when;
+	th->started = ev->when;
+	th->pid = ev->pid;
+	th->tid = ev->tid;
+	th->pnext = st->pending;
+	th->pprev = &st->pending;
+	if (st->pending)
+		st->pending->pprev = &th->pnext;
+	st->pending = th;
 	pt_syscall_decode_entry(&th->sc, ev->nr, ev->args, &sp->mem);
 	if (ev->launcher) {
 		th->native = st->o->native;
@@ -314,6 +450,8 @@ static void on_entry(struct stacks_state *st, const struct pt_tev *ev)
 		snprintf(th->why, sizeof(th->why), "%s", err.msg[0] ? err.msg : pt_status_name(err.status));
 		th->no_stack = th->why;
 	}
+	/* -T measures the call, not the stack read that held it. */
+	clock_gettime(CLOCK_REALTIME, &th->started);
 }
 
 static void on_exit_stop(struct stacks_state *st, const struct pt_tev *ev)
@@ -327,7 +465,7 @@ static void on_exit_stop(struct stacks_state *st, const struct pt_tev *ev)
 		pt_syscall_decode_exit(&th->sc, ev->ret, &sp->mem);
 	else
 		th->sc.returned = true, th->sc.ret = ev->ret;
-	stacks_emit(st, th, ev->pid, ev->tid);
+	stacks_emit(st, th, ev->pid, ev->tid, &ev->when);
 }
 
 static void on_thread_exit(struct stacks_state *st, const struct pt_tev *ev)
@@ -339,7 +477,7 @@ static void on_thread_exit(struct stacks_state *st, const struct pt_tev *ev)
 	/* A call that never returned: exit_group, or the thread was killed
 	 * (or detached) inside it. Shown with "= ?". */
 	if (th->pending)
-		stacks_emit(st, th, ev->pid, ev->tid);
+		stacks_emit(st, th, ev->pid, ev->tid, NULL);
 	sthread_clear(th);
 	free(th);
 }
@@ -359,6 +497,31 @@ static void on_process_exit(struct stacks_state *st, const struct pt_tev *ev)
 			  sigabbrev_np(WTERMSIG(ev->status)) ? sigabbrev_np(WTERMSIG(ev->status)) : "?");
 }
 
+/* The command pytrace started executed a program. When it was a launcher
+ * (pyenv's bash "python3" shim, a wrapper script) that ends by executing
+ * a Python interpreter, say so once: tracing follows the exec, but not
+ * the helpers the launcher forked unless -f was given. */
+static void note_launched_exec(struct stacks_state *st, pid_t pid)
+{
+	char path[64], exe[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (st->exec_noted || (n = readlink(path, exe, sizeof(exe) - 1)) < 0)
+		return;
+	exe[n] = 0;
+	const char *base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	if (strncmp(base, "python", 6) || !strcmp(exe, st->command_path))
+		return;
+	char real[4096];
+	if (realpath(st->command_path, real) && !strcmp(real, exe))
+		return;
+	st->exec_noted = true;
+	cli_error("%s is a launcher: it executed %s, which is traced%s", st->command_path, exe,
+		  st->o->follow ? "" : " (the processes it forked before were not: -f follows them)");
+}
+
 /* The event loop's body: false once tracing is over. */
 static bool dispatch_event(struct stacks_state *st, const struct pt_tev *ev)
 {
@@ -373,8 +536,13 @@ static bool dispatch_event(struct stacks_state *st, const struct pt_tev *ev)
 		struct sproc *sp = *ev->proc_user;
 		if (sp)
 			sp->stale = true;
+		if (ev->pid == st->launched_pid)
+			note_launched_exec(st, ev->pid);
 		break;
 	}
+	case PT_TEV_TICK:
+		stacks_on_tick(st);
+		break;
 	case PT_TEV_MAPS: {
 		struct sproc *sp = ev->proc_user ? *ev->proc_user : NULL;
 		if (sp)
@@ -447,7 +615,7 @@ static int resolve_command(const char *name, char *out, size_t cap)
 
 static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 {
-	enum { OPT_NATIVE = 256, OPT_COUNT, OPT_TOP, OPT_FOLDED, OPT_JSON, OPT_NO_SECCOMP };
+	enum { OPT_NATIVE = 256, OPT_COUNT, OPT_TOP, OPT_FOLDED, OPT_JSON, OPT_NO_SECCOMP, OPT_DEPTH };
 	static const struct option opts[] = {
 		{ "trace", required_argument, NULL, 'e' },
 		{ "native", no_argument, NULL, OPT_NATIVE },
@@ -455,6 +623,7 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 		{ "top", required_argument, NULL, OPT_TOP },
 		{ "folded", no_argument, NULL, OPT_FOLDED },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "depth", required_argument, NULL, OPT_DEPTH },
 		{ "output", required_argument, NULL, 'o' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "command", required_argument, NULL, 'c' },
@@ -467,8 +636,7 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 	int c;
 
 	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "+e:o:p:c:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:e:o:p:c:hTf", opts, "stacks")) != -1) {
 		switch (c) {
 		case 'e': {
 			/* Several -e options add up, as in strace. */
@@ -496,27 +664,38 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 			have_top = true;
 			break;
 		}
+		case OPT_DEPTH:
+			if (cli_parse_depth(optarg, "stacks") < 0)
+				return 2;
+			break;
 		case OPT_FOLDED: o->folded = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_NO_SECCOMP: o->no_seccomp = true; break;
+		case 'T': o->timing = true; break;
+		case 'f': o->follow = true; break;
 		case 'o': o->output = optarg; break;
 		case 'p':
-			if ((o->pid = cli_parse_pid(optarg)) < 0) {
-				cli_error("not a PID: '%s'", optarg);
+			if (cli_add_pids(&o->pids, optarg, "stacks") < 0)
 				return 2;
-			}
 			break;
 		case 'c': o->command = optarg; break;
 		case 'h': fputs(stacks_usage, stdout); return 0;
-		default: fputs(stacks_usage, stderr); return 2;
+		default: return 2;
 		}
 	}
 	if (optind < argc)
 		o->argv = argv + optind;
 	if (!have_e) {
-		cli_error("stacks needs -e SYSCALLS (see pytrace stacks --help)");
+		cli_error("stacks needs -e SYSCALLS (see pytrace help stacks)");
 		return 2;
 	}
+	if (o->pids.n > 1) {
+		cli_error("stacks traces one process per run (-p was given %zu): run one pytrace per "
+			  "process, or -f to follow a process's children", o->pids.n);
+		return 2;
+	}
+	if (o->pids.n)
+		o->pid = o->pids.pid[0];
 	if ((o->pid > 0) + (o->command != NULL) + (o->argv != NULL) != 1) {
 		cli_error("stacks needs exactly one target: -p PID, -c 'COMMAND', or -- PROGRAM ARGS");
 		return 2;
@@ -528,32 +707,63 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 	if (o->folded)
 		o->count = true;
 	if (have_top && !o->count) {
-		cli_error("--top needs --count");
+		cli_error("--top needs --count or --folded");
 		return 2;
 	}
 	return -1;
 }
 
+static int row_cmp(const void *a, const void *b)
+{
+	const struct pt_out_syscall_row *x = a, *y = b;
+	if (x->ns != y->ns)
+		return x->ns > y->ns ? -1 : 1;
+	if (x->calls != y->calls)
+		return x->calls > y->calls ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
 static void print_aggregate(struct stacks_state *st)
 {
 	const struct pt_agg_entry **v;
-	size_t n;
+	size_t n, distinct = pt_agg_size(st->agg);
+	/* DTrace prints aggregations least frequent first (the largest ends
+	 * near the prompt); asked for the top N, the first is the largest. */
+	bool most_first = st->o->top > 0;
+	int rc = most_first ? pt_agg_sorted_most_first(st->agg, st->o->top, &v, &n)
+			    : pt_agg_sorted(st->agg, 0, &v, &n);
 
-	if (pt_agg_sorted(st->agg, st->o->top, &v, &n) < 0) {
+	if (rc < 0) {
 		cli_error("out of memory");
 		return;
 	}
-	if (st->o->folded)
+	/* strace -c's table: by time spent, then calls. */
+	static struct pt_out_syscall_row rows[PT_SYSCALL_SET_BITS];
+	size_t nrows = 0;
+	for (long nr = 0; nr < PT_SYSCALL_SET_BITS; nr++)
+		if (st->rows[nr].calls)
+			rows[nrows++] = st->rows[nr];
+	qsort(rows, nrows, sizeof(rows[0]), row_cmp);
+	if (st->o->folded) {
 		pt_out_stacks_agg_folded(st->out, v, n);
-	else if (st->o->json)
+		uint64_t errors = 0;
+		for (size_t i = 0; i < nrows; i++)
+			errors += rows[i].errors;
+		cli_error("%llu events, %zu distinct stacks, %llu errors%s", (unsigned long long)st->events,
+			  distinct, (unsigned long long)errors,
+			  most_first ? "; most frequent first" : "");
+	} else if (st->o->json) {
 		pt_out_stacks_agg_json(st->out, v, n);
-	else
+		pt_out_stacks_summary_json(st->out, rows, nrows, st->events, distinct);
+	} else {
+		pt_out_stacks_agg_header(st->out, n, distinct, most_first);
 		pt_out_stacks_agg_text(st->out, v, n);
+		pt_out_stacks_summary_text(st->out, rows, nrows, st->events, distinct);
+	}
 	free(v);
 }
 
-static int stacks_start(struct stacks_state *st, struct pt_tracer_opts *topts, wordexp_t *we,
-			bool *we_used)
+static int stacks_start(struct stacks_state *st, struct pt_tracer_opts *topts, char ***split)
 {
 	struct stacks_opts *o = st->o;
 	struct pt_error err = { 0 };
@@ -577,24 +787,13 @@ static int stacks_start(struct stacks_state *st, struct pt_tracer_opts *topts, w
 		/* As strace says it: tests and users can wait for this line. */
 		size_t n = pt_tracer_nthreads(st->tr);
 		cli_error("attached to process %d (%zu thread%s)", (int)o->pid, n, n == 1 ? "" : "s");
+		cli_error("without a seccomp filter (none can be added to a running process), every "
+			  "system call of process %d now stops it: each costs about %d us more",
+			  (int)o->pid, STACKS_ATTACH_COST_US);
 		return -1;
 	}
-	if (o->command) {
-		rc = wordexp(o->command, we, WRDE_NOCMD);
-		if (rc != 0) {
-			cli_error(rc == WRDE_BADCHAR
-				  ? "-c cannot run pipes, redirections or ';' lists: use -- sh -c '%s'"
-				  : rc == WRDE_CMDSUB ? "-c does not run $(...) or `...`: use -- sh -c '%s'"
-				  : "cannot split the command line '%s'", o->command);
-			return 2;
-		}
-		*we_used = true;
-		if (we->we_wordc == 0) {
-			cli_error("-c was given an empty command");
-			return 2;
-		}
-		argv = we->we_wordv;
-	}
+	if (o->command)
+		argv = *split;
 	rc = resolve_command(argv[0], path, sizeof(path));
 	if (rc == -ENOENT) {
 		cli_error("command not found: %s", argv[0]);
@@ -609,6 +808,8 @@ static int stacks_start(struct stacks_state *st, struct pt_tracer_opts *topts, w
 		cli_error("%s", err.msg);
 		return pt_status_exit_code(rc);
 	}
+	st->launched_pid = pt_tracer_launched_pid(st->tr);
+	snprintf(st->command_path, sizeof(st->command_path), "%s", path);
 	return -1;
 }
 
@@ -617,15 +818,21 @@ int cmd_stacks(int argc, char **argv)
 	struct stacks_opts o = { 0 };
 	struct stacks_state st = { .o = &o };
 	struct pt_tracer_opts topts = { 0 };
-	wordexp_t we;
-	bool we_used = false;
+	char **split = NULL;
+	char why[512];
 	int rc = parse_opts(argc, argv, &o);
 
 	if (rc >= 0)
 		return rc;
-	int out_fd = STDOUT_FILENO;
-	if (o.output && (out_fd = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
-		cli_error("cannot open %s: %s", o.output, strerror(errno));
+	if (o.command && !(split = cli_split_command(o.command, why, sizeof(why)))) {
+		cli_error("%s", why);
+		return 2;
+	}
+	/* As strace: a command's own output stays its own; the trace goes to
+	 * the standard error unless -o says where. */
+	int out_fd = o.pid > 0 ? STDOUT_FILENO : STDERR_FILENO;
+	if (o.output && (out_fd = cli_open_output(o.output)) < 0) {
+		cli_split_free(split);
 		return 2;
 	}
 	if (pt_out_file_open(&st.file, out_fd, o.output != NULL, o.output, &stacks_signal) < 0) {
@@ -633,11 +840,10 @@ int cmd_stacks(int argc, char **argv)
 		return 1;
 	}
 	st.out = st.file.f;
-	/* A file (or /dev/null) gets large writes; a terminal or a pipe sees
-	 * each event as soon as it is complete. */
+	/* Each event is written as soon as it is complete, to a file too (tail
+	 * -f; a SIGKILL loses nothing written). /dev/null needs no care. */
 	struct stat sb;
-	if (fstat(out_fd, &sb) == 0 && !isatty(out_fd) &&
-	    (S_ISREG(sb.st_mode) || S_ISCHR(sb.st_mode)))
+	if (fstat(out_fd, &sb) == 0 && S_ISCHR(sb.st_mode) && !isatty(out_fd))
 		setvbuf(st.out, NULL, _IOFBF, 1 << 16);
 	else
 		st.flush_each = true;
@@ -650,12 +856,29 @@ int cmd_stacks(int argc, char **argv)
 	topts.select = o.select;
 	topts.no_seccomp = o.no_seccomp;
 	topts.interrupted = &stacks_signal;
-	rc = stacks_start(&st, &topts, &we, &we_used);
+	topts.follow_forks = o.follow;
+	if ((o.timing || o.json) && !o.count) {
+		/* The clock that shows calls still under way (no SA_RESTART:
+		 * the tracer's wait returns). */
+		struct sigaction sa = { .sa_handler = stacks_on_alarm };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		topts.tick = &stacks_tick;
+	}
+	rc = stacks_start(&st, &topts, &split);
 	if (rc >= 0)
 		goto out;
+	if (topts.tick) {
+		struct itimerval it = { { 0, STACKS_UNFINISHED_MS * 1000 }, { 0, STACKS_UNFINISHED_MS * 1000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
 
 	while (dispatch_event(&st, pt_tracer_next_event(st.tr)))
 		;
+	if (topts.tick) {
+		struct itimerval off = { { 0, 0 }, { 0, 0 } };
+		setitimer(ITIMER_REAL, &off, NULL);
+	}
 
 	if (st.agg)
 		print_aggregate(&st);
@@ -696,6 +919,10 @@ int cmd_stacks(int argc, char **argv)
 			rc = 1;
 	} else {
 		rc = 0;
+		/* Attach mode ended by us (Ctrl-C, a closed output), not by the
+		 * process's exit: confirm it runs on. */
+		if (st.interrupted_by && kill(o.pid, 0) == 0)
+			cli_error("detached from %d; target running", (int)o.pid);
 	}
 	if (st.output_error) {
 		/* Events were lost: whatever the command did, say so, and
@@ -709,8 +936,7 @@ out:
 	pt_tracer_free(st.tr);
 	pt_agg_free(st.agg);
 	pt_out_buf_free(&st.keybuf);
-	if (we_used)
-		wordfree(&we);
+	cli_split_free(split);
 	pt_out_file_close(&st.file);
 	return rc;
 }

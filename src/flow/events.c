@@ -194,11 +194,17 @@ static void code_judge(struct flow_events *ev, struct flow_code *c)
 
 	for (size_t i = 0; !file_ok && i < o->n_files; i++)
 		file_ok = strstr(c->fn.file, o->files[i]) != NULL;
-	for (size_t i = 0; !func_ok && i < o->n_funcs; i++)
-		func_ok = name_matches(c->fn.name, o->funcs[i]);
+	for (size_t i = 0; i < o->n_funcs; i++)
+		if (name_matches(c->fn.name, o->funcs[i])) {
+			func_ok = true;
+			if (o->funcs_seen)
+				o->funcs_seen[i] = true;
+		}
 	c->pass = file_ok && func_ok;
 	c->within = o->within_func && name_matches(c->fn.name, o->within_func) &&
 		    (!o->within_file || (c->fn.file && strstr(c->fn.file, o->within_file)));
+	if (c->within && o->within_seen)
+		*o->within_seen = true;
 }
 
 /* --- descriptions ----------------------------------------------------- */
@@ -391,7 +397,7 @@ static int emit(struct flow_events *ev, struct flow_thread *t, struct flow_code 
 	struct pt_flow_line l = {
 		.kind = kind,
 		.tid = t->shown_tid,
-		.show_tid = ev->n_threads > 1,
+		.show_tid = ev->opt->show_tid || ev->n_threads > 1,
 		.depth = depth,
 		.fn = &c->fn,
 		.line = kind == PT_EV_CALL || !c->fn.file ? c->fn.firstlineno

@@ -31,6 +31,12 @@ struct flow_options {
 	const char *const *funcs;    /* --function names */
 	size_t n_funcs;
 	bool flat, timestamps, durations, c_calls, json;
+	bool show_tid;               /* the thread column from the first line */
+	/* Set when a function --function (per name) or --within names is
+	 * first described, so the CLI can warn about names that never ran.
+	 * NULL: not wanted. */
+	bool *funcs_seen;
+	bool *within_seen;
 	int out_fd;                  /* where lines go */
 	unsigned install_timeout_ms; /* how long to wait for the hook */
 	size_t ring_bytes;           /* size of the shared ring */

@@ -1103,7 +1103,9 @@ static int session_consume(struct flow_session *s)
 		 * fill up the agent waits for us (back-pressure): so sleep
 		 * long enough that wake-ups are rare, short enough that lines
 		 * appear without visible delay. */
-		idle++;
+		/* Caught up: what is read is written now (tail -f on -o). */
+		if (idle++ == 0)
+			pt_out_flow_flush(s->out);
 		sleep_us(CONSUMER_SLEEP_US);
 	}
 	s->stats->dropped = h->dropped;

@@ -27,6 +27,8 @@
 /* How long a blocked write sleeps before it looks at the stop flag again
  * (a signal usually wakes it sooner). */
 #define OUT_POLL_MS 100
+/* Lines wait in the buffer at most about this long. */
+#define OUT_LIVE_MS 100
 
 struct pt_flow_out {
 	int fd;                  /* what the lines are written to */
@@ -37,6 +39,8 @@ struct pt_flow_out {
 	bool json, timestamps, durations, flat;
 	int error;
 	size_t len;
+	unsigned since_check;    /* lines since the clock was looked at */
+	uint64_t flushed_at;     /* ms */
 	char spaces[2 * INDENT_MAX + SLACK];
 	char buf[OUT_BUF];
 };
@@ -75,6 +79,8 @@ struct pt_flow_out *pt_out_flow_new(int fd, bool json, bool timestamps, bool dur
 	o->flat = flat;
 	o->error = 0;
 	o->len = 0;
+	o->since_check = 0;
+	o->flushed_at = 0;
 	memset(o->spaces, ' ', sizeof(o->spaces));
 	return o;
 }
@@ -228,26 +234,17 @@ static char *put_seconds(char *p, uint64_t ns, int width)
 	return put(p, tmp, (size_t)n);
 }
 
-/* A duration in the most readable unit: "812ns", "12.345us", "3.210ms",
- * "1.500s". */
+/* A duration, always in microseconds so that a run's column reads in one
+ * unit: "0.812us", "12.345us", "1500000.000us". */
 static char *put_duration(char *p, uint64_t ns)
 {
-	static const struct { uint64_t div; const char *unit; } units[] = {
-		{ 1000000000ull, "s" }, { 1000000ull, "ms" }, { 1000ull, "us" },
-	};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (ns >= units[i].div) {
-			p = put_u64(p, ns / units[i].div);
-			*p++ = '.';
-			uint64_t frac = ns % units[i].div * 1000 / units[i].div;
-			*p++ = (char)('0' + frac / 100);
-			*p++ = (char)('0' + frac / 10 % 10);
-			*p++ = (char)('0' + frac % 10);
-			return put(p, units[i].unit, strlen(units[i].unit));
-		}
-	}
-	p = put_u64(p, ns);
-	return PUTS(p, "ns");
+	p = put_u64(p, ns / 1000);
+	*p++ = '.';
+	uint64_t frac = ns % 1000;
+	*p++ = (char)('0' + frac / 100);
+	*p++ = (char)('0' + frac / 10 % 10);
+	*p++ = (char)('0' + frac % 10);
+	return PUTS(p, "us");
 }
 
 /* JSON string contents: escapes quotes, backslashes and control bytes;
@@ -436,5 +433,16 @@ int pt_out_flow_line(struct pt_flow_out *o, const struct pt_flow_line *l)
 	char *start = o->buf + o->len;
 	char *end = o->json ? line_json(o, start, l) : line_text(o, start, l);
 	o->len += (size_t)(end - start);
+	/* A steady stream is written at least every OUT_LIVE_MS (the consumer
+	 * flushes too whenever it has caught up). */
+	if (++o->since_check >= 1024) {
+		o->since_check = 0;
+		uint64_t now = out_now_ms();
+		if (now - o->flushed_at >= OUT_LIVE_MS) {
+			o->flushed_at = now;
+			if (pt_out_flow_flush(o) < 0)
+				return -o->error;
+		}
+	}
 	return 0;
 }

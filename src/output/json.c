@@ -73,10 +73,15 @@ static void json_native_frame(FILE *f, const struct pt_native_frame *fr)
 		fr->module ? fr->offset : 0, fr->pc, fr->is_eval ? "true" : "false");
 }
 
+static size_t json_shown(size_t n)
+{
+	return pt_out_style.depth && n > pt_out_style.depth ? pt_out_style.depth : n;
+}
+
 static void json_py_list(FILE *f, const struct pt_thread *t)
 {
 	fputc('[', f);
-	for (size_t i = 0; i < t->n_py; i++) {
+	for (size_t i = 0; i < json_shown(t->n_py); i++) {
 		if (i)
 			fputc(',', f);
 		json_pyframe(f, &t->py[i]);
@@ -87,7 +92,7 @@ static void json_py_list(FILE *f, const struct pt_thread *t)
 static void json_native_list(FILE *f, const struct pt_thread *t)
 {
 	fputc('[', f);
-	for (size_t i = 0; i < t->n_native; i++) {
+	for (size_t i = 0; i < json_shown(t->n_native); i++) {
 		if (i)
 			fputc(',', f);
 		json_native_frame(f, &t->native[i]);
@@ -100,6 +105,8 @@ void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native)
 	if (!native) {
 		fputs("\"frames\":", f);
 		json_py_list(f, t);
+		if (json_shown(t->n_py) < t->n_py)
+			fprintf(f, ",\"more_frames\":%zu", t->n_py - json_shown(t->n_py));
 		return;
 	}
 	struct pt_merged_frame *m = NULL;
@@ -115,7 +122,7 @@ void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native)
 		return;
 	}
 	fputs("\"merged\":true,\"frames\":[", f);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < json_shown(n); i++) {
 		if (i)
 			fputc(',', f);
 		if (m[i].native)
@@ -124,6 +131,8 @@ void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native)
 			json_pyframe(f, m[i].py);
 	}
 	fputc(']', f);
+	if (json_shown(n) < n)
+		fprintf(f, ",\"more_frames\":%zu", n - json_shown(n));
 	free(m);
 }
 

@@ -34,6 +34,15 @@ int pt_out_file_flush(struct pt_out_file *o);
  * -errno of the first failure. */
 int pt_out_file_close(struct pt_out_file *o);
 
+/* How stacks print, set once by the command line: at most depth frames
+ * (innermost first; 0: all), and in text identical consecutive frames
+ * (recursion) printed once with a count (collapse). */
+struct pt_out_stack_style {
+	size_t depth;
+	bool collapse;
+};
+extern struct pt_out_stack_style pt_out_style;
+
 /* One frame, as text, without indentation or newline. */
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr);
 void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr);
@@ -57,6 +66,8 @@ void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_
  * event (that line after a timestamp and pid/tid, then the stack), one
  * event as a JSON object. */
 void pt_out_syscall_text(FILE *f, const struct pt_syscall *sc);
+/* The call without its return: "name(args". */
+void pt_out_syscall_call_text(FILE *f, const struct pt_syscall *sc);
 void pt_out_stacks_event_text(FILE *f, const struct pt_syscall_event *ev);
 void pt_out_stacks_event_json(FILE *f, const struct pt_syscall_event *ev);
 /* An event's stack as pt_out_text_stack prints it without indentation, in
@@ -74,5 +85,18 @@ void pt_out_buf_free(struct pt_out_buf *b);
 void pt_out_stacks_agg_text(FILE *f, const struct pt_agg_entry *const *v, size_t n);
 void pt_out_stacks_agg_folded(FILE *f, const struct pt_agg_entry *const *v, size_t n);
 void pt_out_stacks_agg_json(FILE *f, const struct pt_agg_entry *const *v, size_t n);
+/* The first line of --count text: how many stacks, in which order. */
+void pt_out_stacks_agg_header(FILE *f, size_t shown, size_t distinct, bool most_first);
+/* --count's end: a totals line (events, distinct stacks, errors) and the
+ * per-system-call table strace -c prints (time is from entry to return as
+ * the tracer saw it), as text or as one JSON object. */
+struct pt_out_syscall_row {
+	const char *name;
+	uint64_t calls, errors, ns;
+};
+void pt_out_stacks_summary_text(FILE *f, const struct pt_out_syscall_row *rows, size_t n,
+				uint64_t events, size_t distinct);
+void pt_out_stacks_summary_json(FILE *f, const struct pt_out_syscall_row *rows, size_t n,
+				uint64_t events, size_t distinct);
 
 #endif

@@ -61,7 +61,7 @@ static void out_return_text(FILE *f, const struct pt_syscall *sc)
 		fprintf(f, " = %" PRId64, sc->ret);
 }
 
-void pt_out_syscall_text(FILE *f, const struct pt_syscall *sc)
+void pt_out_syscall_call_text(FILE *f, const struct pt_syscall *sc)
 {
 	fprintf(f, "%s(", sc->name);
 	for (size_t i = 0; i < sc->nargs; i++) {
@@ -69,8 +69,20 @@ void pt_out_syscall_text(FILE *f, const struct pt_syscall *sc)
 			fputs(", ", f);
 		out_arg_text(f, &sc->args[i]);
 	}
+}
+
+void pt_out_syscall_text(FILE *f, const struct pt_syscall *sc)
+{
+	pt_out_syscall_call_text(f, sc);
 	fputc(')', f);
 	out_return_text(f, sc);
+}
+
+static void out_duration(FILE *f, const struct pt_syscall_event *ev)
+{
+	if (ev->show_time && ev->duration_ns >= 0)
+		fprintf(f, " <%" PRId64 ".%06" PRId64 ">", ev->duration_ns / 1000000000,
+			ev->duration_ns / 1000 % 1000000);
 }
 
 static void out_time(FILE *f, const struct timespec *ts)
@@ -86,8 +98,21 @@ void pt_out_stacks_event_text(FILE *f, const struct pt_syscall_event *ev)
 {
 	out_time(f, &ev->when);
 	fprintf(f, " %d/%d ", (int)ev->pid, (int)ev->tid);
-	pt_out_syscall_text(f, ev->sc);
-	fputc('\n', f);
+	if (ev->phase == PT_EV_UNFINISHED) {
+		pt_out_syscall_call_text(f, ev->sc);
+		fputs(" <unfinished ...>\n", f);
+	} else if (ev->phase == PT_EV_RESUMED) {
+		/* The stack was printed with the start. */
+		fprintf(f, "<... %s resumed>)", ev->sc->name);
+		out_return_text(f, ev->sc);
+		out_duration(f, ev);
+		fputc('\n', f);
+		return;
+	} else {
+		pt_out_syscall_text(f, ev->sc);
+		out_duration(f, ev);
+		fputc('\n', f);
+	}
 	if (ev->thread)
 		pt_out_text_stack(f, ev->thread, ev->native, "  ");
 	else
@@ -148,7 +173,9 @@ void pt_out_stacks_event_json(FILE *f, const struct pt_syscall_event *ev)
 	size_t call_len = 0;
 	FILE *m;
 
-	fputs("{\"time\":\"", f);
+	fprintf(f, "{\"event\":\"%s\",\"time\":\"",
+		ev->phase == PT_EV_UNFINISHED ? "unfinished" : ev->phase == PT_EV_RESUMED ? "resumed"
+		: "call");
 	out_time(f, &ev->when);
 	fprintf(f, "\",\"timestamp\":%lld.%06ld,\"pid\":%d,\"tid\":%d,\"syscall\":",
 		(long long)ev->when.tv_sec, ev->when.tv_nsec / 1000, (int)ev->pid, (int)ev->tid);
@@ -174,6 +201,11 @@ void pt_out_stacks_event_json(FILE *f, const struct pt_syscall_event *ev)
 	} else {
 		fprintf(f, ",\"return\":%" PRId64 ",\"error\":null", sc->ret);
 	}
+	if (ev->duration_ns >= 0)
+		fprintf(f, ",\"duration\":%" PRId64 ".%09" PRId64, ev->duration_ns / 1000000000,
+			ev->duration_ns % 1000000000);
+	else
+		fputs(",\"duration\":null", f);
 	fprintf(f, ",\"python\":%s,\"native\":%s,", ev->python ? "true" : "false",
 		ev->native ? "true" : "false");
 	if (ev->thread) {
@@ -229,12 +261,27 @@ void pt_out_stacks_agg_text(FILE *f, const struct pt_agg_entry *const *v, size_t
 		const char *cur = e->stack, *end = e->stack + e->stack_len;
 
 		fprintf(f, "%s\n", e->syscall);
-		/* The key is pt_out_text_stack's text: indent each line by two. */
+		/* The key is pt_out_text_stack's text: indent each line by two;
+		 * identical consecutive lines (recursion) print once. */
 		while (cur < end) {
 			const char *nl = memchr(cur, '\n', (size_t)(end - cur));
 			size_t len = nl ? (size_t)(nl - cur) : (size_t)(end - cur);
+			const char *next = cur + len + (nl ? 1 : 0);
+			size_t same = 1;
+			while (pt_out_style.collapse && next < end) {
+				const char *nl2 = memchr(next, '\n', (size_t)(end - next));
+				size_t len2 = nl2 ? (size_t)(nl2 - next) : (size_t)(end - next);
+				if (len2 != len || memcmp(next, cur, len) || cur[0] == '(')
+					break;
+				same++;
+				next += len2 + (nl2 ? 1 : 0);
+			}
 			fprintf(f, "  %.*s\n", (int)len, cur);
-			cur += len + (nl ? 1 : 0);
+			if (same == 2)
+				fprintf(f, "  %.*s\n", (int)len, cur);
+			else if (same > 2)
+				fprintf(f, "  [previous frame repeated %zu more times]\n", same - 1);
+			cur = next;
 		}
 		fprintf(f, "  %" PRIu64 "\n\n", e->count);
 	}
@@ -248,6 +295,81 @@ void pt_out_stacks_agg_folded(FILE *f, const struct pt_agg_entry *const *v, size
 			fprintf(f, "%s %" PRIu64 "\n", line, v[i]->count);
 		free(line);
 	}
+}
+
+/* A frame line of an aggregation key back as the object dump --json
+ * prints: "func (file:line)" is a Python frame, "[ file:line (func) ]" a
+ * Python frame under a native one, "mod`sym+0xoff" / "mod+0xoff" / "0xpc"
+ * a native frame. */
+static void json_frame_of_line(FILE *f, const char *s)
+{
+	size_t len = strlen(s);
+	const char *open, *colon;
+
+	if (len > 4 && s[0] == '[' && s[len - 1] == ']') {
+		/* [ file:line (func) ] */
+		const char *p = s + 2, *par = strrchr(s, '(');
+		if (par && par > p && (colon = memrchr(p, ':', (size_t)(par - p)))) {
+			char *func = strndup(par + 1, (size_t)(s + len - 3 - par - 1 + 1));
+			char *file = strndup(p, (size_t)(colon - p));
+			if (func && file) {
+				char *cl = strrchr(func, ')');
+				if (cl)
+					*cl = 0;
+				fputs("{\"kind\":\"python\",\"function\":", f);
+				pt_out_json_string(f, func);
+				fputs(",\"file\":", f);
+				pt_out_json_string(f, file);
+				fprintf(f, ",\"line\":%d}", colon[1] == '?' ? -1 : atoi(colon + 1));
+			}
+			free(func);
+			free(file);
+			if (func && file)
+				return;
+		}
+	}
+	if (!strncmp(s, "<unreadable ", 12)) {
+		fprintf(f, "{\"kind\":\"python\",\"unreadable\":true,\"address\":%llu}",
+			strtoull(s + 12, NULL, 16));
+		return;
+	}
+	if (len > 3 && s[len - 1] == ')' && (open = strrchr(s, '(')) && open > s && open[-1] == ' ' &&
+	    (colon = strrchr(open, ':'))) {
+		char *func = strndup(s, (size_t)(open - 1 - s));
+		char *file = strndup(open + 1, (size_t)(colon - open - 1));
+		if (func && file) {
+			fputs("{\"kind\":\"python\",\"function\":", f);
+			pt_out_json_string(f, func);
+			fputs(",\"file\":", f);
+			pt_out_json_string(f, file);
+			fprintf(f, ",\"line\":%d}", colon[1] == '?' ? -1 : atoi(colon + 1));
+		}
+		free(func);
+		free(file);
+		if (func && file)
+			return;
+	}
+	/* Native: module`symbol+0xoff, module+0xoff or 0xpc. */
+	const char *tick = strchr(s, '`'), *plus = strrchr(s, '+');
+	fputs("{\"kind\":\"native\",\"module\":", f);
+	if (tick || plus) {
+		char *mod = strndup(s, (size_t)((tick ? tick : plus) - s));
+		pt_out_json_string(f, mod);
+		free(mod);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"symbol\":", f);
+	if (tick) {
+		char *sym = strndup(tick + 1, (size_t)((plus && plus > tick ? plus : s + len) - tick - 1));
+		pt_out_json_string(f, sym);
+		free(sym);
+	} else {
+		fputs("null", f);
+	}
+	fprintf(f, ",\"offset\":%llu,\"address\":%llu}",
+		plus ? strtoull(plus + 1, NULL, 16) : 0ull,
+		!tick && !plus ? strtoull(s, NULL, 16) : 0ull);
 }
 
 void pt_out_stacks_agg_json(FILE *f, const struct pt_agg_entry *const *v, size_t n)
@@ -275,10 +397,80 @@ void pt_out_stacks_agg_json(FILE *f, const struct pt_agg_entry *const *v, size_t
 				if (!first)
 					fputc(',', f);
 				first = false;
-				pt_out_json_string(f, s);
+				if (pass == 0)
+					json_frame_of_line(f, s);
+				else
+					pt_out_json_string(f, s);
 				free(s);
 			}
 		}
 		fputs("]}\n", f);
 	}
+}
+
+void pt_out_stacks_agg_header(FILE *f, size_t shown, size_t distinct, bool most_first)
+{
+	if (shown < distinct)
+		fprintf(f, "# the %zu most frequent of %zu distinct stacks, %s first\n\n", shown,
+			distinct, most_first ? "most" : "least");
+	else
+		fprintf(f, "# %zu distinct stack%s, %s frequent first\n\n", distinct,
+			distinct == 1 ? "" : "s", most_first ? "most" : "least");
+}
+
+static uint64_t summary_errors(const struct pt_out_syscall_row *rows, size_t n, uint64_t *ns,
+			       uint64_t *calls)
+{
+	uint64_t errors = 0;
+
+	*ns = *calls = 0;
+	for (size_t i = 0; i < n; i++) {
+		errors += rows[i].errors;
+		*ns += rows[i].ns;
+		*calls += rows[i].calls;
+	}
+	return errors;
+}
+
+void pt_out_stacks_summary_text(FILE *f, const struct pt_out_syscall_row *rows, size_t n,
+				uint64_t events, size_t distinct)
+{
+	uint64_t ns, calls, errors = summary_errors(rows, n, &ns, &calls);
+	static const char rule[] =
+		"------ ----------- ----------- --------- --------- ----------------\n";
+
+	fprintf(f, "# %" PRIu64 " event%s, %zu distinct stack%s, %" PRIu64 " error%s\n\n", events,
+		events == 1 ? "" : "s", distinct, distinct == 1 ? "" : "s", errors,
+		errors == 1 ? "" : "s");
+	fprintf(f, "%% time     seconds  usecs/call     calls    errors syscall\n%s", rule);
+	for (size_t i = 0; i < n; i++) {
+		const struct pt_out_syscall_row *r = &rows[i];
+		fprintf(f, "%6.2f %11.6f %11" PRIu64 " %9" PRIu64 " ", ns ? 100.0 * (double)r->ns / (double)ns
+			: 0.0, (double)r->ns / 1e9, r->calls ? r->ns / 1000 / r->calls : 0, r->calls);
+		if (r->errors)
+			fprintf(f, "%9" PRIu64, r->errors);
+		else
+			fputs("         ", f);
+		fprintf(f, " %s\n", r->name);
+	}
+	fputs(rule, f);
+	fprintf(f, "100.00 %11.6f %11" PRIu64 " %9" PRIu64 " %9" PRIu64 " total\n", (double)ns / 1e9,
+		calls ? ns / 1000 / calls : 0, calls, errors);
+}
+
+void pt_out_stacks_summary_json(FILE *f, const struct pt_out_syscall_row *rows, size_t n,
+				uint64_t events, size_t distinct)
+{
+	uint64_t ns, calls, errors = summary_errors(rows, n, &ns, &calls);
+
+	fprintf(f, "{\"totals\":{\"events\":%" PRIu64 ",\"stacks\":%zu,\"errors\":%" PRIu64
+		",\"seconds\":%.9f},\"syscalls\":[", events, distinct, errors, (double)ns / 1e9);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",{\"syscall\":" : "{\"syscall\":", f);
+		pt_out_json_string(f, rows[i].name);
+		fprintf(f, ",\"calls\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"seconds\":%.9f,"
+			"\"usecs_per_call\":%.3f}", rows[i].calls, rows[i].errors, (double)rows[i].ns / 1e9,
+			rows[i].calls ? (double)rows[i].ns / 1e3 / (double)rows[i].calls : 0.0);
+	}
+	fputs("]}\n", f);
 }

@@ -3,6 +3,7 @@
  * DTrace ustack form module`symbol+0xoff, merged as the ustack helper did. */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "output/output.h"
 
@@ -38,26 +39,64 @@ void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr)
 		fprintf(f, "0x%" PRIx64, fr->pc);
 }
 
+struct pt_out_stack_style pt_out_style = { .depth = 0, .collapse = true };
+
+static bool pyframe_same(const struct pt_pyframe *a, const struct pt_pyframe *b)
+{
+	if (a->unreadable || b->unreadable)
+		return false;
+	return a->line == b->line && a->function && b->function && a->file && b->file &&
+	       !strcmp(a->function, b->function) && !strcmp(a->file, b->file);
+}
+
+/* The frames shown of n: all, or the first pt_out_style.depth. */
+static size_t text_shown(size_t n)
+{
+	return pt_out_style.depth && n > pt_out_style.depth ? pt_out_style.depth : n;
+}
+
+static void text_more(FILE *f, const char *indent, size_t n, size_t shown)
+{
+	if (shown < n)
+		fprintf(f, "%s... (%zu more frame%s: --depth %zu)\n", indent, n - shown,
+			n - shown == 1 ? "" : "s", pt_out_style.depth);
+}
+
 static void text_python_only(FILE *f, const struct pt_thread *t, const char *indent)
 {
+	size_t shown = text_shown(t->n_py);
+
 	if (!t->n_py)
 		fprintf(f, "%s(no Python frames)\n", indent);
-	for (size_t i = 0; i < t->n_py; i++) {
+	for (size_t i = 0; i < shown; i++) {
+		size_t same = 1;
+		/* Recursion: as Python's "[Previous line repeated N more times]". */
+		while (pt_out_style.collapse && i + same < shown &&
+		       pyframe_same(&t->py[i], &t->py[i + same]))
+			same++;
 		fputs(indent, f);
 		pt_out_text_pyframe(f, &t->py[i]);
 		fputc('\n', f);
+		if (same > 2) {
+			fprintf(f, "%s[previous frame repeated %zu more times]\n", indent, same - 1);
+			i += same - 1;
+		}
 	}
+	text_more(f, indent, t->n_py, shown);
 	if (t->py_error)
 		fprintf(f, "%s(Python stack incomplete: %s)\n", indent, t->py_error);
 }
 
 static void text_native_only(FILE *f, const struct pt_thread *t, const char *indent)
 {
-	for (size_t i = 0; i < t->n_native; i++) {
+	size_t shown = text_shown(t->n_native);
+
+	for (size_t i = 0; i < shown; i++) {
 		fputs(indent, f);
 		pt_out_text_native_frame(f, &t->native[i]);
 		fputc('\n', f);
 	}
+	text_more(f, indent, t->n_native, shown);
 	if (t->native_error)
 		fprintf(f, "%s(native stack incomplete: %s)\n", indent, t->native_error);
 }
@@ -78,7 +117,8 @@ void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const ch
 		text_native_only(f, t, indent);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	size_t shown = text_shown(n);
+	for (size_t i = 0; i < shown; i++) {
 		fputs(indent, f);
 		if (m[i].native) {
 			pt_out_text_native_frame(f, m[i].native);
@@ -88,6 +128,7 @@ void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const ch
 		}
 		fputc('\n', f);
 	}
+	text_more(f, indent, n, shown);
 	if (t->native_error)
 		fprintf(f, "%s(native stack incomplete: %s)\n", indent, t->native_error);
 	if (t->py_error)

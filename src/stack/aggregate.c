@@ -142,6 +142,19 @@ int pt_agg_sorted(const struct pt_agg *agg, size_t top, const struct pt_agg_entr
 	return 0;
 }
 
+int pt_agg_sorted_most_first(const struct pt_agg *agg, size_t top,
+			     const struct pt_agg_entry ***out, size_t *n)
+{
+	int rc = pt_agg_sorted(agg, top, out, n);
+
+	for (size_t i = 0; rc == 0 && i < *n / 2; i++) {
+		const struct pt_agg_entry *e = (*out)[i];
+		(*out)[i] = (*out)[*n - 1 - i];
+		(*out)[*n - 1 - i] = e;
+	}
+	return rc;
+}
+
 bool pt_agg_next_line(const char **cursor, const char *end, const char **line, size_t *len,
 		      bool *is_note)
 {

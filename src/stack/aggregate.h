@@ -37,6 +37,11 @@ uint64_t pt_agg_total(const struct pt_agg *agg);
 int pt_agg_sorted(const struct pt_agg *agg, size_t top, const struct pt_agg_entry ***out,
 		  size_t *n);
 
+/* The same entries in the opposite order: most frequent first (ties in
+ * reverse name order). */
+int pt_agg_sorted_most_first(const struct pt_agg *agg, size_t top,
+			     const struct pt_agg_entry ***out, size_t *n);
+
 /* Walks the lines of a stack text. Each call yields one line without its
  * indentation or newline; *is_note says it is a remark such as "(no
  * Python frames)" rather than a frame. Returns false at the end. */

@@ -19,6 +19,12 @@ struct pt_syscall_event {
 	const char *no_stack;            /* why thread is NULL */
 	bool native;                     /* show the merged native + Python stack */
 	bool python;                     /* the process runs CPython */
+	/* What this record is: the whole call (printed once it returned), the
+	 * start of a call still under way (strace's "<unfinished ...>", with
+	 * the stack), or the return of one shown so (its "<... resumed>"). */
+	enum { PT_EV_CALL, PT_EV_UNFINISHED, PT_EV_RESUMED } phase;
+	bool show_time;                  /* -T: print the duration */
+	int64_t duration_ns;             /* entry to return; -1 unknown */
 };
 
 #endif

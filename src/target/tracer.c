@@ -71,6 +71,9 @@ struct tproc {
 	bool launched;          /* the command we started */
 	bool pre_exec;          /* still pytrace's child, before its execve */
 	int status;             /* the leader's wait status, once it exited */
+	bool quiet;             /* a child not followed (no -f): traced only
+	                           because it carries the seccomp filter; its
+	                           calls run unreported */
 	struct tproc *next;
 };
 
@@ -207,7 +210,15 @@ static pid_t task_tgid(pid_t tid)
 static struct tcb *tcb_new_task(struct pt_tracer *tr, pid_t tid)
 {
 	struct tproc *p = proc_get(tr, task_tgid(tid));
-	return p ? tcb_add(tr, tid, p) : NULL;
+	if (!p)
+		return NULL;
+	/* A new process (not a thread of one we know): a child, followed with
+	 * -f only. Without, it is traced at all only in launch mode under the
+	 * filter it inherited (which fails the chosen calls without a
+	 * tracer), and none of its calls is reported. */
+	if (p->nthreads == 0)
+		p->quiet = !tr->opts.follow_forks;
+	return tcb_add(tr, tid, p);
 }
 
 /* --- the event queue --------------------------------------------------- */
@@ -281,7 +292,7 @@ static void on_syscall_entry(struct pt_tracer *tr, struct tcb *t, long nr, const
 	t->in_syscall = true;
 	t->reported = false;
 	t->exec_map = syscall_maps_code(nr, args);
-	if (!syscall_chosen(tr, nr))
+	if (!syscall_chosen(tr, nr) || t->proc->quiet)
 		return;
 	/* pytrace's own child before its execve: only the execve is the
 	 * user's business. */
@@ -303,7 +314,7 @@ static void on_syscall_exit(struct pt_tracer *tr, struct tcb *t, int64_t rval)
 	if (!t->in_syscall)
 		return;  /* the exit of a call that was under way when we attached */
 	t->in_syscall = false;
-	if (t->exec_map && !(rval < 0 && rval >= -4095)) {
+	if (t->exec_map && !t->proc->quiet && !(rval < 0 && rval >= -4095)) {
 		struct pt_tev *ev = queue_push(tr, PT_TEV_MAPS, t->proc->pid, t->tid, 0);
 		if (ev)
 			ev->proc_user = &t->proc->user;
@@ -311,8 +322,10 @@ static void on_syscall_exit(struct pt_tracer *tr, struct tcb *t, int64_t rval)
 	t->exec_map = false;
 	if (t->reported) {
 		struct pt_tev *ev = queue_push(tr, PT_TEV_SYSCALL_EXIT, t->proc->pid, t->tid, t->tid);
-		if (ev)
+		if (ev) {
 			ev->ret = rval;
+			clock_gettime(CLOCK_REALTIME, &ev->when);
+		}
 		t->reported = false;
 	}
 }
@@ -368,6 +381,8 @@ static void on_exec(struct pt_tracer *tr, struct tcb *t)
 		}
 	}
 	t->proc->pre_exec = false;
+	if (t->proc->quiet)
+		return;
 	struct pt_tev *ev = queue_push(tr, PT_TEV_EXEC, t->proc->pid, t->tid, 0);
 	if (ev)
 		ev->proc_user = &t->proc->user;
@@ -383,8 +398,11 @@ static void on_new_task(struct pt_tracer *tr, struct tcb *parent, int event)
 		return;  /* its first stop came before our parent's event */
 	struct tproc *p = event == PTRACE_EVENT_CLONE ? proc_get(tr, task_tgid((pid_t)child))
 						      : proc_get(tr, (pid_t)child);
-	if (p)
-		tcb_add(tr, (pid_t)child, p);
+	if (!p)
+		return;
+	if (p->nthreads == 0)
+		p->quiet = !tr->opts.follow_forks;
+	tcb_add(tr, (pid_t)child, p);
 }
 
 static void tcb_gone(struct pt_tracer *tr, struct tcb *t, int status)
@@ -609,6 +627,18 @@ const struct pt_tev *pt_tracer_next_event(struct pt_tracer *tr)
 						   .signal = (int)*tr->opts.interrupted };
 			return &tr->cur;
 		}
+		if (tr->opts.tick && *tr->opts.tick) {
+			/* Stops that already happened come first: a call that
+			 * has returned is not "unfinished". */
+			pid_t ready = waitpid(-1, &status, __WALL | WNOHANG);
+			if (ready > 0) {
+				handle_status(tr, ready, status);
+				continue;
+			}
+			*tr->opts.tick = 0;
+			tr->cur = (struct pt_tev){ .kind = PT_TEV_TICK };
+			return &tr->cur;
+		}
 		bool grace = tr->launch.shutting_down && !tr->killed;
 		if (grace && pt_launch_grace_over(&tr->launch)) {
 			/* They end with us (target/launch.c), and their filter
@@ -758,6 +788,9 @@ int pt_tracer_launch(const struct pt_tracer_opts *opts, const char *path, char *
 		prog.filter = filter;
 	}
 	tr->options = TRACE_OPTIONS | (tr->step ? 0 : PTRACE_O_TRACESECCOMP) | PTRACE_O_EXITKILL;
+	/* Without -f, children are left alone, unless they carry the filter. */
+	if (tr->step && !opts->follow_forks)
+		tr->options &= ~(unsigned long)(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK);
 	struct pt_launch_opts lo = { .ptrace_options = tr->options, .filter = tr->step ? NULL : &prog };
 	rc = pt_launch_spawn(&lo, path, argv, &tr->launch, err);
 	free(filter);
@@ -842,6 +875,8 @@ int pt_tracer_attach(const struct pt_tracer_opts *opts, pid_t pid, struct pt_tra
 	tr->step = true;
 	tr->attach_mode = true;
 	tr->options = TRACE_OPTIONS;
+	if (!opts->follow_forks)
+		tr->options &= ~(unsigned long)(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK);
 	struct tproc *p = proc_get(tr, pid);
 	if (!p) {
 		free(tr);

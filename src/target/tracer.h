@@ -35,6 +35,9 @@ enum pt_tev_kind {
 	PT_TEV_PROCESS_EXIT,
 	/* The caller's interrupt flag was set: call pt_tracer_shutdown. */
 	PT_TEV_INTERRUPTED,
+	/* The caller's tick flag was set (a timer): nothing happened, but the
+	 * caller may look at calls still under way. */
+	PT_TEV_TICK,
 	/* Nothing is traced any more. */
 	PT_TEV_END,
 	/* The backend failed (err holds the reason); call pt_tracer_free. */
@@ -47,7 +50,8 @@ struct pt_tev {
 	long nr;                 /* SYSCALL_*: the system call */
 	uint64_t args[6];        /* SYSCALL_*: its argument registers */
 	int64_t ret;             /* SYSCALL_EXIT: rax */
-	struct timespec when;    /* SYSCALL_*: CLOCK_REALTIME at entry */
+	struct timespec when;    /* SYSCALL_ENTRY: CLOCK_REALTIME at entry;
+	                            SYSCALL_EXIT: at the exit stop */
 	bool launcher;           /* SYSCALL_*: made by pytrace's own child before
 	                            it executed the command (the execve itself) */
 	bool in_syscall;         /* THREAD_EXIT: died inside a reported call */
@@ -69,6 +73,15 @@ struct pt_tracer_opts {
 	/* Set by the caller's signal handler; checked between events. The
 	 * handler must be installed without SA_RESTART. */
 	volatile sig_atomic_t *interrupted;
+	/* Likewise, set by a timer's handler (no SA_RESTART): reported as
+	 * PT_TEV_TICK, then cleared. NULL: no ticks. */
+	volatile sig_atomic_t *tick;
+	/* Follow child processes (fork, vfork; -f). Threads are always
+	 * followed, and so is an exec. Without it, children are not traced
+	 * (attach mode, no filter) or, in launch mode under the seccomp
+	 * filter they inherit, traced silently: no event of theirs is
+	 * reported, their chosen calls simply run. */
+	bool follow_forks;
 };
 
 struct pt_tracer;

@@ -457,6 +457,11 @@ def parse_text(result, native=False):
         if m:
             cur["python"].append((m.group("func"), m.group("file"), int(m.group("line"))))
             continue
+        # Recursion is collapsed in text: the previous frame N more times.
+        m = re.match(r"^  \[previous frame repeated (\d+) more times\]$", line)
+        if m and cur["python"] and not native:
+            cur["python"].extend([cur["python"][-1]] * int(m.group(1)))
+            continue
         if native and line.startswith("  ") and not line.startswith("   "):
             f = parse_native_text(line[2:])
             if f is not None:

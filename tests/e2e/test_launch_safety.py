@@ -383,7 +383,8 @@ def test_program_ignoring_signal_killed_after_grace(python_id, pytrace, prog):
 def test_closed_output_kills_program(python_id, pytrace, prog):
     """`pytrace flow -- PROG | head -1`: once the reader is gone the program is
     killed, as stacks does, with one line saying so; nothing is left behind."""
-    tracer, report = _start_flow(pytrace, python_id, prog, "signals", None,
+    # (a launched program's trace goes to stderr unless -o says otherwise)
+    tracer, report = _start_flow(pytrace, python_id, prog, "signals", "/dev/stdout",
                                  stdout=subprocess.PIPE)
     pid = None
     try:

@@ -35,7 +35,12 @@ def python(python_id):
 
 
 def stacks(*args, **kw):
-    return run_pytrace(["stacks"] + [str(a) for a in args], **kw)
+    """With a command, the trace goes to stderr unless -o says otherwise
+    (test_cli.py checks that): these tests read it on stdout, -o /dev/stdout."""
+    args = [str(a) for a in args]
+    if ("--" in args or "-c" in args) and "-o" not in args:
+        args = ["-o", "/dev/stdout"] + args
+    return run_pytrace(["stacks"] + args, **kw)
 
 
 def json_lines(result):
@@ -73,6 +78,10 @@ def check_events_match(events, truth_writes, result, native=False):
     """Every truth write has exactly one event with its payload and stack."""
     by_payload = {}
     for ev in events:
+        # A write that outlasted 100 ms shows at its start too ("unfinished"),
+        # then whole when it returns ("resumed").
+        if ev.get("event") == "unfinished":
+            continue
         if ev["syscall"] == "write" and isinstance(ev["args"][1], str):
             by_payload.setdefault(ev["args"][1], []).append(ev)
     problems = []
@@ -146,9 +155,19 @@ def tracer_of(pid):
 
 def leaf_counts(aggregates, leaves=("leaf",)):
     """Aggregated write stacks whose innermost frame is one of writer.py's
-    leaf functions."""
-    return [a for a in aggregates if a["syscall"] == "write" and a["frames"] and
-            any(a["frames"][0].startswith("%s (%s:" % (leaf, WRITER)) for leaf in leaves)]
+    leaf functions (frames are objects, as in dump --json)."""
+    return [a for a in aggregates if a.get("syscall") == "write" and a["frames"] and
+            a["frames"][0].get("function") in leaves and a["frames"][0].get("file") == WRITER]
+
+
+def agg_frame_strings(a):
+    return tuple(frame_string((f["function"], f["file"], f["line"])) for f in a["frames"])
+
+
+def split_summary(objs):
+    """--count --json ends with one {"totals", "syscalls"} object."""
+    assert objs and "totals" in objs[-1], objs[-3:]
+    return objs[:-1], objs[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -202,15 +221,18 @@ def test_count_totals_equal_calls(python, tmp_path):
     result = stacks("-e", "write", "--count", "--json", "--", python, WRITER, "nested", n, truth_path)
     expect_exit(result, EXIT_OK)
     truth = load_truth(truth_path)
-    leaves = leaf_counts(json_lines(result))
+    aggregates, summary = split_summary(json_lines(result))
+    assert summary["totals"]["events"] == sum(a["count"] for a in aggregates)
+    assert summary["totals"]["stacks"] == len(aggregates)
+    leaves = leaf_counts(aggregates)
     assert sum(a["count"] for a in leaves) == n, result.describe(3000)
     want = {}
     for w in truth["writes"]:
         key = tuple(frame_string(f) for f in want_frames(w))
         want[key] = want.get(key, 0) + 1
-    got = dict((tuple(a["frames"]), a["count"]) for a in leaves)
+    got = dict((agg_frame_strings(a), a["count"]) for a in leaves)
     assert got == want, "aggregated stacks differ\n%s" % result.describe(3000)
-    counts = [a["count"] for a in json_lines(result)]
+    counts = [a["count"] for a in aggregates]
     assert counts == sorted(counts), "not least frequent first: %s" % counts
 
     folded = stacks("-e", "write", "--folded", "--", python, WRITER, "nested", n, tmp_path / "t2.json")
@@ -228,7 +250,7 @@ def test_count_totals_equal_calls(python, tmp_path):
     top = stacks("-e", "write", "--count", "--top", 1, "--json", "--", python, WRITER, "nested", n,
                  tmp_path / "t3.json")
     expect_exit(top, EXIT_OK)
-    agg = json_lines(top)
+    agg, _ = split_summary(json_lines(top))
     assert len(agg) == 1 and agg[0]["count"] == n // 2, top.describe(3000)
 
 
@@ -264,9 +286,10 @@ def test_threads(python, tmp_path):
 
 
 def test_fork_child_followed(python, tmp_path):
-    """A forked Python child: its events carry its pid and its own stacks."""
+    """A forked Python child, with -f: its events carry its pid and its own
+    stacks (without -f it is not followed: test_cli.py)."""
     truth_path = tmp_path / "truth.json"
-    result = stacks("-e", "write", "--json", "--", python, WRITER, "fork", 8, truth_path)
+    result = stacks("-f", "-e", "write", "--json", "--", python, WRITER, "fork", 8, truth_path)
     expect_exit(result, EXIT_OK)
     parent = load_truth(truth_path)
     child = load_truth(str(truth_path) + ".child")
@@ -438,7 +461,8 @@ def test_closed_output_on_launched_command(tmp_path):
     the command, whose filter cannot run without pytrace, is killed, and
     pytrace says so in one line."""
     python = system_python()
-    tracer = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "write", "--", python, "-c",
+    tracer = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "write", "-o", "/dev/stdout",
+                               "--", python, "-c",
                                "import os\nwhile True: os.write(2, b'')"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
@@ -463,7 +487,8 @@ def test_ctrl_c_on_launched_command(tmp_path):
     python = system_python()
     n = 10
     tracer = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "write", "--count", "--json",
-                               "--", python, WRITER, "attach", str(n), str(tmp_path / "truth.json")],
+                               "-o", "/dev/stdout", "--", python, WRITER, "attach", str(n),
+                               str(tmp_path / "truth.json")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               # A suite started in the background (CI) inherits SIGINT
                               # ignored, and so would the command: give it the default.
@@ -545,8 +570,10 @@ def test_classes_select_syscalls(tmp_path):
     result = stacks("-e", "%desc", "--count", "--json", "--", python, WRITER, "files", 1,
                     tmp_path / "t2.json")
     expect_exit(result, EXIT_OK)
-    names = set(a["syscall"] for a in json_lines(result))
+    aggregates, summary = split_summary(json_lines(result))
+    names = set(a["syscall"] for a in aggregates)
     assert {"write", "read", "close", "openat"} <= names, names
+    assert set(r["syscall"] for r in summary["syscalls"]) == names
 
 
 def test_errors_one_line_and_exit_code(tmp_path):

@@ -241,7 +241,7 @@ static void test_json_and_durations(void)
 	r.ts += 2500000 - 1500;   /* 2.5 ms later */
 	ev(&r, 7, PT_EV_RETURN, HELPER, 0, 0);
 	got = finish(&r);
-	want = "    0.000000 -> f (/x.py:1)\n    0.002500 <- f (/x.py:1) 2.500ms\n";
+	want = "    0.000000 -> f (/x.py:1)\n    0.002500 <- f (/x.py:1) 2500.000us\n";  /* one unit per run */
 	check(!strcmp(got, want), "text timestamps and durations%s%s", strcmp(got, want) ? "\n" : "",
 	      strcmp(got, want) ? got : "");
 }
