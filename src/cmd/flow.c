@@ -297,12 +297,14 @@ int cmd_flow(int argc, char **argv)
 			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
-	/* A misspelt name prints nothing at all: say so. */
-	for (size_t i = 0; i < opt.n_funcs; i++)
+	/* A misspelt name prints nothing at all: say so (not when the trace
+	 * was cut short: a closed output, a program killed after the grace). */
+	bool complete = !st.output_failed && !st.target_killed;
+	for (size_t i = 0; complete && i < opt.n_funcs; i++)
 		if (!funcs_seen[i])
 			cli_error("warning: no function named '%s' ran (--function matches the name, or "
 				  "Class.name, in full)", funcs[i]);
-	if (opt.within_func && !within_seen)
+	if (complete && opt.within_func && !within_seen)
 		cli_error("warning: no function named '%s'%s%s ran: --within printed nothing",
 			  opt.within_func, opt.within_file ? " in a file containing " : "",
 			  opt.within_file ? opt.within_file : "");
