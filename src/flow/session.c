@@ -932,7 +932,14 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 		if (!have_python) {
 			struct pt_error e2 = { 0 };
 			pt_breakpoint_remove(&bp);
-			if (session_open_python(s, &e2) < 0 || s->py.n_eval == 0) {
+			rc = session_open_python(s, &e2);
+			if (rc < 0 && e2.status == PT_E_VERSION) {
+				/* a CPython flow cannot trace exactly: say so,
+				 * rather than let it run untraced */
+				*err = e2;
+				return launch_abort(s, -e2.status);
+			}
+			if (rc < 0 || s->py.n_eval == 0) {
 				/* not (yet) Python: maybe a wrapper that execs it */
 				ev = pt_launch_resume(&s->launch, false, 0);
 				continue;

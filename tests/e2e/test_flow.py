@@ -831,3 +831,47 @@ def test_no_python_code_runs(python_id, pytrace):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+# ---------------------------------------------------------------------------
+# Builds flow cannot trace exactly: refused loudly, launched and attached
+
+
+def _patched_next_minor():
+    """Debian's newest minor relabelled as the next one (as
+    test_dump_builds.test_next_minor_refused does): (interp, proc, script,
+    cleanup), the process blocked in read(2)."""
+    import test_dump_builds as builds
+    interp = builds._newest_chroot_release()
+    minor = interp["hexversion"] >> 16 & 0xff
+    proc, _, script, cleanup = builds._patched_in_root(
+        interp, lambda data, exe: builds._set_version(data, exe, 0x030000f0 | (minor + 1) << 16,
+                                                       minor))
+    return interp, minor, proc, script, cleanup
+
+
+def test_unsupported_build_refused():
+    """A build no table describes: one line naming the version and exit 6,
+    attached (the target left running, untouched) and launched (the
+    program is not left running either)."""
+    interp, minor, proc, script, cleanup = _patched_next_minor()
+    try:
+        for options in ([], ["--c-calls"], ["--json"]):
+            result = run_pytrace(["flow"] + options + ["-p", str(proc.pid)])
+            expect_exit(result, harness.EXIT_UNSUPPORTED)
+            line = expect_error_line(result)
+            assert "3.%d" % (minor + 1) in line, result.describe()
+            assert result.stdout == "", result.describe()
+            assert proc.poll() is None
+            with open("/proc/%d/status" % proc.pid) as f:
+                assert "TracerPid:\t0\n" in f.read(), "the target is still traced"
+        exe = os.path.dirname(script) + "/" + os.path.basename(interp["executable"])
+        for options in ([], ["--c-calls"]):
+            result = run_pytrace(["flow"] + options + ["--", "chroot", interp["root"], exe, "-c",
+                                                       "import sys; sys.stdin.read()"])
+            expect_exit(result, harness.EXIT_UNSUPPORTED)
+            line = expect_error_line(result)
+            assert "3.%d" % (minor + 1) in line, result.describe()
+            assert result.stdout == "", result.describe()
+    finally:
+        cleanup()
