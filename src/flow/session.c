@@ -988,7 +988,8 @@ static void ring_publish(struct pt_ring_header *h, uint64_t tail)
 	if (__atomic_load_n(&h->producer_waiting, __ATOMIC_ACQUIRE)) {
 		h->producer_waiting = 0;
 		__atomic_add_fetch(&h->wake, 1, __ATOMIC_SEQ_CST);
-		syscall(SYS_futex, &h->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+		/* every producer: free-threaded, several may wait */
+		syscall(SYS_futex, &h->wake, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 	}
 }
 
