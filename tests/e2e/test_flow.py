@@ -62,13 +62,14 @@ def parse_events(result):
 _truths = {}
 
 
-def truth_events(python_id, tmp_path_factory):
+def truth_events(python_id, tmp_path_factory, script=CALLS, args=()):
     """The target's own sys.setprofile events, with generator resumes and
     yields told apart the way pytrace marks them."""
-    if python_id in _truths:
-        return _truths[python_id]
+    if (python_id, script) in _truths:
+        return _truths[(python_id, script)]
     path = tmp_path_factory.mktemp("truth") / "truth.jsonl"
-    subprocess.check_call([python(python_id), CALLS, "--truth", str(path)], timeout=60)
+    subprocess.check_call([python(python_id), script, "--truth", str(path)] + list(args),
+                          timeout=300)
     events = [json.loads(line) for line in path.read_text().splitlines()]
     # A generator frame's later calls are resumes; its returns before its
     # last call are yields (the profiler kept every frame alive, so ids
@@ -86,11 +87,11 @@ def truth_events(python_id, tmp_path_factory):
                 e["line"] = e["current_line"]
         elif e["event"] == "return" and seen[e["frame"]] < calls[e["frame"]]:
             e["event"] = "yield"
-    _truths[python_id] = events
+    _truths[(python_id, script)] = events
     return events
 
 
-def only_target(events, key):
+def only_target(events, key, script=CALLS):
     """Python events of frames in the target file, and the C events they
     make: thread start/join internals depend on timing."""
     out, stacks = [], {}
@@ -100,7 +101,7 @@ def only_target(events, key):
             if stack and stack[-1]:
                 out.append(e)
             continue
-        mine = e["file"] == CALLS
+        mine = e["file"] == script
         if e["event"] in ENTRY:
             stack.append(mine)
         elif stack:
@@ -110,13 +111,13 @@ def only_target(events, key):
     return out
 
 
-def windows(events, key):
+def windows(events, key, names=WINDOWS):
     """Per thread, the events inside each call of a window function."""
     out, state = {}, {}
     for e in events:
         st = state.setdefault(e[key], [None, 0])
         if st[0] is None:
-            if e["event"] == "call" and e["function"] in WINDOWS:
+            if e["event"] == "call" and e["function"] in names:
                 st[0], st[1] = e["function"], 1
                 out.setdefault(st[0], []).append(e)
             continue
@@ -875,3 +876,42 @@ def test_unsupported_build_refused():
             assert result.stdout == "", result.describe()
     finally:
         cleanup()
+
+
+# ---------------------------------------------------------------------------
+# Several threads at full speed (free-threaded builds: at once)
+
+THREADS = str(TARGETS / "flow_threads.py")
+THREAD_WINDOWS = ("worker_0", "worker_1", "worker_2", "worker_3")
+
+
+def test_threads_match_setprofile(python_id, pytrace, tmp_path_factory):
+    """4 threads calling as fast as they can (all at once on a free-threaded
+    build: the agent then has 4 producers): every thread's events equal,
+    event by event, what its own profile function saw in a separate run;
+    nothing dropped, every record well-formed."""
+    if version(python_id) < (3, 6):
+        pytest.skip("threading.Barrier is 3.2+; the target is Python 3 only")
+    truth = truth_events(python_id, tmp_path_factory, THREADS)
+    out = tmp_path_factory.mktemp("threads") / "flow.jsonl"
+    result = run_pytrace(["flow", "--json", "--stats", "-o", str(out), "--", python(python_id),
+                          THREADS], timeout=600)
+    expect_exit(result, EXIT_OK)
+    m = re.search(r"(\d+) events, (\d+) lines, (\d+) dropped", result.stderr)
+    assert m and m.group(3) == "0", result.describe(500)
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    want = windows(only_target(truth, "thread", THREADS), "thread", THREAD_WINDOWS)
+    have = windows(only_target(got, "tid", THREADS), "tid", THREAD_WINDOWS)
+    tids = set()
+    for w in THREAD_WINDOWS:
+        a = [comparable(e) for e in want.get(w, [])]
+        b = [comparable(e) for e in have.get(w, [])]
+        assert len(a) > 10000, "%s: the ground truth has %d events" % (w, len(a))
+        if a != b:
+            i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            pytest.fail("%s: %d events expected, %d got; first difference at #%d:\n"
+                        "  expected %s\n  got      %s\n%s" % (
+                            w, len(a), len(b), i, a[max(0, i - 2):i + 3], b[max(0, i - 2):i + 3],
+                            result.describe(500)), pytrace=False)
+        tids.update(e["tid"] for e in have[w])
+    assert len(tids) == 4, "one thread per window: %s" % tids
