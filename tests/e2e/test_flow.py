@@ -915,3 +915,78 @@ def test_threads_match_setprofile(python_id, pytrace, tmp_path_factory):
                             result.describe(500)), pytrace=False)
         tids.update(e["tid"] for e in have[w])
     assert len(tids) == 4, "one thread per window: %s" % tids
+
+
+def test_threads_attach_detach(python_id, pytrace, tmp_path):
+    """Attach to 4 threads calling at full speed, detach while they go on
+    (free-threaded: the uninstall waits for the threads inside the agent):
+    nothing dropped, every event names a function of the target, each
+    thread's calls and returns nest, the ring is unmapped and the target
+    runs on and exits normally."""
+    if version(python_id) < (3, 6):
+        pytest.skip("threading.Barrier is 3.2+; the target is Python 3 only")
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    target = subprocess.Popen([python(python_id), THREADS, "--until", str(ready_w), str(go_r)],
+                              pass_fds=(ready_w, go_r))
+    os.close(ready_w)
+    os.close(go_r)
+    out = tmp_path / "flow.jsonl"
+    tracer = None
+    try:
+        assert _read_line(ready_r, 60) == b"ready\n"
+        tracer = subprocess.Popen([pytrace, "flow", "--json", "--stats", "-o", str(out),
+                                   "-p", str(target.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_stderr_line(tracer, r"^pytrace: tracing process %d" % target.pid, 60)
+        seen, at = set(), [0]
+        def four_threads_traced():
+            # the new part of the output: which threads wrote one_round
+            with open(str(out), "rb") as f:
+                f.seek(at[0])
+                chunk = f.read()
+            at[0] += chunk.rfind(b"\n") + 1
+            seen.update(re.findall(rb'"tid":(\d+),"depth":\d+,"function":"one_round"', chunk))
+            return len(seen) >= 4
+        poll_until(four_threads_traced, 60, "events of every thread")
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        result = harness.Result(tracer.args, tracer.returncode, "", err.decode(), 0)
+        expect_exit(result, EXIT_OK)
+        m = re.search(r"(\d+) events, (\d+) lines, (\d+) dropped", result.stderr)
+        assert m and m.group(3) == "0", result.describe(500)
+        poll_until(lambda: not _maps_mention(target.pid, "memfd:pytrace-flow"), 30,
+                   "the agent to unmap its ring")
+        assert target.poll() is None, "the target died"
+        with open("/proc/%d/status" % target.pid) as f:
+            assert "TracerPid:\t0\n" in f.read(), "the target is still traced"
+        os.write(go_w, b"x")
+        assert _read_line(ready_r, 60) == b"done\n"
+        assert target.wait(timeout=60) == 0, "the target failed after the detach"
+        events = [json.loads(line) for line in out.read_text().splitlines()]
+        tids = collections.Counter(e["tid"] for e in events if e["function"] == "one_round")
+        assert len(tids) == 4, "events of 4 threads: %s" % tids
+        for e in events:
+            assert not e["function"].startswith("<unknown"), e
+        # Per thread, from its first complete one_round call on: returns
+        # match calls (every record of that thread arrived, in order).
+        for tid in tids:
+            stack, started = [], False
+            for e in events:
+                if e["tid"] != tid:
+                    continue
+                if not started:
+                    started = e["event"] == "call" and e["function"] == "one_round"
+                    if not started:
+                        continue
+                if e["event"] in ENTRY:
+                    stack.append(e["function"])
+                elif stack:
+                    assert stack.pop() == e["function"], (tid, e)
+    finally:
+        for p in (tracer, target):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        os.close(ready_r)
+        os.close(go_w)

@@ -2,6 +2,7 @@
 """Target for `pytrace flow` with several threads calling at full speed.
 
 usage: flow_threads.py [--truth TRUTH_JSONL] [--threads N] [--rounds R]
+                       [--until READY_FD STOP_FD]
 
 N threads (4 by default, at most 4) start together (a barrier) and each runs its own
 window function, worker_0 ... worker_3, which makes R rounds of
@@ -15,6 +16,10 @@ the threads start: each thread's own profile function from its first
 event) and the events go to TRUTH_JSONL, one JSON object per line, with
 the thread's name; a separate `pytrace flow` run must reproduce each
 thread's sequence exactly.
+
+With --until, the threads go round until a byte arrives on STOP_FD; once
+they all run, "ready\n" is written to READY_FD, and "done\n" once they
+are joined.
 """
 
 import json
@@ -78,9 +83,18 @@ def one_round(k, r):
     return total
 
 
+_stop = []
+
+
 def _work(k, rounds, barrier):
     barrier.wait()
     total = 0
+    if rounds < 0:          # until told to stop
+        r = 0
+        while not _stop:
+            total += one_round(k, r % 100)
+            r += 1
+        return total
     for r in range(rounds):
         total += one_round(k, r)
     return total
@@ -129,7 +143,7 @@ def _profiler(frame, event, arg):
 
 def main():
     args = sys.argv[1:]
-    truth, nthreads, rounds = None, 4, 2000
+    truth, nthreads, rounds, until = None, 4, 2000, None
     while args:
         if args[0] == "--truth":
             truth, args = args[1], args[2:]
@@ -137,9 +151,11 @@ def main():
             nthreads, args = int(args[1]), args[2:]
         elif args[0] == "--rounds":
             rounds, args = int(args[1]), args[2:]
+        elif args[0] == "--until":
+            until, rounds, args = (int(args[1]), int(args[2])), -1, args[3:]
         else:
             sys.exit("unknown argument " + args[0])
-    barrier = threading.Barrier(nthreads)
+    barrier = threading.Barrier(nthreads + (1 if until else 0))
     workers = WORKERS[:nthreads]
     if truth:
         threading.setprofile(_profiler)
@@ -147,8 +163,16 @@ def main():
                for w in workers]
     for t in threads:
         t.start()
+    if until:
+        import os
+        barrier.wait()
+        os.write(until[0], b"ready\n")
+        os.read(until[1], 1)
+        _stop.append(1)
     for t in threads:
         t.join()
+    if until:
+        os.write(until[0], b"done\n")
     if truth:
         threading.setprofile(None)
         with open(truth, "w") as f:
