@@ -337,10 +337,6 @@ static int loader_check_seccomp(struct flow_agent *a, uint64_t ring_size, struct
 		{ "mmap", NR_mmap, { 0, a->mem_size + FORK_GUARD_PAGE, PROT_READ | PROT_WRITE,
 				     MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0 }, false },
 		{ "madvise", NR_madvise, { addr, FORK_GUARD_PAGE, 18, 0, 0, 0 }, true },
-		{ "memfd_create", NR_memfd_create, { addr, 1, 0, 0, 0, 0 }, false },
-		{ "ftruncate", NR_ftruncate, { fd, ring_size, 0, 0, 0, 0 }, false },
-		{ "mmap", NR_mmap, { 0, ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-				     fd, 0 }, false },
 		{ "close", NR_close, { fd, 0, 0, 0, 0, 0 }, false },
 		{ "pipe2", NR_pipe2, { addr, O_CLOEXEC, 0, 0, 0, 0 }, false },
 		{ "mprotect", NR_mprotect, { addr, a->text_size, PROT_READ | PROT_EXEC, 0, 0, 0 }, false },
@@ -364,6 +360,33 @@ static int loader_check_seccomp(struct flow_agent *a, uint64_t ring_size, struct
 		return pt_error_set(err, PT_FLOW_E_SANDBOX,
 				    "process %d runs in strict seccomp mode (only read, write and exit): "
 				    "pytrace flow cannot load its agent there", (int)a->pid);
+	/* The ring: a memfd, or where memfd_create (or ftruncate) is
+	 * forbidden, an anonymous shared mapping pytrace opens through
+	 * /proc/PID/map_files (which needs CAP_SYS_ADMIN). */
+	const struct planned_call memfd_way[] = {
+		{ "memfd_create", NR_memfd_create, { addr, 1, 0, 0, 0, 0 }, false },
+		{ "ftruncate", NR_ftruncate, { fd, ring_size, 0, 0, 0, 0 }, false },
+		{ "mmap", NR_mmap, { 0, ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+				     fd, 0 }, false },
+	};
+	const struct planned_call anon_way = {
+		"mmap", NR_mmap, { 0, ring_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, (uint64_t)-1, 0 }, false
+	};
+	a->ring_anon = false;
+	for (size_t i = 0; i < sizeof(memfd_way) / sizeof(memfd_way[0]); i++)
+		if (!pt_seccomp_allows(loader_seccomp_action(a, memfd_way[i].nr, memfd_way[i].args)))
+			a->ring_anon = true;
+	if (a->ring_anon) {
+		uint32_t act = loader_seccomp_action(a, anon_way.nr, anon_way.args);
+		char buf[48];
+		if (!pt_seccomp_allows(act))
+			return pt_error_set(err, PT_FLOW_E_SANDBOX,
+					    "process %d's seccomp filter forbids memfd_create or ftruncate, "
+					    "and would %s on a shared anonymous mmap, one of which pytrace "
+					    "flow needs for its ring; not attaching", (int)a->pid,
+					    pt_seccomp_action_name(act, buf, sizeof(buf)));
+	}
 	for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
 		uint32_t act = loader_seccomp_action(a, plan[i].nr, plan[i].args);
 		char buf[48];
@@ -384,7 +407,7 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	int32_t ends[2];
 	int local_fd = -1, rc;
 	uint64_t cap;
-	char path[64];
+	char path[96];
 
 	a->tid = tid;
 	a->mem = mem;
@@ -398,8 +421,10 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 		cap *= 2;
 	a->ring_size = 4096 + cap * sizeof(struct pt_ring_record);
 	a->ring_cap = cap;
-	if ((rc = loader_check_seccomp(a, a->ring_size, err)) < 0)
+	if ((rc = loader_check_seccomp(a, a->ring_size, err)) < 0) {
+		pt_seccomp_free(&a->seccomp);
 		return rc;
+	}
 
 	/* The agent: read+write first, code made read+execute after; one
 	 * more page for the fork guard. */
@@ -462,34 +487,48 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	 * last: a pytrace killed after this but before the hooks are in
 	 * leaves it mapped for good (no agent runs to unmap it), so that
 	 * window is kept to a close and a memory write. */
-	static const char name[] = "pytrace-flow";
-	if (pt_mem_write(mem, a->ctx_addr, name, sizeof(name)) < 0) {
-		rc = pt_error_set(err, PT_E_INTERNAL, "cannot write into process %d", (int)a->pid);
-		goto fail;
+	void *p;
+	if (a->ring_anon) {
+		/* memfd_create or ftruncate forbidden: an anonymous shared
+		 * mapping, opened by pytrace through /proc/PID/map_files. */
+		rc = loader_call(a, "mmap", NR_mmap, 0, a->ring_size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, (uint64_t)-1, 0, &r, err);
+		if (rc < 0)
+			goto fail;
+		a->ring_addr = (uint64_t)r;
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)a->pid,
+			 (unsigned long long)a->ring_addr,
+			 (unsigned long long)(a->ring_addr + a->ring_size));
+	} else {
+		static const char name[] = "pytrace-flow";
+		if (pt_mem_write(mem, a->ctx_addr, name, sizeof(name)) < 0) {
+			rc = pt_error_set(err, PT_E_INTERNAL, "cannot write into process %d",
+					  (int)a->pid);
+			goto fail;
+		}
+		rc = loader_call(a, "memfd_create", NR_memfd_create, a->ctx_addr, 1 /* MFD_CLOEXEC */,
+				 0, 0, 0, 0, &memfd, err);
+		if (rc < 0)
+			goto fail;
+		rc = loader_call(a, "ftruncate", NR_ftruncate, (uint64_t)memfd, a->ring_size, 0, 0, 0,
+				 0, &r, err);
+		if (rc < 0)
+			goto fail;
+		/* Populated now, so that the target takes no page faults for
+		 * it while it runs. */
+		rc = loader_call(a, "mmap", NR_mmap, 0, a->ring_size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_POPULATE, (uint64_t)memfd, 0, &r, err);
+		if (rc < 0)
+			goto fail;
+		a->ring_addr = (uint64_t)r;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)memfd);
 	}
-	rc = loader_call(a, "memfd_create", NR_memfd_create, a->ctx_addr, 1 /* MFD_CLOEXEC */,
-			 0, 0, 0, 0, &memfd, err);
-	if (rc < 0)
-		goto fail;
-	rc = loader_call(a, "ftruncate", NR_ftruncate, (uint64_t)memfd, a->ring_size, 0, 0, 0, 0, &r,
-			 err);
-	if (rc < 0)
-		goto fail;
-	/* Populated now, so that the target takes no page faults for it
-	 * while it runs. */
-	rc = loader_call(a, "mmap", NR_mmap, 0, a->ring_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_POPULATE, (uint64_t)memfd, 0, &r, err);
-	if (rc < 0)
-		goto fail;
-	a->ring_addr = (uint64_t)r;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)a->pid, (int)memfd);
 	local_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (local_fd < 0) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "cannot open %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	void *p = mmap(NULL, a->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       local_fd, 0);
+	p = mmap(NULL, a->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, local_fd, 0);
 	close(local_fd);
 	if (p == MAP_FAILED) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "cannot map the ring: %s", strerror(errno));
@@ -501,7 +540,8 @@ int flow_agent_load(struct flow_agent *a, pid_t tid, const struct pt_maps *maps,
 	a->ring->record_size = sizeof(struct pt_ring_record);
 	a->ring->capacity = cap;
 	a->ring->data_offset = 4096;
-	loader_call(a, "close", NR_close, (uint64_t)memfd, 0, 0, 0, 0, 0, &r, err);
+	if (memfd >= 0)
+		loader_call(a, "close", NR_close, (uint64_t)memfd, 0, 0, 0, 0, 0, &r, err);
 	memfd = -1;
 
 	a->ctx.ring = a->ring_addr;

@@ -22,6 +22,8 @@ struct flow_agent {
 	struct pt_mem *mem;           /* the target's memory (set by the load) */
 	uint64_t inject_site;         /* where injected system calls run */
 	unsigned ptrace_options;      /* what the tracer set on tid */
+	bool ring_anon;               /* ring in a shared anonymous mapping
+	                                 (memfd_create forbidden), not a memfd */
 	struct pt_seccomp seccomp;    /* tid's own filters, checked before
 	                                 every injected system call */
 	uint64_t base;                /* the agent's mapping in the target */

@@ -285,25 +285,58 @@ EXIT_SANDBOX = 10
 MEMFD_CREATE, PIPE2 = 319, 293
 
 
-@pytest.mark.parametrize("denied", [(MEMFD_CREATE,), (PIPE2,)], ids=["memfd_create", "pipe2"])
-def test_sandboxed_target(python_id, pytrace, denied):
-    """A target whose own seccomp filter kills it on a system call flow's
+def test_sandboxed_target_refused(python_id, pytrace):
+    """A target whose own seccomp filter kills it on pipe2, which flow's
     set-up needs (systemd's SystemCallFilter= does this): pytrace reads the
     filter, evaluates it for every call it would make and refuses with one
     line and exit 10 (it used to make the target die of SIGSYS); the
-    target runs on, untraced, unchanged."""
-    target = SafetyTarget(python_id, deny=denied)
+    target runs on, untraced, unchanged, nothing of pytrace's mapped."""
+    target = SafetyTarget(python_id, deny=(PIPE2,))
     try:
         result = harness.run_pytrace(["flow", "-p", target.pid])
         assert target.proc.poll() is None, "the target died (status %s)\n%s" % (
             target.proc.poll(), result.describe())
         harness.expect_exit(result, EXIT_SANDBOX)
         line = harness.expect_error_line(result)
-        name = {MEMFD_CREATE: "memfd_create", PIPE2: "pipe2"}[denied[0]]
-        assert "seccomp" in line and name in line and "kill the process" in line, line
+        assert "seccomp" in line and "pipe2" in line and "kill the process" in line, line
         settle(target, "dump", set_up_done=True)
-        assert target.rings() == 0
         with open("/proc/%d/maps" % target.pid) as f:
-            assert "pytrace-flow-agent" not in f.read(), "the agent was loaded anyway"
+            maps = f.read()
+        assert "pytrace-flow" not in maps, "pytrace's agent or ring was mapped anyway"
     finally:
+        target.close()
+
+
+def test_sandboxed_target_without_memfd(python_id, pytrace, tmp_path):
+    """A filter that kills on memfd_create: flow needs no memfd, its ring is
+    then a shared anonymous mapping (opened through /proc/PID/map_files):
+    the target is traced (its busy thread's work() calls), and after
+    pytrace detaches it runs on with its hooks as before."""
+    target = SafetyTarget(python_id, deny=(MEMFD_CREATE,))
+    tracer = None
+    try:
+        out, err = tmp_path / "flow.out", tmp_path / "flow.err"
+        with open(str(err), "wb") as f:
+            tracer = subprocess.Popen([pytrace, "flow", "--buffer-size", "1", "--function", "work",
+                                       "-o", str(out), "-p", str(target.pid)],
+                                      stdin=subprocess.DEVNULL, stderr=f)
+        poll_until(lambda: (out.exists() and out.stat().st_size > 10000) or
+                   tracer.poll() is not None, 60, "flow output")
+        assert target.proc.poll() is None, "the target died (status %s)" % target.proc.poll()
+        assert tracer.poll() is None, err.read_text()
+        tracer.send_signal(signal.SIGINT)
+        assert tracer.wait(timeout=60) == 0, err.read_text()
+        lines = out.read_text().splitlines()
+        assert lines and all(re.match(r"^ *(->|<-) work \(.*safety\.py:\d+\)$", l)
+                             for l in lines[:1000]), lines[:5]
+        settle(target, "dump", set_up_done=True)
+
+        def shared_zero():
+            with open("/proc/%d/maps" % target.pid) as f:
+                return [l for l in f if "/dev/zero (deleted)" in l and l.split()[1] == "rw-s"]
+        poll_until(lambda: not shared_zero(), SETTLE, "the ring to be unmapped: %s" % shared_zero())
+    finally:
+        if tracer and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
         target.close()
