@@ -562,18 +562,44 @@ static inline struct pt_ring_header *ring_begin_ft(uint64_t n, uint64_t *at)
 	}
 }
 
-/* Publishes [at, at + n). Free-threaded, after every earlier reservation
- * (each is written in a few instructions, so this waits rarely and
- * briefly): head stays "everything below is written". */
+/* Free-threaded: marks [at, at + n) written, then moves head over every
+ * group marked from head on, whoever wrote it. No thread waits for
+ * another (one preempted between its reservation and its mark only holds
+ * head back until it marks). Each step is sequentially consistent: a
+ * thread that marks and then finds head short of its group, and the one
+ * that moves head up to that group and then looks at its mark, cannot
+ * both miss each other. */
+static inline void ring_publish_ft(struct pt_ring_header *h, uint64_t at, uint64_t n)
+{
+	uint32_t *done = (uint32_t *)(uintptr_t)ctx.done_addr;
+	uint64_t mask = h->capacity - 1;
+
+	__atomic_store_n(&done[at & mask], (uint32_t)n, __ATOMIC_SEQ_CST);
+	for (;;) {
+		uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_SEQ_CST);
+		uint32_t *d = &done[hd & mask];
+		uint32_t len = __atomic_load_n(d, __ATOMIC_SEQ_CST);
+		if (!len)
+			return;
+		if (!__atomic_compare_exchange_n(d, &len, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			continue;   /* another thread took it */
+		uint64_t expect = hd;
+		if (__atomic_compare_exchange_n(&h->head, &expect, hd + len, 0, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			continue;
+		/* head had moved on meanwhile: the mark was a later lap's
+		 * group, not yet reached; put it back and look again */
+		__atomic_store_n(d, len, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Publishes [at, at + n). */
 static inline void ring_commit(struct pt_ring_header *h, uint64_t at, uint64_t n)
 {
 	uint64_t before;
 
 	if (agent_ft()) {
-		unsigned spin = 0;
-		while (UNLIKELY(load_acquire64(&h->head) != at))
-			spin_wait(&spin);
-		store_release64(&h->head, at + n);
+		ring_publish_ft(h, at, n);
 		before = __atomic_fetch_add(&ctx.events, n, __ATOMIC_RELAXED);
 	} else {
 		ctx.head += n;
@@ -1021,7 +1047,17 @@ HIDDEN int agent_install(void *unused)
 	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
 	agent_methods_init();
 	agent_lazy_init();
-	if (ctx.flags & PT_AGENT_F_MONITORING) {
+	if (agent_ft() && !ctx.done_addr) {
+		uint64_t cap = ring()->capacity;
+		long p = sys6(SYS_mmap, 0, (long)(cap * 4), 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
+		if (p < 0 && p > -4096)
+			err = PT_AGENT_E_NOMEM;
+		else
+			ctx.done_size = cap * 4, ctx.done_addr = (uint64_t)p;
+	}
+	if (err) {
+		/* nothing installed */
+	} else if (ctx.flags & PT_AGENT_F_MONITORING) {
 		err = install_monitoring();
 		if (err)
 			uninstall_monitoring();
@@ -1086,6 +1122,10 @@ static void agent_uninstall(int inside)
 			h->state = PT_AGENT_DETACHED;
 		ctx.ring = 0;
 		sys2(SYS_munmap, h, ctx.ring_size);
+	}
+	if (ctx.done_addr) {  /* also when pytrace took the ring back itself */
+		sys2(SYS_munmap, ctx.done_addr, ctx.done_size);
+		ctx.done_addr = 0;
 	}
 	if (ctx.lifeline >= 0) {
 		sys1(SYS_close, ctx.lifeline);

@@ -109,9 +109,10 @@ enum pt_agent_error {
  * (pytrace). With a GIL, one producer at a time (the agent, under the GIL).
  * Free-threaded, many: each reserves its records with a compare-and-swap
  * on ctx.head (only once there is room, so nothing reserved is ever
- * dropped) and publishes head in reservation order, so that head always
- * means "every record below is written" for the consumer, and each
- * thread's records stay in its own order. */
+ * dropped), writes them, marks them written; whichever thread finds the
+ * group at head marked moves head past it (and on), so head always means
+ * "every record below is written" for the consumer, no thread waits for
+ * another, and each thread's records stay in its own order. */
 struct pt_ring_header {
 	uint64_t magic;
 	uint32_t abi;
@@ -288,6 +289,11 @@ struct pt_agent_ctx {
 	uint32_t threading_done;
 	volatile uint32_t set_lock;   /* free-threaded: inserting into the set */
 	volatile uint32_t install_claimed; /* the first install call runs it */
+	uint32_t pad2;
+	uint64_t done_size;           /* bytes mapped at done_addr */
+	uint64_t done_addr;           /* free-threaded: per ring slot, the length
+				       * of the group written there and not yet
+				       * published (uint32_t[capacity]) */
 };
 
 #endif
