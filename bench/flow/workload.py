@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Call-heavy workload for the `pytrace flow` benchmark (bench/flow/run).
 
-usage: workload.py [--pytracer OUT]
+usage: workload.py [--threads N] [--pytracer OUT]
 
 run() makes about 3.2 million Python calls: a recursive fib(29) (1.66M
 calls) and 1.5M method calls on small objects. It prints "elapsed SECONDS cpu
@@ -12,7 +12,12 @@ are not counted: what is measured is what tracing costs the program.
 OUT the same lines `pytrace flow` prints (indented call/return arrows,
 function, file:line), as the thing to beat by a factor of ten.
 
-Runs unchanged on CPython 2.7 and 3.6+.
+--threads N runs N threads at once instead (for free-threaded builds:
+N producers calling at full speed), each fib(27) and 500000/N method-call
+rounds, about the same number of calls in all (3.3 million for N = 4); the
+time is from their common start to the last one's end.
+
+Runs unchanged on CPython 2.7 and 3.6+ (--threads: 3.2+).
 """
 
 import os
@@ -54,6 +59,21 @@ def run():
     return fib(29) + vectors(500000)
 
 
+def run_threads(n):
+    import threading
+    barrier = threading.Barrier(n + 1)
+
+    def work():
+        barrier.wait()
+        fib(27)
+        vectors(500000 // n)
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    return threads
+
+
 def make_pytracer(out):
     """sys.setprofile function writing pytrace flow's text lines."""
     write = out.write
@@ -77,16 +97,39 @@ def make_pytracer(out):
 
 def main():
     out = None
-    if sys.argv[1:2] == ["--pytracer"]:
-        out = open(sys.argv[2], "w", 1 << 20)
-        sys.setprofile(make_pytracer(out))
-    cpu0 = os.times()
-    start = time.time()
-    run()
+    args = sys.argv[1:]
+    nthreads = 0
+    if args[:1] == ["--threads"]:
+        nthreads, args = int(args[1]), args[2:]
+    if args[:1] == ["--pytracer"]:
+        out = open(args[1], "w", 1 << 20)
+        tracer = make_pytracer(out)
+        sys.setprofile(tracer)
+        if nthreads:
+            import threading
+            lock = threading.Lock()
+            def locked(frame, event, arg, tracer=tracer):
+                with lock:   # one output file, one depth: as one program
+                    tracer(frame, event, arg)
+            sys.setprofile(None)
+            threading.setprofile(locked)
+    if nthreads:
+        threads = run_threads(nthreads)
+        cpu0 = os.times()
+        start = time.time()
+        for t in threads:
+            t.join()
+    else:
+        cpu0 = os.times()
+        start = time.time()
+        run()
     elapsed = time.time() - start
     cpu1 = os.times()
     if out:
         sys.setprofile(None)
+        if nthreads:
+            import threading
+            threading.setprofile(None)
         out.close()
     sys.stderr.write("elapsed %.6f cpu %.3f\n" % (
         elapsed, cpu1[0] + cpu1[1] - cpu0[0] - cpu0[1]))

@@ -143,6 +143,21 @@ static inline void store_release64(volatile uint64_t *p, uint64_t v)
 
 #define AT(base, off, type) (*(type *)((char *)(base) + (off)))
 
+#define SYS_sched_yield 24
+
+/* Free-threaded CPython: several threads run events at once. */
+static inline int agent_ft(void);
+
+/* Spins politely: pause, then give the CPU away (the thread waited for
+ * may be preempted, and there may be more threads than CPUs). */
+static inline void spin_wait(unsigned *spin)
+{
+	if (++*spin < 128)
+		cpu_relax();
+	else
+		sys6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* CPython calls, through the addresses pytrace resolved               */
 
@@ -253,9 +268,11 @@ static int agent_consumer_gone(void)
  * agent detaches (after the ring has drained).
  */
 
+/* A table: {cap, the older table (kept until detach: free-threaded
+ * readers may still be looking at it), keys[cap]}. */
 static uint64_t *set_alloc(uint64_t cap)
 {
-	long p = sys6(SYS_mmap, 0, (long)(cap * 8), 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
+	long p = sys6(SYS_mmap, 0, (long)((cap + 2) * 8), 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
 	return p < 0 && p > -4096 ? 0 : (uint64_t *)p;
 }
 
@@ -264,69 +281,128 @@ static inline uint64_t set_slot(uint64_t code, uint64_t cap)
 	return ((code >> 4) * 0x9e3779b97f4a7c15ull) >> 20 & (cap - 1);
 }
 
+static inline uint64_t *set_table(void)
+{
+	return (uint64_t *)(uintptr_t)__atomic_load_n(&ctx.set_addr, __ATOMIC_ACQUIRE);
+}
+
+/* Lock-free lookup: keys are only ever added (until detach). */
+static inline int set_has(const uint64_t *t, uint64_t key)
+{
+	uint64_t cap = t[0], i = set_slot(key, cap);
+	const uint64_t *keys = t + 2;
+
+	for (;;) {
+		uint64_t v = __atomic_load_n(&keys[i], __ATOMIC_ACQUIRE);
+		if (v == key)
+			return 1;
+		if (!v)
+			return 0;
+		i = (i + 1) & (cap - 1);
+	}
+}
+
+static inline void set_put(uint64_t *t, uint64_t key)
+{
+	uint64_t cap = t[0], i = set_slot(key, cap);
+
+	while (t[2 + i])
+		i = (i + 1) & (cap - 1);
+	__atomic_store_n(&t[2 + i], key, __ATOMIC_RELEASE);
+}
+
+/* A table twice as large with every key, published in one store. */
 static int set_grow(void)
 {
-	uint64_t ncap = ctx.set_cap ? ctx.set_cap * 2 : 16384;
+	uint64_t *old = set_table();
+	uint64_t ncap = old ? old[0] * 2 : 16384;
 	uint64_t *nset = set_alloc(ncap);
-	uint64_t *old = (uint64_t *)(uintptr_t)ctx.set_addr;
 
 	if (!nset)
 		return -1;
-	for (uint64_t i = 0; old && i < ctx.set_cap; i++) {
-		if (!old[i])
-			continue;
-		uint64_t j = set_slot(old[i], ncap);
-		while (nset[j])
-			j = (j + 1) & (ncap - 1);
-		nset[j] = old[i];
-	}
-	if (old)
-		sys2(SYS_munmap, old, ctx.set_cap * 8);
-	ctx.set_addr = (uint64_t)(uintptr_t)nset;
+	nset[0] = ncap;
+	nset[1] = (uint64_t)(uintptr_t)old;
+	for (uint64_t i = 0; old && i < old[0]; i++)
+		if (old[2 + i])
+			set_put(nset, old[2 + i]);
+	__atomic_store_n(&ctx.set_addr, (uint64_t)(uintptr_t)nset, __ATOMIC_RELEASE);
 	ctx.set_cap = ncap;
 	return 0;
 }
 
-/* Returns 1 the first time key is seen. key is a PyObject (a reference
- * is taken) or, with the low bit set, a PyMethodDef (static data). */
+/*
+ * Whether key is new: 1 means the caller describes it and then calls
+ * agent_pin_done(key), which adds it to the set; free-threaded, the
+ * insert lock is held from here to there, so that no other thread can
+ * see the key in the set (and write an event naming it) before its
+ * description is in the ring. key is a PyObject (a reference is taken)
+ * or, with the low bit set, a PyMethodDef (static data).
+ */
 static inline int agent_pin(uint64_t key)
 {
 	if (LIKELY(key == ctx.last_code))
 		return 0;
-	ctx.last_code = key;
-	uint64_t *set = (uint64_t *)(uintptr_t)ctx.set_addr;
-	if (UNLIKELY(!set)) {
-		if (set_grow() < 0)
-			return 0;
-		set = (uint64_t *)(uintptr_t)ctx.set_addr;
+	uint64_t *t = set_table();
+	if (LIKELY(t) && set_has(t, key)) {
+		if (!agent_ft())
+			ctx.last_code = key;
+		return 0;
 	}
-	uint64_t cap = ctx.set_cap, i = set_slot(key, cap);
-	while (set[i]) {
-		if (set[i] == key)
+	if (agent_ft()) {
+		unsigned spin = 0;
+		while (__atomic_exchange_n(&ctx.set_lock, 1, __ATOMIC_ACQUIRE)) {
+			/* whoever holds it may be uninstalling: do not wait */
+			if (ctx.state != PT_AGENT_INSTALLED)
+				return 0;
+			spin_wait(&spin);
+		}
+		t = set_table();
+		if (t && set_has(t, key)) {
+			__atomic_store_n(&ctx.set_lock, 0, __ATOMIC_RELEASE);
 			return 0;
-		i = (i + 1) & (cap - 1);
+		}
 	}
-	set[i] = key;
-	if (!(key & 1))
-		py_incref((PyObject *)(uintptr_t)key);
-	ctx.pinned++;
-	if (ctx.pinned * 2 > cap)
-		set_grow();
 	return 1;
 }
 
+static void agent_pin_done(uint64_t key)
+{
+	/* Not after an uninstall that happened meanwhile (it dropped the
+	 * set): nothing is pinned any more. */
+	if (ctx.state == PT_AGENT_INSTALLED) {
+		uint64_t *t = set_table();
+		if ((!t || (ctx.pinned + 1) * 2 > t[0]) && set_grow() == 0)
+			t = set_table();
+		if (t && (ctx.pinned + 1) < t[0]) {
+			if (!(key & 1))
+				py_incref((PyObject *)(uintptr_t)key);
+			set_put(t, key);
+			ctx.pinned++;
+			if (!agent_ft())
+				ctx.last_code = key;
+		}
+	}
+	if (agent_ft())
+		__atomic_store_n(&ctx.set_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* At detach, no other thread in the agent: every reference dropped, every
+ * table unmapped. */
 static void agent_unpin_all(void)
 {
-	uint64_t *set = (uint64_t *)(uintptr_t)ctx.set_addr;
+	uint64_t *t = set_table();
 
 	ctx.set_addr = 0;
 	ctx.last_code = 0;
-	if (!set)
-		return;
-	for (uint64_t i = 0; i < ctx.set_cap; i++)
-		if (set[i] && !(set[i] & 1))
-			py_decref((PyObject *)(uintptr_t)set[i]);
-	sys2(SYS_munmap, set, ctx.set_cap * 8);
+	if (t)
+		for (uint64_t i = 0; i < t[0]; i++)
+			if (t[2 + i] && !(t[2 + i] & 1))
+				py_decref((PyObject *)(uintptr_t)t[2 + i]);
+	while (t) {
+		uint64_t *older = (uint64_t *)(uintptr_t)t[1];
+		sys2(SYS_munmap, t, (t[0] + 2) * 8);
+		t = older;
+	}
 	ctx.set_cap = 0;
 	ctx.pinned = 0;
 }
@@ -391,7 +467,7 @@ static int ring_wait(struct pt_ring_header *h, uint64_t need_head)
 		if (need_head - ctx.tail_seen <= cap)
 			return 0;
 		struct timespec t = { 0, 100 * 1000 * 1000 };
-		h->stalls++;
+		__atomic_add_fetch(&h->stalls, 1, __ATOMIC_RELAXED);
 		sys6(SYS_futex, (long)&h->wake, FUTEX_WAIT, seq, (long)&t, 0, 0);
 		ctx.tail_seen = load_acquire64(&h->tail);
 		if (need_head - ctx.tail_seen <= cap)
@@ -406,7 +482,7 @@ static int ring_wait(struct pt_ring_header *h, uint64_t need_head)
 	}
 }
 
-static void agent_uninstall(void);
+static void agent_uninstall(int inside);
 
 #define barrier() __asm__ volatile("" ::: "memory")
 
@@ -416,13 +492,18 @@ static inline struct pt_ring_record *ring_slot(struct pt_ring_header *h, uint64_
 }
 
 /*
- * Starts writing n records: returns the ring, or NULL if nothing may be
- * written. busy tells pytrace (which may unmap the ring while every thread
- * is stopped, once ctx.ring is 0) that a thread is between here and
- * ring_commit().
+ * Starts writing n records at *at: returns the ring, or NULL if nothing
+ * may be written. With a GIL, busy tells pytrace (which may unmap the
+ * ring while every thread is stopped, once ctx.ring is 0) that a thread is
+ * between here and ring_commit(); free-threaded, the event's
+ * agent_enter() counted it already.
  */
-static inline struct pt_ring_header *ring_begin(uint64_t n)
+static inline struct pt_ring_header *ring_begin_ft(uint64_t n, uint64_t *at);
+
+static inline struct pt_ring_header *ring_begin(uint64_t n, uint64_t *at)
 {
+	if (agent_ft())
+		return ring_begin_ft(n, at);
 	ctx.busy = 1;
 	barrier();
 	struct pt_ring_header *h = ring();
@@ -438,39 +519,115 @@ static inline struct pt_ring_header *ring_begin(uint64_t n)
 			h->dropped += n;
 			ctx.busy = 0;
 			if (w < 0)
-				agent_uninstall();
+				agent_uninstall(0);
 			return 0;
 		}
 	}
+	*at = ctx.head;
 	return h;
 }
 
-static inline void ring_commit(struct pt_ring_header *h, uint64_t n)
+/* Free-threaded: reserves [*at, *at + n) once there is room for it, so a
+ * reservation is never given back. */
+static inline struct pt_ring_header *ring_begin_ft(uint64_t n, uint64_t *at)
 {
-	ctx.head += n;
-	store_release64(&h->head, ctx.head);
-	barrier();
-	ctx.busy = 0;
+	struct pt_ring_header *h = ring();
+
+	if (UNLIKELY(!h || ctx.stop || ctx.state != PT_AGENT_INSTALLED))
+		return 0;
+	uint64_t cap = h->capacity;
+	uint64_t start = __atomic_load_n(&ctx.head, __ATOMIC_RELAXED);
+	for (;;) {
+		uint64_t need = start + n;
+		if (UNLIKELY(need - __atomic_load_n(&ctx.tail_seen, __ATOMIC_RELAXED) > cap)) {
+			uint64_t tail = load_acquire64(&h->tail);
+			__atomic_store_n(&ctx.tail_seen, tail, __ATOMIC_RELAXED);
+			if (need - tail > cap) {
+				int w = ring_wait(h, need);
+				if (w != 0) {
+					__atomic_add_fetch(&h->dropped, n, __ATOMIC_RELAXED);
+					if (w < 0)
+						agent_uninstall(1);
+					return 0;
+				}
+			}
+			start = __atomic_load_n(&ctx.head, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&ctx.head, &start, need, 1, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			*at = start;
+			return h;
+		}
+	}
+}
+
+/* Free-threaded: marks [at, at + n) written, then moves head over every
+ * group marked from head on, whoever wrote it. No thread waits for
+ * another (one preempted between its reservation and its mark only holds
+ * head back until it marks). Each step is sequentially consistent: a
+ * thread that marks and then finds head short of its group, and the one
+ * that moves head up to that group and then looks at its mark, cannot
+ * both miss each other. */
+static inline void ring_publish_ft(struct pt_ring_header *h, uint64_t at, uint64_t n)
+{
+	uint32_t *done = (uint32_t *)(uintptr_t)ctx.done_addr;
+	uint64_t mask = h->capacity - 1;
+
+	__atomic_store_n(&done[at & mask], (uint32_t)n, __ATOMIC_SEQ_CST);
+	for (;;) {
+		uint64_t hd = __atomic_load_n(&h->head, __ATOMIC_SEQ_CST);
+		uint32_t *d = &done[hd & mask];
+		uint32_t len = __atomic_load_n(d, __ATOMIC_SEQ_CST);
+		if (!len)
+			return;
+		if (!__atomic_compare_exchange_n(d, &len, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			continue;   /* another thread took it */
+		uint64_t expect = hd;
+		if (__atomic_compare_exchange_n(&h->head, &expect, hd + len, 0, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			continue;
+		/* head had moved on meanwhile: the mark was a later lap's
+		 * group, not yet reached; put it back and look again */
+		__atomic_store_n(d, len, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Publishes [at, at + n). */
+static inline void ring_commit(struct pt_ring_header *h, uint64_t at, uint64_t n)
+{
+	uint64_t before;
+
+	if (agent_ft()) {
+		ring_publish_ft(h, at, n);
+		before = __atomic_fetch_add(&ctx.events, n, __ATOMIC_RELAXED);
+	} else {
+		ctx.head += n;
+		store_release64(&h->head, ctx.head);
+		barrier();
+		ctx.busy = 0;
+		before = ctx.events;
+		ctx.events = before + n;
+	}
 	/* Every 64k records: is anyone still reading? */
-	uint64_t before = ctx.events;
-	ctx.events = before + n;
-	if (UNLIKELY((before >> 16) != (ctx.events >> 16)) && agent_consumer_gone())
-		agent_uninstall();
+	if (UNLIKELY((before >> 16) != ((before + n) >> 16)) && agent_consumer_gone())
+		agent_uninstall(agent_ft());
 }
 
 static inline void ring_put(uint64_t object, uint64_t aux, uint32_t kind, uint32_t offset)
 {
-	struct pt_ring_header *h = ring_begin(1);
+	uint64_t at;
+	struct pt_ring_header *h = ring_begin(1, &at);
 
 	if (UNLIKELY(!h))
 		return;
-	struct pt_ring_record *r = ring_slot(h, ctx.head);
+	struct pt_ring_record *r = ring_slot(h, at);
 	r->object = object;
 	r->aux = aux;
 	r->ts = agent_now();
 	r->tid = agent_tid();
 	r->kind_offset = kind | (offset << 8);
-	ring_commit(h, 1);
+	ring_commit(h, at, 1);
 }
 
 #define MAX_PAYLOAD (256u * 1024u)
@@ -487,16 +644,17 @@ static void ring_put_def(uint32_t kind, uint64_t object, int32_t tidfield,
 	if (total > MAX_PAYLOAD)
 		return;
 	uint64_t nrec = 1 + (total + rs - 1) / rs;
-	struct pt_ring_header *h = ring_begin(nrec);
+	uint64_t head;
+	struct pt_ring_header *h = ring_begin(nrec, &head);
 	if (!h)
 		return;
-	struct pt_ring_record *r = ring_slot(h, ctx.head);
+	struct pt_ring_record *r = ring_slot(h, head);
 	r->object = object;
 	r->aux = total;
 	r->ts = 0;
 	r->tid = tidfield;
 	r->kind_offset = kind | (PT_REC_NO_OFFSET << 8);
-	uint64_t at = ctx.head + 1;
+	uint64_t at = head + 1;
 	uint32_t fill = 0;
 	uint8_t *dst = (uint8_t *)ring_slot(h, at);
 	for (int i = 0; i < n; i++) {
@@ -509,7 +667,7 @@ static void ring_put_def(uint32_t kind, uint64_t object, int32_t tidfield,
 			}
 		}
 	}
-	ring_commit(h, nrec);
+	ring_commit(h, head, nrec);
 }
 
 /* The UTF-8 bytes of a str (2.7: the bytes of a str). */
@@ -586,8 +744,10 @@ static void agent_describe_name(uint64_t object, const char *name)
 /* First sight of a code object: pin it and describe it. */
 static inline void agent_see_code(uint64_t code)
 {
-	if (UNLIKELY(agent_pin(code)))
+	if (UNLIKELY(agent_pin(code))) {
 		agent_describe_code(code);
+		agent_pin_done(code);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -879,13 +1039,25 @@ HIDDEN int agent_install(void *unused)
 	int err = 0;
 
 	(void)unused;
-	if (ctx.state != PT_AGENT_LOADED || ctx.stop || agent_forked())
-		return 0;
-	ctx.busy = 1;
+	if (ctx.state != PT_AGENT_LOADED || ctx.stop || agent_forked() ||
+	    __atomic_exchange_n(&ctx.install_claimed, 1, __ATOMIC_ACQ_REL))
+		return 0;   /* free-threaded, the pending and the injected call
+		               may both run: the first one installs */
+	__atomic_add_fetch(&ctx.busy, 1, __ATOMIC_SEQ_CST);
 	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
 	agent_methods_init();
 	agent_lazy_init();
-	if (ctx.flags & PT_AGENT_F_MONITORING) {
+	if (agent_ft() && !ctx.done_addr) {
+		uint64_t cap = ring()->capacity;
+		long p = sys6(SYS_mmap, 0, (long)(cap * 4), 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
+		if (p < 0 && p > -4096)
+			err = PT_AGENT_E_NOMEM;
+		else
+			ctx.done_size = cap * 4, ctx.done_addr = (uint64_t)p;
+	}
+	if (err) {
+		/* nothing installed */
+	} else if (ctx.flags & PT_AGENT_F_MONITORING) {
 		err = install_monitoring();
 		if (err)
 			uninstall_monitoring();
@@ -908,21 +1080,24 @@ HIDDEN int agent_install(void *unused)
 		ring()->state = PT_AGENT_INSTALLED;
 	}
 	API(PyErr_Restore, void, PyObject *, PyObject *, PyObject *)(et, ev, etb);
-	ctx.busy = 0;
+	__atomic_sub_fetch(&ctx.busy, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
 /* Removes every hook, lets pytrace drain the ring, drops the code
  * references and unmaps the ring (in a fork child: its copy, unwritten).
- * GIL held. */
-static void agent_uninstall(void)
+ * GIL held; free-threaded, the first caller does it, once the other
+ * threads inside the agent are out (inside: 1 if the caller's own event
+ * is counted in busy). */
+static void agent_uninstall(int inside)
 {
 	PyObject *et, *ev, *etb;
 	struct pt_ring_header *h = (struct pt_ring_header *)(uintptr_t)ctx.ring;
+	uint32_t installed = PT_AGENT_INSTALLED;
 
-	if (ctx.state != PT_AGENT_INSTALLED)
+	if (!__atomic_compare_exchange_n(&ctx.state, &installed, PT_AGENT_DRAINING, 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return;
-	ctx.state = PT_AGENT_DRAINING;
 	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
 	if (ctx.flags & PT_AGENT_F_MONITORING) {
 		uninstall_monitoring();
@@ -932,6 +1107,13 @@ static void agent_uninstall(void)
 		for_each_tstate(tstate_uninstall, agent_current_tstate());
 		agent_clear_threading_hook();
 	}
+	/* Free-threaded: an event that began before the state changed may
+	 * still be writing; one that begins now sees it and leaves. */
+	if (agent_ft()) {
+		unsigned spin = 0;
+		while (__atomic_load_n(&ctx.busy, __ATOMIC_SEQ_CST) > (uint32_t)inside)
+			spin_wait(&spin);
+	}
 	/* Records describe their code objects themselves (PT_EV_DEF_CODE),
 	 * so pytrace needs none of them alive any more. */
 	agent_unpin_all();
@@ -940,6 +1122,10 @@ static void agent_uninstall(void)
 			h->state = PT_AGENT_DETACHED;
 		ctx.ring = 0;
 		sys2(SYS_munmap, h, ctx.ring_size);
+	}
+	if (ctx.done_addr) {  /* also when pytrace took the ring back itself */
+		sys2(SYS_munmap, ctx.done_addr, ctx.done_size);
+		ctx.done_addr = 0;
 	}
 	if (ctx.lifeline >= 0) {
 		sys1(SYS_close, ctx.lifeline);
@@ -966,13 +1152,42 @@ static inline int agent_forked(void)
 	return 0;
 }
 
+static inline int agent_ft(void)
+{
+	return (ctx.flags & PT_AGENT_F_FREETHREADED) != 0;
+}
+
 /* Every event starts here: true if the hook should run. */
 static inline int agent_active(void)
 {
 	if (LIKELY(!(ctx.stop | ctx.forked) && ctx.state == PT_AGENT_INSTALLED) && !agent_forked())
 		return 1;
-	agent_uninstall();
+	agent_uninstall(0);
 	return 0;
+}
+
+/* sys.monitoring events (the only hook on free-threaded builds) start
+ * here and end at agent_leave(): free-threaded, busy counts the threads
+ * in between, so that an uninstall in another thread waits for them
+ * before it drops what they use. The increment comes before the state
+ * is looked at, and the uninstall changes the state before it looks at
+ * busy (both sequentially consistent): one of the two sees the other. */
+static inline int agent_enter(void)
+{
+	if (!agent_ft())
+		return agent_active();
+	__atomic_add_fetch(&ctx.busy, 1, __ATOMIC_SEQ_CST);
+	if (LIKELY(!(ctx.stop | ctx.forked) && ctx.state == PT_AGENT_INSTALLED) && !agent_forked())
+		return 1;
+	__atomic_sub_fetch(&ctx.busy, 1, __ATOMIC_SEQ_CST);
+	agent_uninstall(0);
+	return 0;
+}
+
+static inline void agent_leave(void)
+{
+	if (agent_ft())
+		__atomic_sub_fetch(&ctx.busy, 1, __ATOMIC_SEQ_CST);
 }
 
 static void agent_atfork_child(void)
@@ -984,9 +1199,8 @@ static void agent_atfork_child(void)
  * call: safe to let libc allocate). */
 static void agent_lazy_init(void)
 {
-	if (ctx.lazy_done)
+	if (ctx.lazy_done || __atomic_exchange_n(&ctx.lazy_done, 1, __ATOMIC_ACQ_REL))
 		return;
-	ctx.lazy_done = 1;
 	agent_methods_init();
 	/* A fork child must not write into its parent's ring: the handler
 	 * marks it, and its first event removes the hooks there. */
@@ -1064,10 +1278,14 @@ static inline int frame_suspends(PyObject *frame)
 /* A C event for method definition ml with a self of type type. */
 static void c_event_def(uint32_t kind, uint64_t ml, PyObject *type)
 {
-	if (agent_pin(ml | 1))
+	if (agent_pin(ml | 1)) {
 		agent_describe_name(ml, *(const char **)(uintptr_t)ml);
-	if (type && agent_pin((uint64_t)(uintptr_t)type))
+		agent_pin_done(ml | 1);
+	}
+	if (type && agent_pin((uint64_t)(uintptr_t)type)) {
 		agent_describe_name((uint64_t)(uintptr_t)type, AT(type, ctx.off.type_name, const char *));
+		agent_pin_done((uint64_t)(uintptr_t)type);
+	}
 	ring_put(ml, (uint64_t)(uintptr_t)type, kind, PT_REC_NO_OFFSET);
 }
 
@@ -1094,6 +1312,7 @@ static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg
 		code = code_of(frame);
 		if (UNLIKELY(agent_pin(code))) {
 			agent_describe_code(code);
+			agent_pin_done(code);
 			if (!ctx.threading_done)
 				agent_set_threading_hook();
 		}
@@ -1144,7 +1363,7 @@ static PyObject *agent_thread_hook(PyObject *self, PyObject *args)
 	(void)self;
 	py_incref(py_none());
 	if (ctx.stop || agent_forked() || ctx.state != PT_AGENT_INSTALLED) {
-		agent_uninstall();
+		agent_uninstall(0);
 		API(PyEval_SetProfile, void, void *, PyObject *)(0, 0);
 		return py_none();
 	}
@@ -1297,7 +1516,8 @@ static inline uint32_t mon_offset(uint64_t code, PyObject *arg)
 		iframe = AT(ts, o->tstate_current_frame, char *);
 	else if (ts && o->tstate_cframe >= 0)
 		iframe = AT(AT(ts, o->tstate_cframe, char *), o->cframe_current_frame, char *);
-	if (LIKELY(iframe && AT(iframe, o->iframe_code, uint64_t) == code))
+	/* 3.14+: f_executable is a _PyStackRef, tagged in its low bits */
+	if (LIKELY(iframe && (AT(iframe, o->iframe_code, uint64_t) & ~(uint64_t)o->stackref_tag_bits) == code))
 		return offset_field(AT(iframe, o->iframe_instr, char *) -
 				    ((char *)(uintptr_t)code + o->code_code_adaptive));
 	return offset_field(API(PyLong_AsLong, long, PyObject *)(arg));
@@ -1305,13 +1525,14 @@ static inline uint32_t mon_offset(uint64_t code, PyObject *arg)
 
 static inline PyObject *mon_py_event(PyObject *const *args, uint32_t kind, int with_offset)
 {
-	if (UNLIKELY(!agent_active()))
+	if (UNLIKELY(!agent_enter()))
 		return mon_result();
 	if (UNLIKELY(!ctx.lazy_done))
 		agent_lazy_init();
 	uint64_t code = (uint64_t)(uintptr_t)args[0];
 	agent_see_code(code);
 	ring_put(code, 0, kind, with_offset ? mon_offset(code, args[1]) : PT_REC_NO_OFFSET);
+	agent_leave();
 	return mon_result();
 }
 
@@ -1355,7 +1576,7 @@ static PyObject *cb_throw(PyObject *s, PyObject *const *a, ssize_t n)
  * legacy profiler, report only builtins and method descriptors. */
 static inline PyObject *mon_c_event(PyObject *const *args, ssize_t n, uint32_t kind)
 {
-	if (UNLIKELY(!agent_active()) || n < 3)
+	if (n < 3 || UNLIKELY(!agent_enter()))
 		return mon_result();
 	PyObject *fn = args[2], *type = py_type(fn);
 	uint64_t t = (uint64_t)(uintptr_t)type;
@@ -1363,10 +1584,10 @@ static inline PyObject *mon_c_event(PyObject *const *args, ssize_t n, uint32_t k
 		c_event(kind, fn);
 	} else if (t && t == ctx.api.PyMethodDescr_Type) {
 		PyObject *self = n > 3 ? args[3] : 0;
-		if (!self || (uint64_t)(uintptr_t)self == ctx.api.missing)
-			return mon_result();
-		c_event_def(kind, AT(fn, ctx.off.methoddescr_method, uint64_t), py_type(self));
+		if (self && (uint64_t)(uintptr_t)self != ctx.api.missing)
+			c_event_def(kind, AT(fn, ctx.off.methoddescr_method, uint64_t), py_type(self));
 	}
+	agent_leave();
 	return mon_result();
 }
 

@@ -17,7 +17,7 @@
 #define PT_AGENT_MAGIC 0x746e656761747970ull   /* "pytagent" */
 #define PT_RING_MAGIC 0x676e697274797470ull    /* "ptyrting" */
 #define PT_FORK_GUARD_MAGIC 0x64726175676b726full /* "orkguard" */
-#define PT_AGENT_ABI 3
+#define PT_AGENT_ABI 4
 
 /* At offset 0 of the blob. Every "off" is a byte offset from the blob's
  * load address. [0, text_size) is mapped read+execute, the rest
@@ -105,8 +105,14 @@ enum pt_agent_error {
  * (a consumer that stalls must not freeze the target). */
 #define PT_FLOW_RING_WAIT_MS 1000
 
-/* The shared ring: a memfd mapped by pytrace and the target. One producer
- * (the agent, always under the GIL) and one consumer (pytrace). */
+/* The shared ring: a memfd mapped by pytrace and the target, one consumer
+ * (pytrace). With a GIL, one producer at a time (the agent, under the GIL).
+ * Free-threaded, many: each reserves its records with a compare-and-swap
+ * on ctx.head (only once there is room, so nothing reserved is ever
+ * dropped), writes them, marks them written; whichever thread finds the
+ * group at head marked moves head past it (and on), so head always means
+ * "every record below is written" for the consumer, no thread waits for
+ * another, and each thread's records stay in its own order. */
 struct pt_ring_header {
 	uint64_t magic;
 	uint32_t abi;
@@ -180,6 +186,7 @@ struct pt_agent_offsets {
 	int32_t tstate_current_frame;  /* 3.13 */
 	int32_t interp_eval_frame;     /* PEP 523 hook slot (3.6+) */
 	int32_t eval_frame_has_tstate; /* 3.9+: the hook gets the tstate first */
+	int32_t stackref_tag_bits;     /* 3.14+: tag bits of f_executable, else 0 */
 };
 
 /* CPython functions and objects, as addresses in the target (0: absent). */
@@ -216,6 +223,8 @@ enum {
 	PT_AGENT_F_XSAVE = 1u << 3,           /* injected calls: xsave, else fxsave */
 	PT_AGENT_F_EVALHOOK = 1u << 4,        /* 3.6-3.11: PEP 523 hook, not the
 	                                         profile function */
+	PT_AGENT_F_FREETHREADED = 1u << 5,    /* no GIL: events run in several
+	                                         threads at once */
 };
 
 /* An injected call: pytrace stops a thread, stores here the registers
@@ -263,18 +272,28 @@ struct pt_agent_ctx {
 	volatile int32_t error;       /* enum pt_agent_error */
 	volatile int32_t error_step;
 	volatile uint32_t forked;     /* set in a fork child */
-	volatile uint32_t busy;       /* a thread is inside the agent */
+	volatile uint32_t busy;       /* a thread is inside the agent (free-
+				       * threaded: how many are) */
 	int32_t tool_id;              /* sys.monitoring tool, or -1 */
-	uint64_t head;                /* producer's copy of ring->head */
+	uint64_t head;                /* records reserved (with a GIL: written)
+				       * so far; ring->head follows it */
 	uint64_t tail_seen;           /* last ring->tail read */
 	uint64_t events;
 	uint64_t pinned;              /* code objects kept alive */
-	uint64_t set_addr, set_cap;   /* open-addressing set of those */
+	uint64_t set_addr, set_cap;   /* open-addressing set of those: a table
+				       * {cap, older table, keys[cap]} */
 	uint64_t last_code;
 	uint64_t thread_hook;         /* the hook object set in threading */
 	uint64_t callbacks[10];       /* monitoring callback objects */
 	uint32_t lazy_done;
 	uint32_t threading_done;
+	volatile uint32_t set_lock;   /* free-threaded: inserting into the set */
+	volatile uint32_t install_claimed; /* the first install call runs it */
+	uint32_t pad2;
+	uint64_t done_size;           /* bytes mapped at done_addr */
+	uint64_t done_addr;           /* free-threaded: per ring slot, the length
+				       * of the group written there and not yet
+				       * published (uint32_t[capacity]) */
 };
 
 #endif

@@ -177,6 +177,7 @@ static void loader_offsets(struct pt_agent_offsets *ao, const struct pt_python *
 	ao->tstate_current_frame = o->tstate_current_frame;
 	ao->interp_eval_frame = o->interp_eval_frame;
 	ao->eval_frame_has_tstate = o->eval_frame_has_tstate == 1;
+	ao->stackref_tag_bits = o->stackref_tag_bits > 0 ? o->stackref_tag_bits : 0;
 }
 
 int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *maps,
@@ -205,7 +206,8 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	struct pt_agent_ctx *c = &a->ctx;
 	c->abi = PT_AGENT_ABI;
 	c->flags = flags | (monitoring ? PT_AGENT_F_MONITORING : 0) |
-		   (evalhook ? PT_AGENT_F_EVALHOOK : 0);
+		   (evalhook ? PT_AGENT_F_EVALHOOK : 0) |
+		   (pyv_has_gil(py) ? 0 : PT_AGENT_F_FREETHREADED);
 	c->pytrace_pid = (int32_t)getpid();
 	c->lifeline = -1;
 	c->tid_offset = -1;

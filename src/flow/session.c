@@ -23,6 +23,7 @@
 #include "flow/events.h"
 #include "flow/loader.h"
 #include "flow/ring.h"
+#include "mem/arena.h"
 #include "native/unwind.h"
 #include "output/flow.h"
 #include "target/inject.h"
@@ -525,6 +526,63 @@ static bool syscall_blocks_outside_python(long nr)
 }
 
 /*
+ * 3.11+: the innermost eval-loop invocation of the thread whose fs_base is
+ * fs, by address rather than by symbol (a distro build's loop may have no
+ * symbol of its own): the innermost Python frame group ends at an entry
+ * marker (3.11's _PyCFrame, 3.12+'s entry/shim frame) that is a local of
+ * the invocation running the group, so the native frame whose stack range
+ * [sp_k, sp_k+1) holds it is that invocation. Returns k, or -1 when the
+ * thread runs no Python code or the proof fails.
+ */
+static int innermost_eval_by_anchor(struct flow_session *s, uint64_t fs,
+				    const struct pt_unwound_frame *frames, size_t n)
+{
+	struct pt_pytstate *ts;
+	size_t nts;
+	uint64_t tstate = 0, anchor = 0;
+	int at = -1;
+
+	if (pyv_frame_model(&s->py) == PYV_FRAMES_OBJECTS || session_tstates(s, &ts, &nts) < 0)
+		return -1;
+	for (size_t i = 0; i < nts; i++)
+		if (ts[i].pthread_id == fs)
+			tstate = ts[i].addr;
+	free(ts);
+	if (!tstate)
+		return -1;
+	struct pt_arena *arena = pt_arena_new();
+	struct pt_pyframe *py = malloc(256 * sizeof(*py));
+	size_t npy = 0;
+	const char *why = NULL;
+	if (arena && py && pt_python_walk(&s->py, &s->mem, tstate, arena, py, 256, &npy, &why) == 0)
+		for (size_t i = 0; i < npy; i++)
+			if (py[i].group_end) {
+				anchor = py[i].anchor;
+				break;
+			}
+	free(py);
+	pt_arena_free(arena);
+	if (!anchor)
+		return -1;
+	for (size_t k = 0; k + 1 < n; k++) {
+		if (!frames[k].sp)
+			continue;
+		size_t j = k + 1;
+		while (j < n && !frames[j].sp)
+			j++;
+		/* Frames with an unknown sp between k and j share the range:
+		 * which of them holds the anchor cannot be told. */
+		if (j == n || j != k + 1)
+			continue;
+		if (frames[k].sp <= anchor && anchor < frames[j].sp) {
+			at = (int)k;
+			break;
+		}
+	}
+	return at;
+}
+
+/*
  * Picks a thread for an injected call: stopped in a blocking system call,
  * with a native stack that unwinds to a known Python frame and holds no
  * lock-taking function (whose state the call could disturb). A thread
@@ -552,12 +610,13 @@ static int choose_call_thread(struct flow_session *s, struct pt_stopset *set,
 			const char *why = NULL;
 			if (pt_unwinder_unwind(uw, set->tids[i], &regs, frames, 512, &n, &why) < 0 || n == 0)
 				continue;
+			int eval_at = innermost_eval_by_anchor(s, regs.fs_base, frames, n);
 			for (size_t k = 0; k < n && safe; k++) {
 				struct pt_symbol sym = { 0 };
 				uint64_t pc = frames[k].is_activation ? frames[k].pc : frames[k].pc - 1;
 				/* Outside the innermost eval loop, the thread is
 				 * running Python code as usual. */
-				if (pyv_pc_is_eval(&s->py, pc)) {
+				if ((int)k == eval_at || pyv_pc_is_eval(&s->py, pc)) {
 					python = true;
 					break;
 				}
@@ -873,7 +932,14 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 		if (!have_python) {
 			struct pt_error e2 = { 0 };
 			pt_breakpoint_remove(&bp);
-			if (session_open_python(s, &e2) < 0 || s->py.n_eval == 0) {
+			rc = session_open_python(s, &e2);
+			if (rc < 0 && e2.status == PT_E_VERSION) {
+				/* a CPython flow cannot trace exactly: say so,
+				 * rather than let it run untraced */
+				*err = e2;
+				return launch_abort(s, -e2.status);
+			}
+			if (rc < 0 || s->py.n_eval == 0) {
 				/* not (yet) Python: maybe a wrapper that execs it */
 				ev = pt_launch_resume(&s->launch, false, 0);
 				continue;
@@ -922,7 +988,8 @@ static void ring_publish(struct pt_ring_header *h, uint64_t tail)
 	if (__atomic_load_n(&h->producer_waiting, __ATOMIC_ACQUIRE)) {
 		h->producer_waiting = 0;
 		__atomic_add_fetch(&h->wake, 1, __ATOMIC_SEQ_CST);
-		syscall(SYS_futex, &h->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+		/* every producer: free-threaded, several may wait */
+		syscall(SYS_futex, &h->wake, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 	}
 }
 

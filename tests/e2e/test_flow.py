@@ -62,13 +62,14 @@ def parse_events(result):
 _truths = {}
 
 
-def truth_events(python_id, tmp_path_factory):
+def truth_events(python_id, tmp_path_factory, script=CALLS, args=()):
     """The target's own sys.setprofile events, with generator resumes and
     yields told apart the way pytrace marks them."""
-    if python_id in _truths:
-        return _truths[python_id]
+    if (python_id, script) in _truths:
+        return _truths[(python_id, script)]
     path = tmp_path_factory.mktemp("truth") / "truth.jsonl"
-    subprocess.check_call([python(python_id), CALLS, "--truth", str(path)], timeout=60)
+    subprocess.check_call([python(python_id), script, "--truth", str(path)] + list(args),
+                          timeout=300)
     events = [json.loads(line) for line in path.read_text().splitlines()]
     # A generator frame's later calls are resumes; its returns before its
     # last call are yields (the profiler kept every frame alive, so ids
@@ -86,11 +87,11 @@ def truth_events(python_id, tmp_path_factory):
                 e["line"] = e["current_line"]
         elif e["event"] == "return" and seen[e["frame"]] < calls[e["frame"]]:
             e["event"] = "yield"
-    _truths[python_id] = events
+    _truths[(python_id, script)] = events
     return events
 
 
-def only_target(events, key):
+def only_target(events, key, script=CALLS):
     """Python events of frames in the target file, and the C events they
     make: thread start/join internals depend on timing."""
     out, stacks = [], {}
@@ -100,7 +101,7 @@ def only_target(events, key):
             if stack and stack[-1]:
                 out.append(e)
             continue
-        mine = e["file"] == CALLS
+        mine = e["file"] == script
         if e["event"] in ENTRY:
             stack.append(mine)
         elif stack:
@@ -110,13 +111,13 @@ def only_target(events, key):
     return out
 
 
-def windows(events, key):
+def windows(events, key, names=WINDOWS):
     """Per thread, the events inside each call of a window function."""
     out, state = {}, {}
     for e in events:
         st = state.setdefault(e[key], [None, 0])
         if st[0] is None:
-            if e["event"] == "call" and e["function"] in WINDOWS:
+            if e["event"] == "call" and e["function"] in names:
                 st[0], st[1] = e["function"], 1
                 out.setdefault(st[0], []).append(e)
             continue
@@ -837,3 +838,161 @@ def test_no_python_code_runs(python_id, pytrace):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+# ---------------------------------------------------------------------------
+# Builds flow cannot trace exactly: refused loudly, launched and attached
+
+
+def _patched_next_minor():
+    """Debian's newest minor relabelled as the next one (as
+    test_dump_builds.test_next_minor_refused does): (interp, proc, script,
+    cleanup), the process blocked in read(2)."""
+    import test_dump_builds as builds
+    interp = builds._newest_chroot_release()
+    minor = interp["hexversion"] >> 16 & 0xff
+    proc, _, script, cleanup = builds._patched_in_root(
+        interp, lambda data, exe: builds._set_version(data, exe, 0x030000f0 | (minor + 1) << 16,
+                                                       minor))
+    return interp, minor, proc, script, cleanup
+
+
+def test_unsupported_build_refused():
+    """A build no table describes: one line naming the version and exit 6,
+    attached (the target left running, untouched) and launched (the
+    program is not left running either)."""
+    interp, minor, proc, script, cleanup = _patched_next_minor()
+    try:
+        for options in ([], ["--c-calls"], ["--json"]):
+            result = run_pytrace(["flow"] + options + ["-p", str(proc.pid)])
+            expect_exit(result, harness.EXIT_UNSUPPORTED)
+            line = expect_error_line(result)
+            assert "3.%d" % (minor + 1) in line, result.describe()
+            assert result.stdout == "", result.describe()
+            assert proc.poll() is None
+            with open("/proc/%d/status" % proc.pid) as f:
+                assert "TracerPid:\t0\n" in f.read(), "the target is still traced"
+        exe = os.path.dirname(script) + "/" + os.path.basename(interp["executable"])
+        for options in ([], ["--c-calls"]):
+            result = run_pytrace(["flow"] + options + ["--", "chroot", interp["root"], exe, "-c",
+                                                       "import sys; sys.stdin.read()"])
+            expect_exit(result, harness.EXIT_UNSUPPORTED)
+            line = expect_error_line(result)
+            assert "3.%d" % (minor + 1) in line, result.describe()
+            assert result.stdout == "", result.describe()
+    finally:
+        cleanup()
+
+
+# ---------------------------------------------------------------------------
+# Several threads at full speed (free-threaded builds: at once)
+
+THREADS = str(TARGETS / "flow_threads.py")
+THREAD_WINDOWS = ("worker_0", "worker_1", "worker_2", "worker_3")
+
+
+def test_threads_match_setprofile(python_id, pytrace, tmp_path_factory):
+    """4 threads calling as fast as they can (all at once on a free-threaded
+    build: the agent then has 4 producers): every thread's events equal,
+    event by event, what its own profile function saw in a separate run;
+    nothing dropped, every record well-formed."""
+    if version(python_id) < (3, 6):
+        pytest.skip("threading.Barrier is 3.2+; the target is Python 3 only")
+    truth = truth_events(python_id, tmp_path_factory, THREADS)
+    out = tmp_path_factory.mktemp("threads") / "flow.jsonl"
+    result = run_pytrace(["flow", "--json", "--stats", "-o", str(out), "--", python(python_id),
+                          THREADS], timeout=600)
+    expect_exit(result, EXIT_OK)
+    m = re.search(r"(\d+) events, (\d+) lines, (\d+) dropped", result.stderr)
+    assert m and m.group(3) == "0", result.describe(500)
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    want = windows(only_target(truth, "thread", THREADS), "thread", THREAD_WINDOWS)
+    have = windows(only_target(got, "tid", THREADS), "tid", THREAD_WINDOWS)
+    tids = set()
+    for w in THREAD_WINDOWS:
+        a = [comparable(e) for e in want.get(w, [])]
+        b = [comparable(e) for e in have.get(w, [])]
+        assert len(a) > 10000, "%s: the ground truth has %d events" % (w, len(a))
+        if a != b:
+            i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            pytest.fail("%s: %d events expected, %d got; first difference at #%d:\n"
+                        "  expected %s\n  got      %s\n%s" % (
+                            w, len(a), len(b), i, a[max(0, i - 2):i + 3], b[max(0, i - 2):i + 3],
+                            result.describe(500)), pytrace=False)
+        tids.update(e["tid"] for e in have[w])
+    assert len(tids) == 4, "one thread per window: %s" % tids
+
+
+def test_threads_attach_detach(python_id, pytrace, tmp_path):
+    """Attach to 4 threads calling at full speed, detach while they go on
+    (free-threaded: the uninstall waits for the threads inside the agent):
+    nothing dropped, every event names a function of the target, each
+    thread's calls and returns nest, the ring is unmapped and the target
+    runs on and exits normally."""
+    if version(python_id) < (3, 6):
+        pytest.skip("threading.Barrier is 3.2+; the target is Python 3 only")
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    target = subprocess.Popen([python(python_id), THREADS, "--until", str(ready_w), str(go_r)],
+                              pass_fds=(ready_w, go_r))
+    os.close(ready_w)
+    os.close(go_r)
+    out = tmp_path / "flow.jsonl"
+    tracer = None
+    try:
+        assert _read_line(ready_r, 60) == b"ready\n"
+        tracer = subprocess.Popen([pytrace, "flow", "--json", "--stats", "-o", str(out),
+                                   "-p", str(target.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_stderr_line(tracer, r"^pytrace: tracing process %d" % target.pid, 60)
+        seen, at = set(), [0]
+        def four_threads_traced():
+            # the new part of the output: which threads wrote one_round
+            with open(str(out), "rb") as f:
+                f.seek(at[0])
+                chunk = f.read()
+            at[0] += chunk.rfind(b"\n") + 1
+            seen.update(re.findall(rb'"tid":(\d+),"depth":\d+,"function":"one_round"', chunk))
+            return len(seen) >= 4
+        poll_until(four_threads_traced, 60, "events of every thread")
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        result = harness.Result(tracer.args, tracer.returncode, "", err.decode(), 0)
+        expect_exit(result, EXIT_OK)
+        m = re.search(r"(\d+) events, (\d+) lines, (\d+) dropped", result.stderr)
+        assert m and m.group(3) == "0", result.describe(500)
+        poll_until(lambda: not _maps_mention(target.pid, "memfd:pytrace-flow"), 30,
+                   "the agent to unmap its ring")
+        assert target.poll() is None, "the target died"
+        with open("/proc/%d/status" % target.pid) as f:
+            assert "TracerPid:\t0\n" in f.read(), "the target is still traced"
+        os.write(go_w, b"x")
+        assert _read_line(ready_r, 60) == b"done\n"
+        assert target.wait(timeout=60) == 0, "the target failed after the detach"
+        events = [json.loads(line) for line in out.read_text().splitlines()]
+        tids = collections.Counter(e["tid"] for e in events if e["function"] == "one_round")
+        assert len(tids) == 4, "events of 4 threads: %s" % tids
+        for e in events:
+            assert not e["function"].startswith("<unknown"), e
+        # Per thread, from its first complete one_round call on: returns
+        # match calls (every record of that thread arrived, in order).
+        for tid in tids:
+            stack, started = [], False
+            for e in events:
+                if e["tid"] != tid:
+                    continue
+                if not started:
+                    started = e["event"] == "call" and e["function"] == "one_round"
+                    if not started:
+                        continue
+                if e["event"] in ENTRY:
+                    stack.append(e["function"])
+                elif stack:
+                    assert stack.pop() == e["function"], (tid, e)
+    finally:
+        for p in (tracer, target):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        os.close(ready_r)
+        os.close(go_w)
