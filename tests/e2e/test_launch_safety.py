@@ -271,7 +271,10 @@ def test_sigkill_during_startup_kills_program(python_id, pytrace, prog, command)
     """SIGKILL pytrace at KILLS points from 0 to past the install: every time the
     program (if it was started) ends by SIGKILL, and nothing is left running."""
     argv = [pytrace] + COMMANDS[command] + [python(python_id)]
-    _kill_many(argv, prog, KILLS, "%s %s" % (command, python_id))
+    # A chrooted interpreter starts through a wrapper whose mkdir and mount
+    # helpers exit by themselves: as a shim's subshells, they may exit.
+    _kill_many(argv, prog, KILLS, "%s %s" % (command, python_id),
+               relaxed=python_id in conftest.CHROOTED)
 
 
 SHIM_KILLS = 16
