@@ -15,7 +15,7 @@
 static const char usage[] =
 	"usage: pytrace COMMAND [OPTIONS]\n"
 	"\n"
-	"Observe running CPython programs (2.7, 3.6-3.13) from outside: no restart,\n"
+	"Observe running CPython programs (2.7, 3.6-3.15) from outside: no restart,\n"
 	"no special build, no module imported into the target.\n"
 	"\n"
 	"Commands (pytrace help COMMAND, or COMMAND --help, tells more):\n"

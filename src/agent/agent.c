@@ -6,7 +6,7 @@
  * Built freestanding (no libc, no relocations, no floating point) into a
  * flat blob that pytrace copies into the target; see docs/flow.md.
  * Every CPython function and struct offset it uses comes from pytrace
- * through `pt_agent_ctx`, so the same blob serves 2.7 and 3.6-3.13.
+ * through `pt_agent_ctx`, so the same blob serves 2.7 and 3.6-3.15.
  *
  * Rules for this file:
  *  - Only position-independent code: every global is reached
