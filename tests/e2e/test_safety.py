@@ -330,7 +330,7 @@ def test_sandboxed_target_without_memfd(python_id, pytrace, tmp_path):
         tracer.send_signal(signal.SIGINT)
         assert tracer.wait(timeout=60) == 0, err.read_text()
         lines = out.read_text().splitlines()
-        assert lines and all(re.match(r"^ *(->|<-) work \(.*safety\.py:\d+\)$", l)
+        assert lines and all(re.match(r"^(\[\d+\] )? *(->|<-) work \(.*safety\.py:\d+\)$", l)
                              for l in lines[:1000]), lines[:5]
         settle(target, "dump", set_up_done=True)
 
