@@ -318,7 +318,12 @@ def test_flow_signal_while_output_blocks(python_id, tmp_path, sig):
         tracer.send_signal(sig)
         err = _finish(tracer, err)
         assert tracer.returncode == 0, err
-        assert "pytrace: the output blocked when pytrace was asked to stop" in err, err
+        # Usually a write is blocked when the signal comes, and the rest of
+        # the trace is given up with a line saying so; if pytrace had just
+        # emptied its buffer, it detaches without one. Either way it ended
+        # (the old binary hung until SIGKILL) and detached.
+        assert ("pytrace: the output blocked when pytrace was asked to stop" in err
+                or "pytrace: detached from %d" % target.pid in err), err
         check_unharmed(target, flow=True)
     finally:
         if tracer and tracer.poll() is None:
