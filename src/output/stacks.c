@@ -297,6 +297,16 @@ void pt_out_stacks_agg_folded(FILE *f, const struct pt_agg_entry *const *v, size
 	}
 }
 
+/* One Python frame object; line is the text after the colon ("?": none). */
+static void json_python_frame(FILE *f, const char *func, const char *file, const char *line)
+{
+	fputs("{\"kind\":\"python\",\"function\":", f);
+	pt_out_json_string(f, func);
+	fputs(",\"file\":", f);
+	pt_out_json_string(f, file);
+	fprintf(f, ",\"line\":%d}", line[0] == '?' ? -1 : atoi(line));
+}
+
 /* A frame line of an aggregation key back as the object dump --json
  * prints: "func (file:line)" is a Python frame, "[ file:line (func) ]" a
  * Python frame under a native one, "mod`sym+0xoff" / "mod+0xoff" / "0xpc"
@@ -316,11 +326,7 @@ static void json_frame_of_line(FILE *f, const char *s)
 				char *cl = strrchr(func, ')');
 				if (cl)
 					*cl = 0;
-				fputs("{\"kind\":\"python\",\"function\":", f);
-				pt_out_json_string(f, func);
-				fputs(",\"file\":", f);
-				pt_out_json_string(f, file);
-				fprintf(f, ",\"line\":%d}", colon[1] == '?' ? -1 : atoi(colon + 1));
+				json_python_frame(f, func, file, colon + 1);
 			}
 			free(func);
 			free(file);
@@ -338,11 +344,7 @@ static void json_frame_of_line(FILE *f, const char *s)
 		char *func = strndup(s, (size_t)(open - 1 - s));
 		char *file = strndup(open + 1, (size_t)(colon - open - 1));
 		if (func && file) {
-			fputs("{\"kind\":\"python\",\"function\":", f);
-			pt_out_json_string(f, func);
-			fputs(",\"file\":", f);
-			pt_out_json_string(f, file);
-			fprintf(f, ",\"line\":%d}", colon[1] == '?' ? -1 : atoi(colon + 1));
+			json_python_frame(f, func, file, colon + 1);
 		}
 		free(func);
 		free(file);
