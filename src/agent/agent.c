@@ -1092,12 +1092,17 @@ HIDDEN int agent_install(void *unused)
 static void agent_uninstall(int inside)
 {
 	PyObject *et, *ev, *etb;
-	struct pt_ring_header *h = (struct pt_ring_header *)(uintptr_t)ctx.ring;
+	struct pt_ring_header *h;
 	uint32_t installed = PT_AGENT_INSTALLED;
 
 	if (!__atomic_compare_exchange_n(&ctx.state, &installed, PT_AGENT_DRAINING, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return;
+	/* Only now, not before the state changed: until then pytrace may
+	 * take the ring back (every thread stopped, this one maybe between
+	 * the two), clear ctx.ring and unmap it; from DRAINING on it leaves
+	 * the ring to us. */
+	h = (struct pt_ring_header *)(uintptr_t)__atomic_load_n(&ctx.ring, __ATOMIC_SEQ_CST);
 	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
 	if (ctx.flags & PT_AGENT_F_MONITORING) {
 		uninstall_monitoring();

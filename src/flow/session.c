@@ -1040,7 +1040,13 @@ static int detach_idle(struct flow_session *s)
 
 	if (pt_ptrace_stop_all(s->pid, &set, &e2) < 0)
 		return 1;  /* gone */
-	if (ring_state(s) != PT_AGENT_INSTALLED) {
+	/* The agent's own state, not the ring's mirror of it: a thread that
+	 * has begun to uninstall (DRAINING, which the ring does not show)
+	 * still uses the ring, and writes DETACHED into it at the end. */
+	uint32_t st = 0;
+	if (ring_state(s) != PT_AGENT_INSTALLED ||
+	    flow_agent_read_u32(&s->agent, &s->mem, CTX_FIELD(state), &st) < 0 ||
+	    st != PT_AGENT_INSTALLED) {
 		pt_ptrace_resume_all(&set);
 		return 1;
 	}

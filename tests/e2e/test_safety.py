@@ -345,9 +345,6 @@ def test_sandboxed_target_without_memfd(python_id, pytrace, tmp_path):
         target.close()
 
 
-@pytest.mark.skip(reason="known regression (issue 8 stays open): with the multi-producer agent "
-                  "(ABI 4), a target whose ring header lies stalls its own producers; "
-                  "passes with the ABI 3 agent")
 def test_ring_that_lies(python_id, pytrace, tmp_path):
     """The target sets the ring's head far past what it holds: pytrace
     says so in one line and detaches (exit 1), instead of draining
