@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import re
+import subprocess
 import xml.dom.minidom
 
 import pytest
@@ -250,3 +251,16 @@ def test_svg_renders_frames(run, python_id, tmp_path):
     # frames) gives at least 4 * 7 such rows.
     warm_rows = [y for y, row in enumerate(rows) if sum(1 for r, g, b in row if r > 190 and b < 80) > 25]
     assert len(warm_rows) >= 4 * 7, "only %d rows show Python frames" % len(warm_rows)
+
+
+def test_speedscope_evented_schema(tmp_path):
+    """The evented form (flow's timeline, written by the unit test's
+    synthetic events) validates against speedscope's schema too."""
+    binary = harness.REPO / "build" / "tests" / "test_formats"
+    if not binary.exists():
+        pytest.skip("%s not built (make unit builds it)" % binary)
+    path = str(tmp_path / "evented.json")
+    out = subprocess.run([str(binary), path], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout
+    errors = consumers.speedscope_validate(path)
+    assert errors is None, errors
