@@ -130,7 +130,8 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* Rehashes slots (id + 1 each) at twice the size; hashes from hash_of. */
+/* Rehashes slots (id + 1 each) at twice the size; the hashes are
+ * hashes[i], or stacks[i].hash when hashes is NULL. */
 static int slots_grow(uint32_t **slots, size_t *cap, size_t n, const uint64_t *hashes,
 		      const struct istack *stacks)
 {
@@ -174,14 +175,21 @@ int pt_intern_frame(struct pt_intern *in, const struct pt_frame *fr, pt_frame_id
 			return 0;
 		}
 	}
-	if (in->nframes >= UINT32_MAX - 1 ||
-	    grow((void **)&in->frames, &in->frames_cap, in->nframes + 1, sizeof(*in->frames)) < 0)
+	if (in->nframes >= UINT32_MAX - 1)
 		return -ENOMEM;
-	size_t hcap = in->frames_cap == 0 ? 0 : in->frames_cap;
-	uint64_t *fh = realloc(in->frame_hash, hcap * sizeof(*fh));
-	if (!fh)
-		return -ENOMEM;
-	in->frame_hash = fh;
+	if (in->nframes == in->frames_cap) {
+		/* frames and frame_hash grow together, to the same capacity. */
+		size_t cap = in->frames_cap ? in->frames_cap * 2 : 64;
+		uint64_t *fh = realloc(in->frame_hash, cap * sizeof(*fh));
+		if (!fh)
+			return -ENOMEM;
+		in->frame_hash = fh;
+		struct pt_frame *fv = realloc(in->frames, cap * sizeof(*fv));
+		if (!fv)
+			return -ENOMEM;
+		in->frames = fv;
+		in->frames_cap = cap;
+	}
 	bool failed = false;
 	struct pt_frame copy = *fr;
 	copy.function = dup_or_null(fr->function, &failed);
