@@ -3,8 +3,8 @@
  * network access): the aggregated stacks merged into a tree, root at the
  * bottom, each frame as wide as its count; click to zoom, Ctrl-F or
  * "Search" to highlight a regular expression, hover for the count and
- * percentage. The frames are laid out here, so the picture shows even
- * where scripts do not run. */
+ * percentage; a link's #zoom=PREFIX&search=REGEX does the same. The frames
+ * are laid out here, so the picture shows even where scripts do not run. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +210,17 @@ static const char svg_script[] =
 	"  else if (e.key === 'Escape') { zoom(null); search(null); }\n"
 	"});\n"
 	"zoom(null);\n"
+	"/* A link can say where to look: #zoom=PREFIX&search=REGEX (the first\n"
+	"   frame whose name starts with PREFIX). */\n"
+	"location.hash.slice(1).split('&').forEach(function (kv) {\n"
+	"  var i = kv.indexOf('='), k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));\n"
+	"  if (k === 'zoom') {\n"
+	"    var g = frames.filter(function (g) { return g.getAttribute('data-n').indexOf(v) === 0; })[0];\n"
+	"    if (g) zoom(g);\n"
+	"  } else if (k === 'search' && v) {\n"
+	"    try { search(new RegExp(v)); } catch (e) { matched.textContent = 'bad expression: ' + e.message; }\n"
+	"  }\n"
+	"});\n"
 	"]]></script>\n";
 
 static void svg_fmt_ns(char *buf, size_t size, uint64_t ns)

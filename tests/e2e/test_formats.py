@@ -267,3 +267,24 @@ def test_speedscope_evented_schema(tmp_path):
     assert out.returncode == 0, out.stdout
     errors = consumers.speedscope_validate(path)
     assert errors is None, errors
+
+
+def test_svg_zoom_and_search(run, python_id, tmp_path):
+    """The script's zoom and search, driven by the link (#zoom=path_b&
+    search=^w_leaf) in headless Chromium: path_b fills the width, path_a
+    (beside it) is hidden, and the search covers exactly the 8 writes."""
+    consumers_only(python_id)
+    png = str(tmp_path / "zoom.png")
+    dom = consumers.svg_render(run.svg, png, 1200, 300, scale=0.5,
+                               fragment="#zoom=path_b&search=%5Ew_leaf")
+    groups = re.findall(r'<g class="f"[^>]* data-n="([^"]*)"[^>]*?(?: style="([^"]*)")?>'
+                        r'<title>[^<]*</title><rect x="([0-9.]+)" y="\d+" width="([0-9.]+)"'
+                        r'[^>]* fill="([^"]*)"', dom)
+    assert groups, dom[:3000]
+    state = dict((n.split(" (")[0], (style, float(x), float(w), fill)) for n, style, x, w, fill in groups)
+    style, x, w, _ = state["path_b"]
+    assert "none" not in style and abs(x - 10) < 0.01 and abs(w - 1179.5) < 0.01, state["path_b"]
+    assert "display: none" in state["path_a"][0], state["path_a"]
+    assert state["w_leaf"][3] == "rgb(230,0,230)", state["w_leaf"]
+    total = run.summary["totals"]["events"]
+    assert "Matched: %.2f%%" % (100.0 * 8 / total) in dom, re.findall(r"Matched[^<]*", dom)
