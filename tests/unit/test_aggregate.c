@@ -62,6 +62,15 @@ static void test_frames(void)
 	const pt_frame_id *ids = pt_intern_stack_get(in, x, &n, NULL);
 	check(x != y && x == z && w != x && n == 2 && ids[0] == a && ids[1] == b,
 	      "stacks: order and flags matter, equal stacks share an id");
+	pt_stack_id r, r2;
+	pt_frame_id c = py(in, "h", "c.py", 1), s3[] = { c, b, a }, s3r[] = { a, b, c };
+	pt_intern_stack_root_first(in, s2, 2, 0, &r);
+	pt_intern_stack_root_first(in, s3r, 3, 0, &r2);
+	pt_stack_id fwd3;
+	pt_intern_stack(in, s3, 3, 0, &fwd3);
+	ids = pt_intern_stack_get(in, r2, &n, NULL);
+	check(r == x && r2 == fwd3 && n == 3 && ids[0] == c && ids[2] == a,
+	      "stacks: root-first ids intern as the reversed vector");
 	pt_intern_free(in);
 }
 
