@@ -259,11 +259,13 @@ def test_svg_renders_frames(run, python_id, tmp_path):
 def test_speedscope_evented_schema(tmp_path):
     """The evented form (flow's timeline, written by the unit test's
     synthetic events) validates against speedscope's schema too."""
-    binary = harness.REPO / "build" / "tests" / "test_formats"
-    if not binary.exists():
+    # Beside the pytrace under test (build/ or build-asan/).
+    binary = os.path.join(os.path.dirname(os.path.abspath(harness.pytrace_path())), "tests",
+                          "test_formats")
+    if not os.path.exists(binary):
         pytest.skip("%s not built (make unit builds it)" % binary)
     path = str(tmp_path / "evented.json")
-    out = subprocess.run([str(binary), path], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([binary, path], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout
     errors = consumers.speedscope_validate(path)
     assert errors is None, errors
