@@ -105,8 +105,9 @@ static const char stacks_usage[] =
 	"on (\"pytrace: detached from PID; target running\").\n"
 	"\n"
 	"Exit status: with a command, the command's own (128+N if signal N killed it);\n"
-	"126/127 if it cannot be executed / is not found; 1 if the output cannot be\n"
-	"written (a full disk; not a closed pipe), in either mode; 2 usage (one\n"
+	"126/127 if it cannot be executed / is not found; 1 if the output or a --svg,\n"
+	"--speedscope or --pprof file cannot be written (a full disk; not a closed\n"
+	"pipe), in either mode; 2 usage (one\n"
 	"\"pytrace:\" line); otherwise as for every command (see pytrace --help).\n";
 
 /* A call still under way this long is shown as <unfinished ...> (with -T
@@ -172,6 +173,7 @@ struct stacks_state {
 	struct pt_intern *intern; /* --count: frames and stacks */
 	struct pt_agg *agg;
 	FILE *files[3];           /* opts.files, opened at the start */
+	bool file_failed;         /* one of them could not be written (said) */
 	bool launch;
 	bool write_failed;
 	int output_error;        /* errno of a failed write other than EPIPE, EINTR */
@@ -808,10 +810,13 @@ static void print_aggregate(struct stacks_state *st)
 			pt_sink_aggregate(fs, &a);
 			rc = pt_sink_close(fs);
 		}
-		if (fflush(st->files[i]) != 0 || ferror(st->files[i]))
+		errno = 0;
+		if (rc == 0 && (fflush(st->files[i]) != 0 || ferror(st->files[i])))
 			rc = -(errno ? errno : EIO);
-		if (rc < 0)
+		if (rc < 0) {
 			cli_error("cannot write %s: %s", st->o->files[i], strerror(-rc));
+			st->file_failed = true;
+		}
 	}
 	free(v);
 	free(all);
@@ -954,8 +959,10 @@ int cmd_stacks(int argc, char **argv)
 	pt_sink_close(st.main);
 	st.main = NULL;
 	for (size_t i = 0; i < 3; i++) {
-		if (st.files[i] && fclose(st.files[i]) != 0)
+		if (st.files[i] && fclose(st.files[i]) != 0 && !st.file_failed) {
 			cli_error("cannot write %s: %s", o.files[i], strerror(errno));
+			st.file_failed = true;
+		}
 		st.files[i] = NULL;
 	}
 	if (st.aggregate_failed)
@@ -1005,6 +1012,8 @@ int cmd_stacks(int argc, char **argv)
 		 * exit as every command does for this. */
 		cli_write_error(o.output, st.output_error);
 		rc = CLI_EXIT_OUTPUT;
+	} else if (st.file_failed) {
+		rc = CLI_EXIT_OUTPUT;  /* said when it failed */
 	} else if (st.write_failed && st.file.error == EINTR) {
 		cli_error("interrupted while the output was blocked: the last events were not written");
 	}

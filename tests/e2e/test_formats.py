@@ -26,6 +26,7 @@ SLEEPS = "write,select,pselect6"
 # The consumers are checked on this one only (any would do: they read the
 # file, which every interpreter's run above checked for its counts).
 CONSUMER_IDS = (conftest.SYSTEM_ID,)
+EXIT_OUTPUT = 1  # a file cannot be written (docs/stacks.md)
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +291,18 @@ def test_svg_zoom_and_search(run, python_id, tmp_path):
     assert state["w_leaf"][3] == "rgb(230,0,230)", state["w_leaf"]
     total = run.summary["totals"]["events"]
     assert "Matched: %.2f%%" % (100.0 * 8 / total) in dom, re.findall(r"Matched[^<]*", dom)
+
+
+@pytest.mark.parametrize("fmt", ["svg", "speedscope", "pprof"])
+def test_file_that_cannot_be_written(fmt):
+    """A full disk for --svg/--speedscope/--pprof: one line naming the file
+    and ENOSPC, exit 1 (as for -o), the command run to its end."""
+    if conftest.SYSTEM_ID not in conftest.INSTALLED:
+        pytest.skip(conftest.skip_reason(conftest.SYSTEM_ID))
+    python = conftest.INSTALLED[conftest.SYSTEM_ID][0]
+    result = run_pytrace(["stacks", "-e", "write", "--" + fmt, "/dev/full", "-o", "/dev/null",
+                          "--", python, "-c", "print('done')"])
+    expect_exit(result, EXIT_OUTPUT)
+    assert result.stdout == "done\n", result.describe()
+    lines = [l for l in result.stderr.splitlines() if l.startswith("pytrace:")]
+    assert lines == ["pytrace: cannot write /dev/full: No space left on device"], result.describe()
