@@ -1219,7 +1219,8 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	s.out = pt_out_flow_new(opt->out_fd, opt->json, opt->timestamps, opt->durations, opt->flat);
 	if (s.out)
 		pt_out_flow_set_stop(s.out, stop);
-	s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), s.out) : NULL;
+	struct flow_sink sink = { pt_out_flow_sink, s.out, true };
+	s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), &sink) : NULL;
 	if (!s.ev) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		*s.stop = 1;
