@@ -48,7 +48,7 @@ struct pt_flow_event {
 	pid_t tid;
 	bool show_tid;           /* the thread column is wanted */
 	unsigned depth;          /* call depth among the events shown */
-	const struct pt_flow_fn *fn;
+	struct pt_flow_fn *fn;      /* consumers may fill its caches */
 	int line;                /* for everything but calls; <0: unknown */
 	uint64_t ts;             /* ns since the first event (0 if untimed) */
 	int64_t duration;        /* ns since the matching entry, on exits; or -1 */

@@ -180,7 +180,7 @@ uint64_t flow_events_lines(const struct flow_events *ev)
 
 /* NAME matches a function called qualname or whose last dotted part is
  * NAME ("Repo.clone" is matched by "clone" and by "Repo.clone"). */
-static bool name_matches(const char *qualname, const char *want)
+bool flow_name_matches(const char *qualname, const char *want)
 {
 	const char *dot = strrchr(qualname, '.');
 
@@ -195,13 +195,13 @@ static void code_judge(struct flow_events *ev, struct flow_code *c)
 	for (size_t i = 0; !file_ok && i < o->n_files; i++)
 		file_ok = strstr(c->fn.file, o->files[i]) != NULL;
 	for (size_t i = 0; i < o->n_funcs; i++)
-		if (name_matches(c->fn.name, o->funcs[i])) {
+		if (flow_name_matches(c->fn.name, o->funcs[i])) {
 			func_ok = true;
 			if (o->funcs_seen)
 				o->funcs_seen[i] = true;
 		}
 	c->pass = file_ok && func_ok;
-	c->within = o->within_func && name_matches(c->fn.name, o->within_func) &&
+	c->within = o->within_func && flow_name_matches(c->fn.name, o->within_func) &&
 		    (!o->within_file || (c->fn.file && strstr(c->fn.file, o->within_file)));
 	if (c->within && o->within_seen)
 		*o->within_seen = true;

@@ -44,6 +44,10 @@ int flow_events_def(struct flow_events *ev, const struct pt_ring_record *rec,
 /* One event record. */
 int flow_events_event(struct flow_events *ev, const struct pt_ring_record *rec);
 
+/* The --function rule: NAME matches a function called qualname, or whose
+ * last dotted part is NAME ("Repo.clone" is matched by "clone"). */
+bool flow_name_matches(const char *qualname, const char *want);
+
 uint64_t flow_events_count(const struct flow_events *ev);
 uint64_t flow_events_lines(const struct flow_events *ev);
 
