@@ -123,10 +123,13 @@ static int dump_one(int pid, bool native, bool json, bool stats)
 	struct pt_out_file out;
 	int orc = pt_out_file_open(&out, STDOUT_FILENO, false, NULL, NULL);
 	if (orc == 0) {
-		if (json)
-			pt_out_dump_json(out.f, py, snap, native);
-		else
-			pt_out_dump_text(out.f, py, snap, native);
+		struct pt_sink *sink;
+		if (pt_sink_open(&sink, pt_format_find(json ? "json" : "text"), out.f, NULL) == 0) {
+			pt_sink_event(sink, &(struct pt_fmt_event){
+				.kind = PT_FMT_EV_SNAPSHOT,
+				.dump = { .py = py, .snap = snap, .native = native } });
+			pt_sink_close(sink);
+		}
 		orc = pt_out_file_close(&out);
 	}
 	if (stats)

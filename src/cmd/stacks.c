@@ -18,7 +18,9 @@
 #include "cmd/cmd.h"
 #include "output/output.h"
 #include "pytrace/pytrace.h"
+#include "output/format.h"
 #include "stack/aggregate.h"
+#include "stack/intern.h"
 #include "syscalls/syscalls.h"
 #include "target/tracer.h"
 
@@ -105,9 +107,12 @@ enum { STACKS_GRACE_MS = 2000 };
 
 struct stacks_opts {
 	struct pt_syscall_set select;
-	bool native, count, folded, json, no_seccomp, timing, follow;
+	bool native, count, folded, json, no_seccomp, timing, follow, latency;
 	size_t top;
 	const char *output;
+	/* --svg, --speedscope, --pprof: files written at the end, in the
+	 * order of stacks_file_formats. */
+	const char *files[3];
 	pid_t pid;
 	struct cli_pids pids;
 	const char *command;
@@ -147,8 +152,10 @@ struct stacks_state {
 	struct pt_tracer *tr;
 	struct pt_out_file file;  /* where events go; out is file.f */
 	FILE *out;
+	struct pt_sink *main;     /* text, json or folded, on out */
+	struct pt_intern *intern; /* --count: frames and stacks */
 	struct pt_agg *agg;
-	struct pt_out_buf keybuf;
+	FILE *files[3];           /* opts.files, opened at the start */
 	bool launch;
 	bool write_failed;
 	int output_error;        /* errno of a failed write other than EPIPE, EINTR */
@@ -324,10 +331,7 @@ static int64_t ns_between(const struct timespec *a, const struct timespec *b)
 
 static void stacks_print(struct stacks_state *st, const struct pt_syscall_event *ev)
 {
-	if (st->o->json)
-		pt_out_stacks_event_json(st->out, ev);
-	else
-		pt_out_stacks_event_text(st->out, ev);
+	pt_sink_event(st->main, &(struct pt_fmt_event){ .kind = PT_FMT_EV_SYSCALL, .syscall = ev });
 	if (st->flush_each)
 		fflush(st->out);
 	if (st->file.error || ferror(st->out))
@@ -355,10 +359,12 @@ static void stacks_emit(struct stacks_state *st, struct sthread *th, pid_t pid, 
 
 	st->events++;
 	if (st->o->count) {
-		const char *key;
-		size_t len;
-		if (pt_out_stack_key(&st->keybuf, &ev, &key, &len) < 0 ||
-		    pt_agg_add(st->agg, th->sc.name, key, len, 1) < 0)
+		/* The one place a stack becomes an identity: merged, cut to
+		 * --depth, the call's name as its leaf. */
+		pt_stack_id sid;
+		if (pt_intern_thread(st->intern, ev.thread, ev.native, pt_out_style.depth, th->sc.name,
+				     ev.no_stack, &sid) < 0 ||
+		    pt_agg_add(st->agg, sid, 1, ev.duration_ns) < 0)
 			st->aggregate_failed = true;
 		long nr = th->sc.nr;
 		if (nr >= 0 && nr < PT_SYSCALL_SET_BITS) {
@@ -615,7 +621,8 @@ static int resolve_command(const char *name, char *out, size_t cap)
 
 static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 {
-	enum { OPT_NATIVE = 256, OPT_COUNT, OPT_TOP, OPT_FOLDED, OPT_JSON, OPT_NO_SECCOMP, OPT_DEPTH };
+	enum { OPT_NATIVE = 256, OPT_COUNT, OPT_TOP, OPT_FOLDED, OPT_JSON, OPT_NO_SECCOMP, OPT_DEPTH,
+	       OPT_LATENCY, OPT_SVG, OPT_SPEEDSCOPE, OPT_PPROF };
 	static const struct option opts[] = {
 		{ "trace", required_argument, NULL, 'e' },
 		{ "native", no_argument, NULL, OPT_NATIVE },
@@ -624,6 +631,10 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 		{ "folded", no_argument, NULL, OPT_FOLDED },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "depth", required_argument, NULL, OPT_DEPTH },
+		{ "latency", no_argument, NULL, OPT_LATENCY },
+		{ "svg", required_argument, NULL, OPT_SVG },
+		{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
+		{ "pprof", required_argument, NULL, OPT_PPROF },
 		{ "output", required_argument, NULL, 'o' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "command", required_argument, NULL, 'c' },
@@ -670,6 +681,10 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 			break;
 		case OPT_FOLDED: o->folded = true; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_LATENCY: o->latency = true; break;
+		case OPT_SVG: o->files[0] = optarg; break;
+		case OPT_SPEEDSCOPE: o->files[1] = optarg; break;
+		case OPT_PPROF: o->files[2] = optarg; break;
 		case OPT_NO_SECCOMP: o->no_seccomp = true; break;
 		case 'T': o->timing = true; break;
 		case 'f': o->follow = true; break;
@@ -704,7 +719,8 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 		cli_error("--folded and --json exclude each other");
 		return 2;
 	}
-	if (o->folded)
+	/* Every aggregated output counts. */
+	if (o->folded || o->latency || o->files[0] || o->files[1] || o->files[2])
 		o->count = true;
 	if (have_top && !o->count) {
 		cli_error("--top needs --count or --folded");
@@ -723,17 +739,19 @@ static int row_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+static const char *const stacks_file_formats[3] = { "svg", "speedscope", "pprof" };
+
 static void print_aggregate(struct stacks_state *st)
 {
-	const struct pt_agg_entry **v;
-	size_t n, distinct = pt_agg_size(st->agg);
+	const struct pt_agg_entry **v = NULL, **all = NULL;
+	size_t n, nall, distinct = pt_agg_size(st->agg);
 	/* DTrace prints aggregations least frequent first (the largest ends
 	 * near the prompt); asked for the top N, the first is the largest. */
 	bool most_first = st->o->top > 0;
-	int rc = most_first ? pt_agg_sorted_most_first(st->agg, st->o->top, &v, &n)
-			    : pt_agg_sorted(st->agg, 0, &v, &n);
 
-	if (rc < 0) {
+	if (pt_agg_sorted(st->agg, PT_AGG_BY_COUNT, st->o->top, most_first, &v, &n) < 0 ||
+	    pt_agg_sorted(st->agg, PT_AGG_BY_COUNT, 0, false, &all, &nall) < 0) {
+		free(v);
 		cli_error("out of memory");
 		return;
 	}
@@ -744,23 +762,43 @@ static void print_aggregate(struct stacks_state *st)
 		if (st->rows[nr].calls)
 			rows[nrows++] = st->rows[nr];
 	qsort(rows, nrows, sizeof(rows[0]), row_cmp);
+	struct pt_fmt_aggregate a = {
+		.in = st->intern, .v = v, .n = n, .distinct = distinct, .most_first = most_first,
+		.has_time = st->o->timing || st->o->latency, .latency = st->o->latency,
+		.rows = st->o->folded ? NULL : rows, .nrows = nrows, .events = st->events,
+	};
+	pt_sink_aggregate(st->main, &a);
 	if (st->o->folded) {
-		pt_out_stacks_agg_folded(st->out, v, n);
 		uint64_t errors = 0;
 		for (size_t i = 0; i < nrows; i++)
 			errors += rows[i].errors;
 		cli_error("%llu events, %zu distinct stacks, %llu errors%s", (unsigned long long)st->events,
 			  distinct, (unsigned long long)errors,
 			  most_first ? "; most frequent first" : "");
-	} else if (st->o->json) {
-		pt_out_stacks_agg_json(st->out, v, n);
-		pt_out_stacks_summary_json(st->out, rows, nrows, st->events, distinct);
-	} else {
-		pt_out_stacks_agg_header(st->out, n, distinct, most_first);
-		pt_out_stacks_agg_text(st->out, v, n);
-		pt_out_stacks_summary_text(st->out, rows, nrows, st->events, distinct);
+	}
+	/* The files hold every stack (--top cuts only what is printed). */
+	a.v = all;
+	a.n = nall;
+	a.rows = NULL;
+	a.most_first = false;
+	for (size_t i = 0; i < 3; i++) {
+		if (!st->files[i])
+			continue;
+		struct pt_sink *fs;
+		struct pt_sink_opts so = { .title = "pytrace stacks", .count_unit = "syscalls",
+					   .time_unit_name = "time" };
+		int rc = pt_sink_open(&fs, pt_format_find(stacks_file_formats[i]), st->files[i], &so);
+		if (rc == 0) {
+			pt_sink_aggregate(fs, &a);
+			rc = pt_sink_close(fs);
+		}
+		if (fflush(st->files[i]) != 0 || ferror(st->files[i]))
+			rc = -(errno ? errno : EIO);
+		if (rc < 0)
+			cli_error("cannot write %s: %s", st->o->files[i], strerror(-rc));
 	}
 	free(v);
+	free(all);
 }
 
 static int stacks_start(struct stacks_state *st, struct pt_tracer_opts *topts, char ***split)
@@ -847,10 +885,25 @@ int cmd_stacks(int argc, char **argv)
 		setvbuf(st.out, NULL, _IOFBF, 1 << 16);
 	else
 		st.flush_each = true;
-	if (o.count && !(st.agg = pt_agg_new())) {
+	struct pt_sink_opts mso = { .title = "pytrace stacks", .count_unit = "syscalls" };
+	if (pt_sink_open(&st.main, pt_format_find(o.folded ? "folded" : o.json ? "json" : "text"),
+			 st.out, &mso) < 0 ||
+	    (o.count && (!(st.intern = pt_intern_new()) ||
+			 !(st.agg = pt_agg_new(st.intern, o.latency ? PT_AGG_HIST : 0))))) {
 		cli_error("out of memory");
 		rc = 1;
 		goto out;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (!o.files[i])
+			continue;
+		int fd = cli_open_output(o.files[i]);
+		if (fd < 0 || !(st.files[i] = fdopen(fd, "w"))) {
+			if (fd >= 0)
+				close(fd);
+			rc = 2;
+			goto out;
+		}
 	}
 	stacks_install_signals();
 	topts.select = o.select;
@@ -882,6 +935,13 @@ int cmd_stacks(int argc, char **argv)
 
 	if (st.agg)
 		print_aggregate(&st);
+	pt_sink_close(st.main);
+	st.main = NULL;
+	for (size_t i = 0; i < 3; i++) {
+		if (st.files[i] && fclose(st.files[i]) != 0)
+			cli_error("cannot write %s: %s", o.files[i], strerror(errno));
+		st.files[i] = NULL;
+	}
 	if (st.aggregate_failed)
 		cli_error("out of memory: some events were not counted");
 	if (pt_out_file_close(&st.file) < 0) {
@@ -934,8 +994,12 @@ int cmd_stacks(int argc, char **argv)
 	}
 out:
 	pt_tracer_free(st.tr);
+	pt_sink_close(st.main);
+	for (size_t i = 0; i < 3; i++)
+		if (st.files[i])
+			fclose(st.files[i]);
 	pt_agg_free(st.agg);
-	pt_out_buf_free(&st.keybuf);
+	pt_intern_free(st.intern);
 	cli_split_free(split);
 	pt_out_file_close(&st.file);
 	return rc;

@@ -4,11 +4,13 @@
 #ifndef PYTRACE_OUTPUT_OUTPUT_H
 #define PYTRACE_OUTPUT_OUTPUT_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "pytrace/pytrace.h"
+#include "output/format.h"
 #include "stack/aggregate.h"
 #include "stack/event.h"
 
@@ -70,32 +72,25 @@ void pt_out_syscall_text(FILE *f, const struct pt_syscall *sc);
 void pt_out_syscall_call_text(FILE *f, const struct pt_syscall *sc);
 void pt_out_stacks_event_text(FILE *f, const struct pt_syscall_event *ev);
 void pt_out_stacks_event_json(FILE *f, const struct pt_syscall_event *ev);
-/* An event's stack as pt_out_text_stack prints it without indentation, in
- * a buffer reused from call to call: the aggregation key. */
-struct pt_out_buf {
-	FILE *f;
-	char *data;
-	size_t size;
-};
-int pt_out_stack_key(struct pt_out_buf *b, const struct pt_syscall_event *ev, const char **key,
-		     size_t *len);
-void pt_out_buf_free(struct pt_out_buf *b);
-/* Aggregated stacks, in the order given: text (syscall, stack, count),
- * folded lines ("frame;frame;syscall count"), JSON objects. */
-void pt_out_stacks_agg_text(FILE *f, const struct pt_agg_entry *const *v, size_t n);
-void pt_out_stacks_agg_folded(FILE *f, const struct pt_agg_entry *const *v, size_t n);
-void pt_out_stacks_agg_json(FILE *f, const struct pt_agg_entry *const *v, size_t n);
 /* The first line of --count text: how many stacks, in which order. */
 void pt_out_stacks_agg_header(FILE *f, size_t shown, size_t distinct, bool most_first);
 /* --count's end: a totals line (events, distinct stacks, errors) and the
  * per-system-call table strace -c prints (time is from entry to return as
  * the tracer saw it), as text or as one JSON object. */
-struct pt_out_syscall_row {
-	const char *name;
-	uint64_t calls, errors, ns;
-};
 void pt_out_stacks_summary_text(FILE *f, const struct pt_out_syscall_row *rows, size_t n,
 				uint64_t events, size_t distinct);
+/* Aggregated stacks (format modules share these): a stack's frames as
+ * text lines indented by two (without the leaf label; recursion
+ * collapsed), root-first folded frames (no count), one frame as dump
+ * --json's object (labels and notes as strings). */
+void pt_out_text_agg_frames(FILE *f, const struct pt_intern *in, pt_stack_id stack);
+void pt_out_folded_stack(FILE *f, const struct pt_intern *in, pt_stack_id stack);
+void pt_out_json_frame(FILE *f, const struct pt_frame *fr);
+/* A histogram as DTrace's quantize (value, '@' bars, count) and a line
+ * "count N  p50 ..  p90 ..  p99 ..  max ..  (unit)"; as JSON, a
+ * ,"histogram":{...} member. */
+void pt_out_quantize_text(FILE *f, const struct pt_hist *h, const char *unit);
+void pt_out_quantize_json(FILE *f, const struct pt_hist *h);
 void pt_out_stacks_summary_json(FILE *f, const struct pt_out_syscall_row *rows, size_t n,
 				uint64_t events, size_t distinct);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Counting identical stacks: an open-addressing hash table of entries,
- * each owning a copy of its key. */
+/* Aggregating on interned stacks: stack ids are dense, so an entry is
+ * found by indexing an array with the id; entries live in a second array
+ * in the order they were first seen. */
 #include "stack/aggregate.h"
 
 #include <errno.h>
@@ -8,88 +9,104 @@
 #include <string.h>
 
 struct pt_agg {
-	struct pt_agg_entry **slots;  /* power of two, at most half full */
-	size_t cap, n;
-	uint64_t total;
+	const struct pt_intern *in;
+	unsigned flags;
+	uint32_t *index;              /* stack id -> entry + 1 (0: none) */
+	size_t index_cap;
+	struct pt_agg_entry **entries;
+	size_t n, cap;
+	uint64_t total, total_ns;
 };
 
-/* FNV-1a over the syscall name, a separator, and the stack. */
-static uint64_t agg_hash(const char *syscall, const char *stack, size_t len)
+struct pt_agg *pt_agg_new(const struct pt_intern *in, unsigned flags)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (const unsigned char *p = (const unsigned char *)syscall; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
-	h = (h ^ 0xff) * 0x100000001b3ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)stack[i]) * 0x100000001b3ull;
-	return h;
+	struct pt_agg *agg = calloc(1, sizeof(*agg));
+	if (agg) {
+		agg->in = in;
+		agg->flags = flags;
+	}
+	return agg;
 }
 
-struct pt_agg *pt_agg_new(void)
+void pt_agg_reset(struct pt_agg *agg)
 {
-	return calloc(1, sizeof(struct pt_agg));
+	for (size_t i = 0; i < agg->n; i++) {
+		agg->index[agg->entries[i]->stack] = 0;
+		free(agg->entries[i]->hist);
+		free(agg->entries[i]);
+	}
+	agg->n = 0;
+	agg->total = agg->total_ns = 0;
 }
 
 void pt_agg_free(struct pt_agg *agg)
 {
 	if (!agg)
 		return;
-	for (size_t i = 0; i < agg->cap; i++)
-		free(agg->slots[i]);
-	free(agg->slots);
+	pt_agg_reset(agg);
+	free(agg->index);
+	free(agg->entries);
 	free(agg);
 }
 
-static int agg_grow(struct pt_agg *agg)
+const struct pt_intern *pt_agg_intern(const struct pt_agg *agg)
 {
-	size_t cap = agg->cap ? agg->cap * 2 : 256;
-	struct pt_agg_entry **slots = calloc(cap, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < agg->cap; i++) {
-		struct pt_agg_entry *e = agg->slots[i];
-		if (!e)
-			continue;
-		size_t j = e->hash & (cap - 1);
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = e;
-	}
-	free(agg->slots);
-	agg->slots = slots;
-	agg->cap = cap;
-	return 0;
+	return agg->in;
 }
 
-int pt_agg_add(struct pt_agg *agg, const char *syscall, const char *stack, size_t len,
-	       uint64_t n)
+static struct pt_agg_entry *agg_entry(struct pt_agg *agg, pt_stack_id stack)
 {
-	if ((agg->n + 1) * 2 > agg->cap && agg_grow(agg) < 0)
-		return -ENOMEM;
-	uint64_t h = agg_hash(syscall, stack, len);
-	size_t j = h & (agg->cap - 1);
-	for (struct pt_agg_entry *e; (e = agg->slots[j]); j = (j + 1) & (agg->cap - 1)) {
-		if (e->hash == h && e->stack_len == len && !strcmp(e->syscall, syscall) &&
-		    !memcmp(e->stack, stack, len)) {
-			e->count += n;
-			agg->total += n;
-			return 0;
-		}
+	if (stack >= agg->index_cap) {
+		size_t cap = agg->index_cap ? agg->index_cap : 256;
+		while (cap <= stack)
+			cap *= 2;
+		uint32_t *ix = realloc(agg->index, cap * sizeof(*ix));
+		if (!ix)
+			return NULL;
+		memset(ix + agg->index_cap, 0, (cap - agg->index_cap) * sizeof(*ix));
+		agg->index = ix;
+		agg->index_cap = cap;
 	}
-	size_t slen = strlen(syscall);
-	struct pt_agg_entry *e = malloc(sizeof(*e) + slen + 1 + len + 1);
+	if (agg->index[stack])
+		return agg->entries[agg->index[stack] - 1];
+	if (agg->n == agg->cap) {
+		size_t cap = agg->cap ? agg->cap * 2 : 64;
+		struct pt_agg_entry **v = realloc(agg->entries, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		agg->entries = v;
+		agg->cap = cap;
+	}
+	struct pt_agg_entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->stack = stack;
+	if (agg->flags & PT_AGG_HIST) {
+		if (!(e->hist = malloc(sizeof(*e->hist)))) {
+			free(e);
+			return NULL;
+		}
+		pt_hist_init(e->hist);
+	}
+	agg->entries[agg->n++] = e;
+	agg->index[stack] = (uint32_t)agg->n;
+	return e;
+}
+
+int pt_agg_add(struct pt_agg *agg, pt_stack_id stack, uint64_t n, int64_t ns)
+{
+	struct pt_agg_entry *e = agg_entry(agg, stack);
 	if (!e)
 		return -ENOMEM;
-	char *s = (char *)(e + 1);
-	memcpy(s, syscall, slen + 1);
-	memcpy(s + slen + 1, stack, len);
-	s[slen + 1 + len] = 0;
-	*e = (struct pt_agg_entry){ .syscall = s, .stack = s + slen + 1, .stack_len = len,
-				    .count = n, .hash = h };
-	agg->slots[j] = e;
-	agg->n++;
+	e->count += n;
 	agg->total += n;
+	if (ns >= 0) {
+		e->ns += (uint64_t)ns;
+		e->timed += n;
+		agg->total_ns += (uint64_t)ns;
+		if (e->hist && n == 1)
+			pt_hist_add(e->hist, (uint64_t)ns);
+	}
 	return 0;
 }
 
@@ -103,117 +120,59 @@ uint64_t pt_agg_total(const struct pt_agg *agg)
 	return agg->total;
 }
 
-static int agg_cmp(const void *a, const void *b)
+uint64_t pt_agg_total_ns(const struct pt_agg *agg)
 {
-	const struct pt_agg_entry *x = *(const struct pt_agg_entry *const *)a;
-	const struct pt_agg_entry *y = *(const struct pt_agg_entry *const *)b;
-	int c;
-
-	if (x->count != y->count)
-		return x->count < y->count ? -1 : 1;
-	if ((c = strcmp(x->syscall, y->syscall)))
-		return c;
-	size_t n = x->stack_len < y->stack_len ? x->stack_len : y->stack_len;
-	if ((c = memcmp(x->stack, y->stack, n)))
-		return c;
-	return x->stack_len < y->stack_len ? -1 : x->stack_len > y->stack_len;
+	return agg->total_ns;
 }
 
-int pt_agg_sorted(const struct pt_agg *agg, size_t top, const struct pt_agg_entry ***out,
-		  size_t *n)
+/* qsort has no context argument: the sort runs on pairs. */
+struct agg_sortable {
+	const struct pt_agg_entry *e;
+	const struct pt_intern *in;
+	enum pt_agg_order by;
+};
+
+static int agg_cmp(const void *a, const void *b)
 {
-	const struct pt_agg_entry **v = malloc((agg->n ? agg->n : 1) * sizeof(*v));
-	size_t k = 0;
+	const struct agg_sortable *x = a, *y = b;
+	uint64_t kx = x->by == PT_AGG_BY_TIME ? x->e->ns : x->e->count;
+	uint64_t ky = y->by == PT_AGG_BY_TIME ? y->e->ns : y->e->count;
+
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	if (x->e->count != y->e->count)
+		return x->e->count < y->e->count ? -1 : 1;
+	return pt_intern_stack_cmp(x->in, x->e->stack, y->e->stack);
+}
+
+int pt_agg_sorted(const struct pt_agg *agg, enum pt_agg_order by, size_t top, bool most_first,
+		  const struct pt_agg_entry ***out, size_t *n)
+{
+	size_t k = agg->n;
+	struct agg_sortable *s = malloc((k ? k : 1) * sizeof(*s));
+	const struct pt_agg_entry **v = malloc((k ? k : 1) * sizeof(*v));
 
 	*out = NULL;
 	*n = 0;
-	if (!v)
+	if (!s || !v) {
+		free(s);
+		free(v);
 		return -ENOMEM;
-	for (size_t i = 0; i < agg->cap; i++)
-		if (agg->slots[i])
-			v[k++] = agg->slots[i];
-	qsort(v, k, sizeof(*v), agg_cmp);
-	if (top && top < k) {
-		memmove(v, v + (k - top), top * sizeof(*v));
-		k = top;
+	}
+	for (size_t i = 0; i < k; i++)
+		s[i] = (struct agg_sortable){ agg->entries[i], agg->in, by };
+	qsort(s, k, sizeof(*s), agg_cmp);
+	size_t first = top && top < k ? k - top : 0;
+	for (size_t i = first; i < k; i++)
+		v[i - first] = s[i].e;
+	k -= first;
+	free(s);
+	for (size_t i = 0; most_first && i < k / 2; i++) {
+		const struct pt_agg_entry *e = v[i];
+		v[i] = v[k - 1 - i];
+		v[k - 1 - i] = e;
 	}
 	*out = v;
 	*n = k;
 	return 0;
-}
-
-int pt_agg_sorted_most_first(const struct pt_agg *agg, size_t top,
-			     const struct pt_agg_entry ***out, size_t *n)
-{
-	int rc = pt_agg_sorted(agg, top, out, n);
-
-	for (size_t i = 0; rc == 0 && i < *n / 2; i++) {
-		const struct pt_agg_entry *e = (*out)[i];
-		(*out)[i] = (*out)[*n - 1 - i];
-		(*out)[*n - 1 - i] = e;
-	}
-	return rc;
-}
-
-bool pt_agg_next_line(const char **cursor, const char *end, const char **line, size_t *len,
-		      bool *is_note)
-{
-	const char *p = *cursor;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *stop = nl ? nl : end;
-		const char *s = p;
-		while (s < stop && *s == ' ')
-			s++;
-		p = nl ? nl + 1 : end;
-		if (s == stop)
-			continue;  /* blank */
-		*cursor = p;
-		*line = s;
-		*len = (size_t)(stop - s);
-		*is_note = *s == '(';
-		return true;
-	}
-	*cursor = end;
-	return false;
-}
-
-char *pt_agg_folded(const struct pt_agg_entry *e)
-{
-	const char *end = e->stack + e->stack_len, *cur = e->stack, *line;
-	size_t len, nlines = 0, total = strlen(e->syscall) + 1;
-	bool note;
-
-	while (pt_agg_next_line(&cur, end, &line, &len, &note))
-		if (!note) {
-			nlines++;
-			total += len + 1;
-		}
-	const char **lines = malloc((nlines ? nlines : 1) * sizeof(*lines));
-	size_t *lens = malloc((nlines ? nlines : 1) * sizeof(*lens));
-	char *out = malloc(total);
-	if (!lines || !lens || !out) {
-		free(lines);
-		free(lens);
-		free(out);
-		return NULL;
-	}
-	size_t k = 0, o = 0;
-	cur = e->stack;
-	while (pt_agg_next_line(&cur, end, &line, &len, &note))
-		if (!note) {
-			lines[k] = line;
-			lens[k++] = len;
-		}
-	/* Root first: the text is innermost first. */
-	while (k-- > 0) {
-		for (size_t i = 0; i < lens[k]; i++)
-			out[o++] = lines[k][i] == ';' ? ',' : lines[k][i];
-		out[o++] = ';';
-	}
-	strcpy(out + o, e->syscall);
-	free(lines);
-	free(lens);
-	return out;
 }

@@ -1,170 +1,155 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the stack aggregation behind `pytrace stacks --count`:
- * counting, ordering, --top, the folded form, and the line walker. */
-#include <stdarg.h>
+/* Unit tests for frame interning and the aggregation behind `pytrace
+ * stacks --count`: identities, the one merge, counting, ordering, --top,
+ * and the text and folded formats (golden files in tests/unit/golden/). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "output/output.h"
 #include "stack/aggregate.h"
+#include "stack/intern.h"
 
 #include "check.h"
 
-static int add(struct pt_agg *agg, const char *sys, const char *stack, uint64_t n)
+static pt_frame_id py(struct pt_intern *in, const char *fn, const char *file, int line)
 {
-	return pt_agg_add(agg, sys, stack, strlen(stack), n);
+	pt_frame_id id = (pt_frame_id)-1;
+	char f[64], p[64];
+	/* Copies on the stack: the table must keep its own. */
+	snprintf(f, sizeof(f), "%s", fn);
+	snprintf(p, sizeof(p), "%s", file);
+	pt_intern_frame(in, &(struct pt_frame){ .kind = PT_FRAME_PYTHON, .function = f, .file = p,
+						.line = line }, &id);
+	memset(f, 'x', sizeof(f) - 1);
+	return id;
 }
 
-#define STACK_A "c (w.py:3)\nb (w.py:7)\na (w.py:11)\n"
-#define STACK_B "d (w.py:20)\na (w.py:11)\n"
-#define STACK_MERGED "libc.so.6`write+0x14\npython3.11`_PyEval_EvalFrameDefault+0x8f0\n" \
-		     "  [ w.py:3 (c) ]\n  [ w.py:7 (b) ]\n"
-
-static void test_counting(void)
+static void test_frames(void)
 {
-	struct pt_agg *agg = pt_agg_new();
-	bool ok = agg != NULL;
+	struct pt_intern *in = pt_intern_new();
+	pt_frame_id a = py(in, "f", "a.py", 3), b = py(in, "f", "a.py", 4), a2 = py(in, "f", "a.py", 3);
+	pt_frame_id n1, n2, n3;
 
-	for (int i = 0; ok && i < 1000; i++)
-		ok = add(agg, "write", STACK_A, 1) == 0;
-	for (int i = 0; ok && i < 10; i++)
-		ok = add(agg, "write", STACK_B, 1) == 0;
-	ok = ok && add(agg, "rmdir", STACK_A, 5) == 0;
-	check(ok, "counting: adds succeed");
-	check(pt_agg_size(agg) == 3, "counting: same stack, other syscall is another entry (%zu entries)",
-	      pt_agg_size(agg));
-	check(pt_agg_total(agg) == 1015, "counting: total is every event (%llu)",
-	      (unsigned long long)pt_agg_total(agg));
-
-	const struct pt_agg_entry **v;
-	size_t n;
-	check(pt_agg_sorted(agg, 0, &v, &n) == 0 && n == 3, "sorted: all entries");
-	check(v[0]->count == 5 && !strcmp(v[0]->syscall, "rmdir"), "sorted: least frequent first");
-	check(v[1]->count == 10 && !strcmp(v[1]->stack, STACK_B), "sorted: middle");
-	check(v[2]->count == 1000 && !strcmp(v[2]->stack, STACK_A) &&
-	      v[2]->stack_len == strlen(STACK_A), "sorted: most frequent last, key kept exactly");
-	free(v);
-
-	check(pt_agg_sorted(agg, 2, &v, &n) == 0 && n == 2 && v[0]->count == 10 &&
-	      v[1]->count == 1000, "top 2: the two most frequent, least frequent first");
-	free(v);
-	check(pt_agg_sorted(agg, 10, &v, &n) == 0 && n == 3, "top larger than size: all");
-	free(v);
-	pt_agg_free(agg);
-}
-
-static void test_prefix_keys(void)
-{
-	/* One stack a prefix of another must not be taken for it. */
-	struct pt_agg *agg = pt_agg_new();
-	add(agg, "write", "a (x.py:1)\n", 1);
-	add(agg, "write", "a (x.py:1)\nb (x.py:2)\n", 1);
-	add(agg, "write", "", 1);
-	add(agg, "write", "", 1);
-	check(pt_agg_size(agg) == 3 && pt_agg_total(agg) == 4, "prefix and empty stacks are distinct keys");
-	pt_agg_free(agg);
-}
-
-static void test_ties_reproducible(void)
-{
-	struct pt_agg *agg = pt_agg_new();
-	add(agg, "write", "z (x.py:1)\n", 2);
-	add(agg, "write", "a (x.py:1)\n", 2);
-	add(agg, "close", "m (x.py:1)\n", 2);
-	const struct pt_agg_entry **v;
-	size_t n;
-	pt_agg_sorted(agg, 0, &v, &n);
-	check(n == 3 && !strcmp(v[0]->syscall, "close") && !strcmp(v[1]->stack, "a (x.py:1)\n") &&
-	      !strcmp(v[2]->stack, "z (x.py:1)\n"), "ties ordered by syscall, then stack text");
-	free(v);
-	pt_agg_free(agg);
-}
-
-static void test_growth(void)
-{
-	struct pt_agg *agg = pt_agg_new();
-	char buf[64];
+	check(a == 0 && b == 1 && a2 == a, "frames: equal frames share an id, ids are dense");
+	pt_intern_frame(in, &(struct pt_frame){ .kind = PT_FRAME_NATIVE, .module = "libc.so.6",
+						.symbol = "write", .offset = 0x14 }, &n1);
+	pt_intern_frame(in, &(struct pt_frame){ .kind = PT_FRAME_NATIVE, .module = "libc.so.6",
+						.symbol = "write", .offset = 0x18 }, &n2);
+	pt_intern_frame(in, &(struct pt_frame){ .kind = PT_FRAME_NATIVE, .module = "libc.so.6",
+						.symbol = "write", .offset = 0x14 }, &n3);
+	check(n1 != n2 && n1 == n3 && pt_intern_nframes(in) == 4,
+	      "frames: native frames keyed by module, symbol, offset");
+	const struct pt_frame *fr = pt_intern_frame_get(in, a);
+	check(fr && !strcmp(fr->function, "f") && !strcmp(fr->file, "a.py") && fr->line == 3,
+	      "frames: strings copied into the table");
+	/* Many distinct frames: the table grows and keeps every id. */
 	bool ok = true;
+	for (int i = 0; i < 5000 && ok; i++)
+		ok = py(in, "g", "b.py", i) == (pt_frame_id)(4 + i);
+	for (int i = 0; i < 5000 && ok; i++)
+		ok = py(in, "g", "b.py", i) == (pt_frame_id)(4 + i);
+	check(ok && pt_intern_nframes(in) == 5004, "frames: 5000 more, found again after growth");
 
-	for (int round = 0; round < 3; round++)
-		for (int i = 0; i < 5000; i++) {
-			snprintf(buf, sizeof(buf), "f%d (x.py:%d)\n", i, i);
-			ok = ok && add(agg, "write", buf, 1) == 0;
-		}
-	check(ok && pt_agg_size(agg) == 5000 && pt_agg_total(agg) == 15000,
-	      "5000 distinct stacks, each counted 3 times across table growth");
-	const struct pt_agg_entry **v;
+	pt_frame_id s1[] = { a, b }, s2[] = { b, a };
+	pt_stack_id x, y, z, w;
+	pt_intern_stack(in, s1, 2, 0, &x);
+	pt_intern_stack(in, s2, 2, 0, &y);
+	pt_intern_stack(in, s1, 2, 0, &z);
+	pt_intern_stack(in, s1, 2, PT_STACK_MERGED, &w);
 	size_t n;
-	pt_agg_sorted(agg, 0, &v, &n);
-	bool all3 = n == 5000;
-	for (size_t i = 0; all3 && i < n; i++)
-		all3 = v[i]->count == 3;
-	check(all3, "every grown entry keeps its count");
+	const pt_frame_id *ids = pt_intern_stack_get(in, x, &n, NULL);
+	check(x != y && x == z && w != x && n == 2 && ids[0] == a && ids[1] == b,
+	      "stacks: order and flags matter, equal stacks share an id");
+	pt_intern_free(in);
+}
+
+/* A thread as pt_thread_stack() gives it. */
+static struct pt_pyframe pyf[] = {
+	{ .function = "leaf", .file = "w.py", .line = 3 },
+	{ .function = "rec", .file = "w.py", .line = 7 },
+	{ .function = "rec", .file = "w.py", .line = 7 },
+	{ .function = "rec", .file = "w.py", .line = 7 },
+	{ .function = "<module>", .file = "w;x.py", .line = 11 },
+};
+
+static void test_thread(void)
+{
+	struct pt_intern *in = pt_intern_new();
+	struct pt_thread t = { .tid = 1, .has_python = true, .n_py = 5, .py = pyf };
+	pt_stack_id s, s2, cut, none, empty;
+
+	pt_intern_thread(in, &t, false, 0, "write", NULL, &s);
+	pt_intern_thread(in, &t, false, 0, "write", NULL, &s2);
+	pt_intern_thread(in, &t, false, 2, "write", NULL, &cut);
+	pt_intern_thread(in, NULL, false, 0, "write", "exited", &none);
+	struct pt_thread e = { .tid = 2 };
+	pt_intern_thread(in, &e, false, 0, "read", NULL, &empty);
+	size_t n;
+	const pt_frame_id *ids = pt_intern_stack_get(in, s, &n, NULL);
+	check(s == s2 && n == 6 && pt_intern_frame_get(in, ids[0])->kind == PT_FRAME_LABEL &&
+	      !strcmp(pt_intern_frame_get(in, ids[5])->function, "<module>") && ids[2] == ids[3],
+	      "thread: leaf label, then frames innermost first, recursion shares ids");
+	ids = pt_intern_stack_get(in, cut, &n, NULL);
+	check(n == 4 && !strcmp(pt_intern_frame_get(in, ids[3])->function,
+				"... (3 more frames: --depth 2)"), "thread: --depth cut with a note");
+	ids = pt_intern_stack_get(in, none, &n, NULL);
+	check(n == 2 && !strcmp(pt_intern_frame_get(in, ids[1])->function, "(no stack: exited)"),
+	      "thread: no stack is a note");
+
+	struct pt_agg *agg = pt_agg_new(in, 0);
+	for (int i = 0; i < 1000; i++)
+		pt_agg_add(agg, s, 1, 1000);
+	pt_agg_add(agg, none, 2, -1);
+	pt_agg_add(agg, empty, 2, 5);
+	pt_agg_add(agg, cut, 7, -1);
+	check(pt_agg_size(agg) == 4 && pt_agg_total(agg) == 1011 && pt_agg_total_ns(agg) == 1000005,
+	      "aggregate: counts and durations add up");
+	const struct pt_agg_entry **v;
+	pt_agg_sorted(agg, PT_AGG_BY_COUNT, 0, false, &v, &n);
+	check(n == 4 && v[0]->stack == empty && v[1]->stack == none && v[2]->stack == cut &&
+	      v[3]->stack == s, "aggregate: least first, ties by content (read < write)");
 	free(v);
-	pt_agg_free(agg);
-}
+	pt_agg_sorted(agg, PT_AGG_BY_COUNT, 2, true, &v, &n);
+	check(n == 2 && v[0]->stack == s && v[1]->stack == cut, "aggregate: --top 2, most first");
+	free(v);
 
-static void test_lines(void)
-{
-	const char *text = "c (w.py:3)\n  [ w.py:7 (b) ]\n\n(Python stack incomplete: x)\n<unreadable 0x10>";
-	const char *cur = text, *end = text + strlen(text), *line;
-	size_t len;
-	bool note;
-	char got[5][64];
-	bool notes[5];
-	int k = 0;
-
-	while (k < 5 && pt_agg_next_line(&cur, end, &line, &len, &note)) {
-		snprintf(got[k], sizeof(got[k]), "%.*s", (int)len, line);
-		notes[k++] = note;
+	/* Text and folded against golden files. */
+	pt_agg_sorted(agg, PT_AGG_BY_COUNT, 0, false, &v, &n);
+	struct pt_fmt_aggregate a = { .in = in, .v = v, .n = n, .distinct = n };
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "folded" : "text";
+		char *buf = NULL, path[128], want[8192];
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+		struct pt_sink *sink;
+		pt_sink_open(&sink, pt_format_find(name), m, NULL);
+		pt_sink_aggregate(sink, &a);
+		pt_sink_close(sink);
+		fclose(m);
+		snprintf(path, sizeof(path), "tests/unit/golden/agg-%s.txt", name);
+		FILE *g = fopen(path, "r");
+		size_t glen = g ? fread(want, 1, sizeof(want) - 1, g) : 0;
+		want[glen] = 0;
+		if (g)
+			fclose(g);
+		check(g && len == glen && !memcmp(buf, want, len), "%s format matches %s", name, path);
+		if (!g || len != glen || memcmp(buf, want, len))
+			printf("# got:\n%s", buf);
+		free(buf);
 	}
-	check(k == 4, "lines: blank line skipped, last line without newline kept (%d)", k);
-	check(!strcmp(got[0], "c (w.py:3)") && !notes[0], "lines: frame");
-	check(!strcmp(got[1], "[ w.py:7 (b) ]") && !notes[1], "lines: indentation trimmed");
-	check(!strcmp(got[2], "(Python stack incomplete: x)") && notes[2], "lines: note recognised");
-	check(!strcmp(got[3], "<unreadable 0x10>") && !notes[3], "lines: unreadable frame is a frame");
-}
-
-static void test_folded(void)
-{
-	struct pt_agg_entry e = { .syscall = "write", .stack = STACK_A, .stack_len = strlen(STACK_A),
-				  .count = 7 };
-	char *f = pt_agg_folded(&e);
-	check(f && !strcmp(f, "a (w.py:11);b (w.py:7);c (w.py:3);write"),
-	      "folded: root first, syscall as leaf: %s", f ? f : "(null)");
-	free(f);
-
-	e.stack = STACK_MERGED;
-	e.stack_len = strlen(STACK_MERGED);
-	f = pt_agg_folded(&e);
-	check(f && !strcmp(f, "[ w.py:7 (b) ];[ w.py:3 (c) ];python3.11`_PyEval_EvalFrameDefault+0x8f0;"
-			      "libc.so.6`write+0x14;write"),
-	      "folded: merged stack keeps native and Python frames: %s", f ? f : "(null)");
-	free(f);
-
-	const char *odd = "(no Python frames)\nweird;name (x;y.py:1)\n";
-	e.stack = odd;
-	e.stack_len = strlen(odd);
-	f = pt_agg_folded(&e);
-	check(f && !strcmp(f, "weird,name (x,y.py:1);write"),
-	      "folded: notes dropped, ';' inside a frame replaced: %s", f ? f : "(null)");
-	free(f);
-
-	e.stack = "(no Python frames)\n";
-	e.stack_len = strlen(e.stack);
-	f = pt_agg_folded(&e);
-	check(f && !strcmp(f, "write"), "folded: no frames leaves the syscall alone");
-	free(f);
+	free(v);
+	pt_agg_reset(agg);
+	check(pt_agg_size(agg) == 0 && pt_agg_total(agg) == 0 && pt_agg_add(agg, s, 1, -1) == 0 &&
+	      pt_agg_size(agg) == 1, "aggregate: reset forgets, counts again");
+	pt_agg_free(agg);
+	pt_intern_free(in);
 }
 
 int main(void)
 {
-	test_counting();
-	test_prefix_keys();
-	test_ties_reproducible();
-	test_growth();
-	test_lines();
-	test_folded();
-	return n_failed ? 1 : 0;
+	test_frames();
+	test_thread();
+	return n_failed != 0;
 }
