@@ -5,6 +5,7 @@
 #include "flow/aggregate.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ struct agg_map {
 
 struct flow_agg {
 	struct flow_agg_config cfg;
+	struct pt_intern *in;
 	struct flow_agg_func *funcs;
 	size_t n_funcs, cap_funcs;
 	struct agg_map func_map;     /* identity hash -> func (chained by probing) */
@@ -134,16 +136,14 @@ struct flow_agg *flow_agg_new(const struct flow_agg_config *cfg)
 {
 	struct flow_agg *a = calloc(1, sizeof(*a));
 
-	if (a)
-		a->cfg = *cfg;
+	if (!a)
+		return NULL;
+	a->cfg = *cfg;
+	if (!(a->in = pt_intern_new())) {
+		free(a);
+		return NULL;
+	}
 	return a;
-}
-
-static void hist_free(struct flow_agg_hist *h)
-{
-	if (h)
-		free(h->sub);
-	free(h);
 }
 
 void flow_agg_free(struct flow_agg *a)
@@ -153,7 +153,7 @@ void flow_agg_free(struct flow_agg *a)
 	for (size_t i = 0; i < a->n_funcs; i++) {
 		free(a->funcs[i].name);
 		free(a->funcs[i].file);
-		hist_free(a->funcs[i].hist);
+		free(a->funcs[i].hist);
 	}
 	for (size_t i = 0; i < a->n_threads; i++) {
 		free(a->threads[i]->stack);
@@ -166,6 +166,7 @@ void flow_agg_free(struct flow_agg *a)
 	free(a->func_map.slot);
 	free(a->node_map.slot);
 	free(a->thread_map.slot);
+	pt_intern_free(a->in);
 	free(a);
 }
 
@@ -204,6 +205,19 @@ static bool wants_hist(const struct flow_agg *a, const char *name)
 	return false;
 }
 
+static int intern_func(struct flow_agg *a, struct flow_agg_func *f)
+{
+	struct pt_frame fr = { .kind = PT_FRAME_PYTHON, .function = f->name, .file = f->file,
+			       .line = f->firstlineno };
+	char label[4200];
+
+	if (!f->file) {
+		snprintf(label, sizeof(label), "%s (C)", f->name);
+		fr = (struct pt_frame){ .kind = PT_FRAME_LABEL, .function = label, .line = -1 };
+	}
+	return pt_intern_frame(a->in, &fr, &f->frame);
+}
+
 /* The function's index (interned by name, file and first line: two code
  * objects of one function, or the same one described twice, are one). */
 static int func_id(struct flow_agg *a, struct pt_flow_fn *fn, uint32_t *out)
@@ -225,6 +239,10 @@ static int func_id(struct flow_agg *a, struct pt_flow_fn *fn, uint32_t *out)
 		f->file = fn->file ? strdup(fn->file) : NULL;
 		f->firstlineno = fn->firstlineno;
 		f->want_hist = wants_hist(a, fn->name);
+		if (f->name && (!fn->file || f->file) && intern_func(a, f) < 0) {
+			free(f->name);
+			f->name = NULL;
+		}
 		if (!f->name || (fn->file && !f->file)) {
 			free(f->name);
 			free(f->file);
@@ -241,86 +259,6 @@ static int func_id(struct flow_agg *a, struct pt_flow_fn *fn, uint32_t *out)
 	fn->agg_id = v;
 	*out = v - 1;
 	return 0;
-}
-
-/* --- histograms ----------------------------------------------------------- */
-
-unsigned flow_agg_bucket(uint64_t ns)
-{
-	return ns ? 64u - (unsigned)__builtin_clzll(ns) : 0;
-}
-
-uint64_t flow_agg_bucket_low(unsigned b)
-{
-	return b ? 1ull << (b - 1) : 0;
-}
-
-static unsigned sub_of(uint64_t ns, unsigned b)
-{
-	if (b < 4)               /* [1,2), [2,4), [4,8): too narrow to split */
-		return 0;
-	return (unsigned)((ns - flow_agg_bucket_low(b)) >> (b - 1 - 3)) & (FLOW_AGG_SUB - 1);
-}
-
-static int hist_add(struct flow_agg_func *f, uint64_t ns)
-{
-	struct flow_agg_hist *h = f->hist;
-
-	if (!h) {
-		if (!(h = f->hist = calloc(1, sizeof(*h))))
-			return -ENOMEM;
-		if (!(h->sub = calloc(FLOW_AGG_BUCKETS * FLOW_AGG_SUB, sizeof(*h->sub)))) {
-			free(h);
-			f->hist = NULL;
-			return -ENOMEM;
-		}
-	}
-	unsigned b = flow_agg_bucket(ns);
-	h->count[b]++;
-	h->sub[b * FLOW_AGG_SUB + sub_of(ns, b)]++;
-	h->n++;
-	if (ns > h->max)
-		h->max = ns;
-	return 0;
-}
-
-uint64_t flow_agg_hist_quantile(const struct flow_agg_hist *h, double q)
-{
-	if (!h || !h->n)
-		return 0;
-	if (q >= 1.0)
-		return h->max;
-	/* the value below which a fraction q of the calls lie: the rank'th
-	 * smallest, 1-based, rank = ceil(q * n) */
-	uint64_t rank = (uint64_t)(q * (double)h->n);
-	if ((double)rank < q * (double)h->n)
-		rank++;
-	if (rank < 1)
-		rank = 1;
-	uint64_t seen = 0;
-	for (unsigned b = 0; b < FLOW_AGG_BUCKETS; b++) {
-		if (seen + h->count[b] < rank) {
-			seen += h->count[b];
-			continue;
-		}
-		if (b < 4) {
-			uint64_t v = flow_agg_bucket_low(b);
-			return v < h->max ? v : h->max;
-		}
-		uint64_t width = flow_agg_bucket_low(b) / FLOW_AGG_SUB;
-		for (unsigned s = 0; s < FLOW_AGG_SUB; s++) {
-			uint32_t c = h->sub[b * FLOW_AGG_SUB + s];
-			if (seen + c < rank) {
-				seen += c;
-				continue;
-			}
-			/* linear within the sub-bucket */
-			uint64_t lo = flow_agg_bucket_low(b) + s * width;
-			uint64_t v = lo + (uint64_t)((double)width * (double)(rank - seen) / (double)c);
-			return v < h->max ? v : h->max;
-		}
-	}
-	return h->max;
 }
 
 /* --- threads and stacks --------------------------------------------------- */
@@ -448,8 +386,14 @@ static int call_end(struct flow_agg *a, struct agg_thread *t, uint64_t ts, bool 
 	fn->own_ns += d > f.child ? d - f.child : 0;
 	if (f.func < t->n_active && !t->active[f.func])
 		fn->total_ns += d;
-	if (fn->want_hist && hist_add(fn, d) < 0 && rc == 0)
-		rc = -ENOMEM;
+	if (fn->want_hist) {
+		if (!fn->hist && (fn->hist = malloc(sizeof(*fn->hist))))
+			pt_hist_init(fn->hist);
+		if (fn->hist)
+			pt_hist_add(fn->hist, d);
+		else if (rc == 0)
+			rc = -ENOMEM;
+	}
 	return rc;
 }
 
@@ -514,16 +458,17 @@ void flow_agg_reset(struct flow_agg *a)
 	for (size_t i = 0; i < a->n_funcs; i++) {
 		struct flow_agg_func *f = &a->funcs[i];
 		f->calls = f->total_ns = f->own_ns = f->sum_ns = 0;
-		if (f->hist) {
-			uint32_t *sub = f->hist->sub;
-			memset(sub, 0, FLOW_AGG_BUCKETS * FLOW_AGG_SUB * sizeof(*sub));
-			memset(f->hist, 0, sizeof(*f->hist));
-			f->hist->sub = sub;
-		}
+		if (f->hist)
+			pt_hist_init(f->hist);
 	}
 	for (size_t i = 0; i < a->n_nodes; i++)
 		a->nodes[i].own_ns = 0;
 	a->first_ts = a->last_ts;
+}
+
+struct pt_intern *flow_agg_intern(const struct flow_agg *a)
+{
+	return a->in;
 }
 
 size_t flow_agg_n_funcs(const struct flow_agg *a)

@@ -13,17 +13,8 @@
 #include <sys/types.h>
 
 #include "flow/event.h"
-
-/* Histograms: power-of-two buckets (bucket 0: 0 ns, bucket k >= 1:
- * [2^(k-1), 2^k) ns), each split in FLOW_AGG_SUB linear parts for the
- * percentiles. */
-enum { FLOW_AGG_BUCKETS = 65, FLOW_AGG_SUB = 8 };
-
-struct flow_agg_hist {
-	uint64_t count[FLOW_AGG_BUCKETS];
-	uint32_t *sub;               /* FLOW_AGG_BUCKETS * FLOW_AGG_SUB, or NULL */
-	uint64_t n, max;
-};
+#include "stack/histogram.h"
+#include "stack/intern.h"
 
 /* One function: its identity and what was measured since the start (or
  * the last flow_agg_reset). Times in ns. */
@@ -37,8 +28,9 @@ struct flow_agg_func {
 	                                (a recursion is counted once) */
 	uint64_t own_ns;             /* less the time in shown callees */
 	uint64_t sum_ns;             /* call to return, every call (mean) */
-	struct flow_agg_hist *hist;  /* --latency: its histogram, or NULL */
+	struct pt_hist *hist;        /* --latency: its durations, or NULL */
 	bool want_hist;
+	pt_frame_id frame;           /* in flow_agg_intern() */
 };
 
 /* A call, once it has ended (or been closed at the end of the trace):
@@ -100,10 +92,9 @@ int flow_agg_stacks(const struct flow_agg *a,
 /* Sum of every stack's own time. */
 uint64_t flow_agg_profile_total(const struct flow_agg *a);
 
-/* Histogram queries: the value at quantile q (0..1), interpolated within
- * its sub-bucket (exact for max); buckets as above. */
-uint64_t flow_agg_hist_quantile(const struct flow_agg_hist *h, double q);
-unsigned flow_agg_bucket(uint64_t ns);
-uint64_t flow_agg_bucket_low(unsigned bucket);
+/* The frames of the functions (Python: name, file, first line; C
+ * functions: a label "name (C)"), and the thread labels of per_thread
+ * stacks: what the formats name frames from. */
+struct pt_intern *flow_agg_intern(const struct flow_agg *a);
 
 #endif
