@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: MIT
+"""`pytrace flow --count/--latency/--profile/--trace-events` under every
+installed CPython, on a target whose answer is known or measured by itself
+(tests/targets/flow_agg.py): exact call counts, a known call tree, sleeper
+durations in the right power-of-two buckets (the target times each call with
+its own clock), the profile's stacks adding up to main()'s wall time within
+1 %, a Trace Event file whose slices nest and match the counts; calls still
+running at the end (SIGTERM while blocked) ended in the file; --for on an
+attached loop. The text layouts are golden-tested in tests/unit/test_flow_agg.c.
+"""
+
+import collections
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import INSTALLED
+from harness import EXIT_OK, REPO, expect_exit, run_pytrace
+
+TARGET = str(REPO / "tests" / "targets" / "flow_agg.py")
+LOOP = str(REPO / "tests" / "targets" / "flow_loop.py")
+
+ROW = re.compile(r"^\s*(\d+)\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+(\d+\.\d)\s+(\d+\.\d{3})\s+(.+?) \((.*)\)$")
+HIST_ROW = re.compile(r"^\s*(\d+) \|(@*) *(\d+)$")
+
+
+def python(python_id):
+    return INSTALLED[python_id][0]
+
+
+def bucket(ns):
+    """The quantize row a duration falls in: its value (0, 1, 2, 4, ...)."""
+    return 0 if ns <= 0 else 1 << (int(ns).bit_length() - 1)
+
+
+def parse_count(text):
+    """{function name: (calls, total_us, own_us, mean_us, file)} from the table."""
+    rows = {}
+    lines = text.splitlines()
+    assert re.match(r"^\d+ functions, \d+ calls, \d+\.\d{6} s traced", lines[0]), text
+    assert lines[1].split() == ["CALLS", "TOTAL(us)", "OWN(us)", "OWN%", "MEAN(us)", "FUNCTION"], text
+    for line in lines[2:]:
+        if not line.strip():
+            break
+        m = ROW.match(line)
+        assert m, "not a table row: %r\n%s" % (line, text)
+        rows[m.group(6)] = (int(m.group(1)), float(m.group(2)), float(m.group(3)),
+                            float(m.group(5)), m.group(7))
+    return rows
+
+
+def parse_latency(text, function):
+    """{row value: count}, count, p50, max of the function's histogram."""
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if re.match(r"^  %s \(" % function, l))
+    assert lines[start + 1].split() == ["value", "-------------", "Distribution",
+                                        "-------------", "count"], text
+    rows = collections.OrderedDict()
+    i = start + 2
+    while HIST_ROW.match(lines[i]):
+        m = HIST_ROW.match(lines[i])
+        rows[int(m.group(1))] = int(m.group(3))
+        i += 1
+    m = re.match(r"^  count (\d+)  p50 (\d+)  p90 (\d+)  p99 (\d+)  max (\d+)  \(ns\)$", lines[i])
+    assert m, "no percentile line: %r\n%s" % (lines[i], text)
+    return rows, [int(x) for x in m.groups()]
+
+
+def parse_folded(text):
+    stacks = {}
+    for line in text.splitlines():
+        m = re.match(r"^(.*) (\d+)$", line)
+        if not m or "(" not in line:
+            continue
+        names = tuple(re.sub(r" \(.*\)$", "", f) for f in m.group(1).split(";"))
+        stacks[names] = stacks.get(names, 0) + int(m.group(2))
+    return stacks
+
+
+def check_slices_nest(events, result):
+    """Per thread, complete slices nest (none overlaps another partly)."""
+    by_tid = collections.defaultdict(list)
+    for e in events:
+        if e.get("ph") == "X":
+            assert isinstance(e["ts"], (int, float)) and isinstance(e["dur"], (int, float)) and \
+                e["dur"] >= 0, e
+            by_tid[e["tid"]].append((e["ts"], -e["dur"], e))
+    for tid, v in by_tid.items():
+        v.sort(key=lambda x: (x[0], x[1]))
+        open_ends = []
+        for ts, negdur, e in v:
+            end = ts - negdur
+            while open_ends and open_ends[-1] <= ts + 1e-9:
+                open_ends.pop()
+            # 1 ns slack: the microsecond values carry 3 decimals
+            assert not open_ends or end <= open_ends[-1] + 0.0011, \
+                "slice %s overlaps its parent (ends %s)\n%s" % (e, open_ends[-1], result.describe(500))
+            open_ends.append(end)
+
+
+@pytest.fixture(scope="module")
+def agg_run(python_id, pytrace, tmp_path_factory):
+    """One traced run answering every question of the module."""
+    tmp = tmp_path_factory.mktemp("flowagg-" + python_id)
+    truth_path, out, trace = tmp / "truth.json", tmp / "out.txt", tmp / "trace.json"
+    result = run_pytrace(["flow", "--within", "flow_agg.py:main", "--count", "--latency", "sleeper",
+                          "--profile", "--folded", "--trace-events", trace, "-o", out, "--",
+                          python(python_id), TARGET, truth_path])
+    expect_exit(result, EXIT_OK)
+    text = out.read_text()
+    truth = json.loads(truth_path.read_text())
+    return result, text, truth, json.loads(trace.read_text())
+
+
+def test_counts_exact(agg_run):
+    result, text, truth, _ = agg_run
+    rows = parse_count(text)
+    got = {name: rows[name][0] for name in rows}
+    assert got == truth["calls"], "calls per function\n%s\n%s" % (text, result.describe(300))
+    for name, (calls, total, own, mean, path) in rows.items():
+        assert path.endswith("flow_agg.py:%d" % path_line(path)), path
+        assert own <= total + 0.001 and mean * calls <= total * calls + 0.001, (name, rows[name])
+    # every own time is main's total, less nothing: the filters show only main's tree
+    main_total = rows["main"][1]
+    own_sum = sum(r[2] for r in rows.values())
+    assert abs(own_sum - main_total) <= 0.001 * len(rows), (own_sum, main_total, text)
+    # a recursion is counted once in TOTAL: fib's total is the one outermost call's
+    assert rows["fib"][1] <= main_total
+
+
+def path_line(path):
+    return int(path.rsplit(":", 1)[1])
+
+
+def test_latency_buckets(agg_run):
+    result, text, truth, _ = agg_run
+    rows, (count, p50, p90, p99, mx) = parse_latency(text, "sleeper")
+    measured = truth["sleeper_ns"]
+    assert count == len(measured) and sum(rows.values()) == count, text
+    want = collections.Counter(bucket(ns) for ns in measured)
+    # a sample within 2 % of a bucket edge may be measured on either side
+    # by the target's clock and the agent's
+    near = sum(1 for ns in measured
+               if min(abs(ns - bucket(ns)), abs(2 * bucket(ns) - ns)) < 0.02 * ns)
+    diff = sum(abs(rows.get(v, 0) - want.get(v, 0)) for v in set(rows) | set(want))
+    assert diff <= 2 * near, "buckets %s, the target measured %s (%s)\n%s" % (
+        dict(rows), dict(want), measured, text)
+    # the layout: one empty row either side of the used ones, no gaps
+    values = list(rows)
+    assert rows[values[0]] == 0 and rows[values[-1]] == 0, text
+    assert all(values[i + 1] == 2 * values[i] for i in range(1, len(values) - 1)), text
+    assert max(measured) * 0.97 <= mx <= max(measured) * 1.03 + 20000, (mx, measured)
+    assert p50 <= p90 <= p99 <= mx
+
+
+def test_profile_call_tree_and_wall_time(agg_run):
+    result, text, truth, _ = agg_run
+    stacks = parse_folded(text)
+    want = {("main",), ("main", "a"), ("main", "a", "b"), ("main", "a", "b", "c"),
+            ("main", "gen"), ("main", "sleeper")}
+    want |= {("main",) + ("fib",) * k for k in range(1, 11)}
+    assert set(stacks) == want, "stacks %s\n%s" % (sorted(stacks), text)
+    total = sum(stacks.values())
+    assert abs(total - truth["main_ns"]) <= 0.01 * truth["main_ns"], \
+        "profile sums to %d ns, main() measured itself at %d ns" % (total, truth["main_ns"])
+
+
+def test_trace_events(agg_run):
+    result, text, truth, trace = agg_run
+    events = trace["traceEvents"]
+    slices = [e for e in events if e.get("ph") == "X"]
+    counts = collections.Counter(e["name"] for e in slices)
+    assert counts == truth["calls"], counts
+    check_slices_nest(events, result)
+    main = [e for e in slices if e["name"] == "main"][0]
+    assert abs(main["dur"] * 1000 - truth["main_ns"]) <= 0.01 * truth["main_ns"]
+    assert all(e["args"]["file"].endswith("flow_agg.py") for e in slices)
+
+
+def test_running_calls_end_in_the_files(python_id, pytrace, tmp_path):
+    """SIGTERM while the program blocks in blocked(): pytrace passes it on,
+    and the calls under way (<module>, run, blocked) end in the Trace Event
+    file at the last event; the count table is printed."""
+    trace, out = tmp_path / "trace.json", tmp_path / "out.txt"
+    ready_r, ready_w = os.pipe()
+    proc = subprocess.Popen([pytrace, "flow", "--file", "flow_agg.py", "--count", "-q",
+                             "--trace-events", str(trace), "-o", str(out), "--",
+                             python(python_id), TARGET, str(tmp_path / "truth.json"),
+                             "--block", str(ready_w)],
+                            pass_fds=(ready_w,), stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    os.close(ready_w)
+    try:
+        got = os.read(ready_r, 6)
+        assert got == b"ready\n", got
+    finally:
+        os.close(ready_r)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    events = json.loads(trace.read_text())["traceEvents"]
+    names = collections.Counter(e["name"] for e in events if e.get("ph") == "X")
+    for running in ("<module>", "run", "blocked"):
+        assert names[running] == 1, (running, names)
+    assert names["c"] == 21 and names["fib"] == 177
+    # ended at the last event: the blocked call ends where everything does
+    ends = [e["ts"] + e["dur"] for e in events if e.get("ph") == "X"]
+    blocked = [e for e in events if e.get("name") == "blocked"][0]
+    assert blocked["ts"] + blocked["dur"] == pytest.approx(max(ends), abs=0.002)
+    rows = parse_count(out.read_text())
+    assert rows["c"][0] == 21 and "blocked" not in rows  # still running: not a completed call
+
+
+def test_for_detaches_by_itself(python_id, pytrace):
+    """--for on an attached loop: pytrace stops by itself, detaches, prints
+    the table with the loop's function, and the loop runs on."""
+    ready_r, ready_w = os.pipe()
+    loop = subprocess.Popen([python(python_id), LOOP, str(ready_w)], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 6) == b"ready\n"
+        os.close(ready_r)
+        result = run_pytrace(["flow", "-p", loop.pid, "--count", "--top", "3", "--for", "0.3s"])
+        expect_exit(result, EXIT_OK)
+        assert "detached from %d; target running" % loop.pid in result.stderr, result.describe()
+        rows = parse_count(result.stdout)
+        assert "work" in rows and rows["work"][0] > 0 and len(rows) <= 3, result.describe()
+        assert loop.poll() is None
+    finally:
+        loop.stdin.close()
+        loop.wait(timeout=30)
