@@ -378,14 +378,17 @@ static int call_end(struct flow_agg *a, struct agg_thread *t, uint64_t ts, bool 
 		t->stack[t->n - 1].child += d;
 	if (f.func < t->n_active && t->active[f.func])
 		t->active[f.func]--;
-	if (open)
-		return rc;
+	/* A call still running at the end adds its time so far (so that the
+	 * time columns cover the whole trace, as the profile does), but it is
+	 * no completed call: not in calls, mean or histogram. */
 	struct flow_agg_func *fn = &a->funcs[f.func];
-	fn->calls++;
-	fn->sum_ns += d;
 	fn->own_ns += d > f.child ? d - f.child : 0;
 	if (f.func < t->n_active && !t->active[f.func])
 		fn->total_ns += d;
+	if (open)
+		return rc;
+	fn->calls++;
+	fn->sum_ns += d;
 	if (fn->want_hist) {
 		if (!fn->hist && (fn->hist = malloc(sizeof(*fn->hist))))
 			pt_hist_init(fn->hist);

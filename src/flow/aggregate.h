@@ -25,7 +25,8 @@ struct flow_agg_func {
 	uint64_t calls;              /* completed calls (every resume of a
 	                                generator is one) */
 	uint64_t total_ns;           /* call to return, outermost calls only
-	                                (a recursion is counted once) */
+	                                (a recursion is counted once); calls
+	                                running at the end up to the end */
 	uint64_t own_ns;             /* less the time in shown callees */
 	uint64_t sum_ns;             /* call to return, every call (mean) */
 	struct pt_hist *hist;        /* --latency: its durations, or NULL */
@@ -68,8 +69,9 @@ void flow_agg_free(struct flow_agg *a);
 int flow_agg_event(void *arg, const struct pt_flow_event *e);
 
 /* The trace is over: calls still running end at the last event seen
- * (their profile time counts up to it, slices are made for them; they are
- * not counted as calls). */
+ * (their time counts up to it in total, own and the profile, slices are
+ * made for them; they are no completed calls: not in calls, mean or the
+ * histograms). */
 int flow_agg_finish(struct flow_agg *a);
 
 /* --interval: forgets the counts, times and histograms, keeping the

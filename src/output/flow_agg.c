@@ -56,7 +56,8 @@ static int qsort_cmp(const void *a, const void *b)
 			*(const struct flow_agg_func *const *)b, qsort_by);
 }
 
-/* The functions that completed a call, sorted; *n of them (malloc'd). */
+/* The functions that ran (or, hist_only, have a histogram), sorted; *n
+ * of them (malloc'd). */
 static const struct flow_agg_func **sorted_funcs(const struct flow_agg *a, enum pt_flow_sort by,
 						 bool hist_only, size_t *n)
 {
@@ -67,7 +68,7 @@ static const struct flow_agg_func **sorted_funcs(const struct flow_agg *a, enum 
 		return NULL;
 	for (uint32_t i = 0; i < total; i++) {
 		const struct flow_agg_func *f = flow_agg_func(a, i);
-		if (f->calls && (!hist_only || (f->hist && f->hist->count)))
+		if (hist_only ? f->hist && f->hist->count : f->calls || f->own_ns || f->total_ns)
 			v[k++] = f;
 	}
 	qsort_by = by;
@@ -123,7 +124,10 @@ void pt_out_flow_count(FILE *f, const struct flow_agg *a, enum pt_flow_sort by, 
 		/* tenths of a percent, rounded */
 		uint64_t permille = own ? (fn->own_ns * 1000 + own / 2) / own : 0;
 		fprintf(f, " %4" PRIu64 ".%" PRIu64 " ", permille / 10, permille % 10);
-		put_us(f, fn->sum_ns / fn->calls, 14);
+		if (fn->calls)
+			put_us(f, fn->sum_ns / fn->calls, 14);
+		else
+			fprintf(f, "%14s", "-");
 		fputs("  ", f);
 		put_func(f, fn);
 		fputc('\n', f);

@@ -14,7 +14,8 @@
 
 enum pt_flow_sort { PT_FLOW_BY_OWN, PT_FLOW_BY_TOTAL, PT_FLOW_BY_CALLS, PT_FLOW_BY_MEAN };
 
-/* The --count table: one row per function that completed a call, by key
+/* The --count table: one row per function that ran (MEAN "-" for one whose
+ * calls were all still running at the end), by key
  * (largest first; ties by name, file, line), at most top rows (0: all). */
 void pt_out_flow_count(FILE *f, const struct flow_agg *a, enum pt_flow_sort by, size_t top);
 /* The --latency histograms, one per function that has one, in the same

@@ -174,8 +174,10 @@ static void test_finish_and_reset(void)
 	ev(2, PT_FLOW_CALL, &a, 30);  /* another thread: last event at 30 */
 	check(flow_agg_finish(agg) == 0 && slices_seen == 3 && slices_open == 2,
 	      "finish ends the calls under way as open slices");
-	check(find("a")->calls == 1 && flow_agg_profile_total(agg) == 30,
+	check(find("a")->calls == 1 && find("a")->sum_ns == 10 && flow_agg_profile_total(agg) == 30,
 	      "running calls are not counted, their time is profiled up to the last event");
+	check(find("a")->own_ns == 30 && find("a")->total_ns == 30,
+	      "a running call's time so far is in own and total (the table covers the trace)");
 	flow_agg_reset(agg);
 	check(find("a")->calls == 0 && flow_agg_profile_total(agg) == 0 && flow_agg_span_ns(agg) == 0,
 	      "reset forgets counts and times");
