@@ -2,7 +2,7 @@
 # pytrace: build, test, demo. GNU make, gcc, pkg-config.
 
 CC       ?= gcc
-PKGS     := libdw libelf
+PKGS     := libdw libelf zlib
 CFLAGS   ?= -O2 -g
 PT_CFLAGS := $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
