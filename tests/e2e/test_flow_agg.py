@@ -13,13 +13,14 @@ import collections
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import INSTALLED
+from conftest import INSTALLED, SYSTEM_ID
 from harness import EXIT_OK, REPO, expect_exit, run_pytrace
 
 TARGET = str(REPO / "tests" / "targets" / "flow_agg.py")
@@ -109,16 +110,18 @@ def agg_run(python_id, pytrace, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("flowagg-" + python_id)
     truth_path, out, trace = tmp / "truth.json", tmp / "out.txt", tmp / "trace.json"
     result = run_pytrace(["flow", "--within", "flow_agg.py:main", "--count", "--latency", "sleeper",
-                          "--profile", "--folded", "--trace-events", trace, "-o", out, "--",
+                          "--profile", "--folded", "--trace-events", trace,
+                          "--speedscope", tmp / "p.speedscope.json", "--pprof", tmp / "p.pb.gz",
+                          "--svg", tmp / "p.svg", "-o", out, "--",
                           python(python_id), TARGET, truth_path])
     expect_exit(result, EXIT_OK)
     text = out.read_text()
     truth = json.loads(truth_path.read_text())
-    return result, text, truth, json.loads(trace.read_text())
+    return result, text, truth, json.loads(trace.read_text()), tmp
 
 
 def test_counts_exact(agg_run):
-    result, text, truth, _ = agg_run
+    result, text, truth, _, _ = agg_run
     rows = parse_count(text)
     got = {name: rows[name][0] for name in rows}
     assert got == truth["calls"], "calls per function\n%s\n%s" % (text, result.describe(300))
@@ -138,7 +141,7 @@ def path_line(path):
 
 
 def test_latency_buckets(agg_run):
-    result, text, truth, _ = agg_run
+    result, text, truth, _, _ = agg_run
     rows, (count, p50, p90, p99, mx) = parse_latency(text, "sleeper")
     measured = truth["sleeper_ns"]
     assert count == len(measured) and sum(rows.values()) == count, text
@@ -159,7 +162,7 @@ def test_latency_buckets(agg_run):
 
 
 def test_profile_call_tree_and_wall_time(agg_run):
-    result, text, truth, _ = agg_run
+    result, text, truth, _, _ = agg_run
     stacks = parse_folded(text)
     want = {("main",), ("main", "a"), ("main", "a", "b"), ("main", "a", "b", "c"),
             ("main", "gen"), ("main", "sleeper")}
@@ -171,7 +174,7 @@ def test_profile_call_tree_and_wall_time(agg_run):
 
 
 def test_trace_events(agg_run):
-    result, text, truth, trace = agg_run
+    result, text, truth, trace, _ = agg_run
     events = trace["traceEvents"]
     slices = [e for e in events if e.get("ph") == "X"]
     counts = collections.Counter(e["name"] for e in slices)
@@ -238,3 +241,35 @@ def test_for_detaches_by_itself(python_id, pytrace):
     finally:
         loop.stdin.close()
         loop.wait(timeout=30)
+
+
+def test_profile_files(agg_run, python_id):
+    """The same profile in the files: speedscope's evented timeline opens
+    and closes every call (as many as counted), the SVG names the frames,
+    and go tool pprof (when installed; once) reads the folded total."""
+    result, text, truth, _, tmp = agg_run
+    ss = json.loads((tmp / "p.speedscope.json").read_text())
+    frames = [f["name"] for f in ss["shared"]["frames"]]
+    opened = collections.Counter()
+    for prof in ss["profiles"]:
+        assert prof["type"] == "evented", prof["type"]
+        depth = 0
+        for e in prof["events"]:
+            depth += 1 if e["type"] == "O" else -1
+            assert depth >= 0, "a close without its open in %s" % prof["name"]
+            if e["type"] == "O":
+                opened[re.sub(r" \(.*\)$", "", frames[e["frame"]])] += 1
+        assert depth == 0, "%d frames left open in %s" % (depth, prof["name"])
+    assert opened == truth["calls"], opened
+    svg = (tmp / "p.svg").read_text()
+    assert svg.startswith("<?xml") or svg.startswith("<svg"), svg[:100]
+    assert "sleeper" in svg and "fib" in svg
+    total = sum(parse_folded(text).values())
+    go = shutil.which("go")
+    if go and python_id == SYSTEM_ID:
+        raw = subprocess.run([go, "tool", "pprof", "-raw", str(tmp / "p.pb.gz")],
+                             capture_output=True, text=True, timeout=120)
+        assert raw.returncode == 0, raw.stderr
+        samples = raw.stdout.split("Samples:", 1)[1].split("Locations", 1)[0]
+        got = sum(int(m.group(1)) for m in re.finditer(r"^\s*(\d+): [\d ]+$", samples, re.M))
+        assert got == total, "pprof says %d ns, the folded profile %d\n%s" % (got, total, raw.stdout)
