@@ -273,3 +273,17 @@ def test_profile_files(agg_run, python_id):
         samples = raw.stdout.split("Samples:", 1)[1].split("Locations", 1)[0]
         got = sum(int(m.group(1)) for m in re.finditer(r"^\s*(\d+): [\d ]+$", samples, re.M))
         assert got == total, "pprof says %d ns, the folded profile %d\n%s" % (got, total, raw.stdout)
+
+
+def test_stacks_for(python_id, pytrace):
+    """stacks --for: the same timer ends a launched command as a SIGTERM
+    would (the command gets it); once, the mechanism is pytrace's."""
+    if python_id != SYSTEM_ID:
+        pytest.skip("checked once, with %s" % SYSTEM_ID)
+    result = run_pytrace(["stacks", "-e", "clock_nanosleep,nanosleep", "--count", "--for", "0.3s",
+                          "--", python(python_id), "-c",
+                          "import time\nwhile True: time.sleep(0.01)"])
+    assert result.returncode == 128 + signal.SIGTERM, result.describe()
+    assert "the command was killed by SIGTERM" in result.stderr, result.describe()
+    assert re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+[1-9]\d*\s+\d*\s*(clock_)?nanosleep$",
+                     result.stderr + result.stdout, re.M), result.describe()
