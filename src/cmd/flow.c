@@ -164,6 +164,7 @@ struct flow_cli_agg {
 	uint64_t last_events, last_ms;
 	double rate;
 	int error;                   /* the first -errno of the outputs */
+	bool file_failed;            /* a file could not be written */
 };
 
 static struct flow_cli_agg flow_agg_cli;
@@ -610,8 +611,10 @@ int cmd_flow(int argc, char **argv)
 			ca->timeline = NULL;
 			if (fflush(ca->files[1]) != 0 && r == 0)
 				r = -errno;
-			if (r < 0)
+			if (r < 0) {
 				cli_error("cannot write %s: %s", ca->file_names[1], strerror(-r));
+				ca->file_failed = true;
+			}
 		}
 		for (int i = 0; i < 3; i++) {
 			if (!ca->files[i] || (i == 1 && evented))
@@ -619,14 +622,18 @@ int cmd_flow(int argc, char **argv)
 			r = pt_out_flow_profile(ca->files[i], flow_file_formats[i], ca->agg, "pytrace flow");
 			if (fflush(ca->files[i]) != 0 && r == 0)
 				r = -errno;
-			if (r < 0)
+			if (r < 0) {
 				cli_error("cannot write %s: %s", ca->file_names[i], strerror(-r));
+				ca->file_failed = true;
+			}
 		}
 		if (ca->trace) {
 			r = pt_out_trace_end(ca->trace);
 			ca->trace = NULL;
-			if (r < 0)
+			if (r < 0) {
 				cli_error("cannot write %s: %s", ca->trace_name, strerror(-r));
+				ca->file_failed = true;
+			}
 		}
 		if (fflush(ca->text) != 0 && !st.output_error && errno != EPIPE)
 			st.output_error = errno;
@@ -680,8 +687,8 @@ int cmd_flow(int argc, char **argv)
 		rc = CLI_EXIT_OUTPUT;
 		goto out;
 	}
-	rc = 0;
-	if (opt.argv) {
+	rc = ca->file_failed ? CLI_EXIT_OUTPUT : 0;
+	if (opt.argv && !ca->file_failed) {
 		/* The program's status, as stacks gives it. */
 		if (st.target_exited && WIFEXITED(st.target_status)) {
 			rc = WEXITSTATUS(st.target_status);

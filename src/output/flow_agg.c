@@ -277,7 +277,7 @@ struct pt_trace_out {
 	pid_t pid;
 	char **frag;                 /* per function: "name":"..",...,"args":{..}} */
 	size_t n_frag;
-	bool first;
+	int error;                   /* the first failed write: nothing more written */
 	pid_t last_tid;              /* threads named so far: the last (cheap check) */
 	pid_t *named;
 	size_t n_named, cap_named;
@@ -363,9 +363,13 @@ static void put_ts(FILE *f, uint64_t ns)
 int pt_out_trace_slice(void *arg, const struct flow_agg_slice *s)
 {
 	struct pt_trace_out *o = arg;
-	const char *frag = trace_frag(o, s->func);
+	const char *frag;
 
-	if (!frag)
+	/* A file that cannot be written (a full disk) is reported at the end;
+	 * the trace and the other outputs go on. */
+	if (o->error)
+		return 0;
+	if (!(frag = trace_frag(o, s->func)))
 		return -ENOMEM;
 	if (s->tid != o->last_tid) {
 		bool seen = false;
@@ -392,7 +396,9 @@ int pt_out_trace_slice(void *arg, const struct flow_agg_slice *s)
 	put_ts(o->f, s->end_ns - s->start_ns);
 	fputc(',', o->f);
 	fputs(frag, o->f);
-	return ferror(o->f) ? -EIO : 0;
+	if (ferror(o->f))
+		o->error = errno ? errno : EIO;
+	return 0;
 }
 
 int pt_out_trace_end(struct pt_trace_out *o)
@@ -403,6 +409,8 @@ int pt_out_trace_end(struct pt_trace_out *o)
 		return 0;
 	fputs("\n]}\n", o->f);
 	rc = fflush(o->f) != 0 || ferror(o->f) ? -(errno ? errno : EIO) : 0;
+	if (o->error)
+		rc = -o->error;
 	for (size_t i = 0; i < o->n_frag; i++)
 		free(o->frag[i]);
 	free(o->frag);

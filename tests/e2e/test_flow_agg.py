@@ -224,7 +224,7 @@ def test_running_calls_end_in_the_files(python_id, pytrace, tmp_path):
 
 def test_for_detaches_by_itself(python_id, pytrace):
     """--for on an attached loop: pytrace stops by itself, detaches, prints
-    the table with the loop's function, and the loop runs on."""
+    the tables (--interval) with the loop's function, and the loop runs on."""
     ready_r, ready_w = os.pipe()
     loop = subprocess.Popen([python(python_id), LOOP, str(ready_w)], stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, pass_fds=(ready_w,))
@@ -232,11 +232,16 @@ def test_for_detaches_by_itself(python_id, pytrace):
     try:
         assert os.read(ready_r, 6) == b"ready\n"
         os.close(ready_r)
-        result = run_pytrace(["flow", "-p", loop.pid, "--count", "--top", "3", "--for", "0.3s"])
+        result = run_pytrace(["flow", "-p", loop.pid, "--count", "--top", "3", "--for", "0.5s",
+                              "--interval", "0.2s"])
         expect_exit(result, EXIT_OK)
         assert "detached from %d; target running" % loop.pid in result.stderr, result.describe()
-        rows = parse_count(result.stdout)
-        assert "work" in rows and rows["work"][0] > 0 and len(rows) <= 3, result.describe()
+        # --interval: a table every 0.2 s, then the last one's rest
+        tables = re.split(r"\n\n(?=\d+ functions)", result.stdout.strip("\n"))
+        assert len(tables) >= 2, result.describe()
+        rows = [parse_count(t) for t in tables]
+        assert all(len(r) <= 3 for r in rows), result.describe()
+        assert sum(r["work"][0] for r in rows if "work" in r) > 0, result.describe()
         assert loop.poll() is None
     finally:
         loop.stdin.close()
@@ -287,3 +292,21 @@ def test_stacks_for(python_id, pytrace):
     assert "the command was killed by SIGTERM" in result.stderr, result.describe()
     assert re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+[1-9]\d*\s+\d*\s*(clock_)?nanosleep$",
                      result.stderr + result.stdout, re.M), result.describe()
+
+
+@pytest.mark.parametrize("args", [
+    ["--count", "--json"],
+    ["--profile", "--svg", "x.svg", "--interval", "1s"],
+    ["--count", "--for", "abc"],
+    ["--count", "--for", "0"],
+    ["--count", "--top", "0"],
+    ["--count", "--sort", "name"],
+    ["--per-thread", "--count"],
+    ["--top", "3"],
+], ids=["json", "interval-files", "for-abc", "for-0", "top-0", "sort", "per-thread", "top-alone"])
+def test_usage_errors(pytrace, args):
+    """Aggregation options that make no sense: one line, exit 2, nothing run."""
+    result = run_pytrace(["flow"] + args + ["-p", "1"])
+    assert result.returncode == 2, result.describe()
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pytrace: "), result.describe()
