@@ -355,9 +355,37 @@ struct pt_trace_out *pt_out_trace_new(FILE *f, const struct flow_agg *a, pid_t p
 	return o;
 }
 
-static void put_ts(FILE *f, uint64_t ns)
+static char *put_lit(char *p, const char *s)
 {
-	fprintf(f, "%" PRIu64 ".%03" PRIu64, ns / 1000, ns % 1000);
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_dec(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* ns as microseconds with three decimals: "12.345" */
+static char *put_us3(char *p, uint64_t ns)
+{
+	p = put_dec(p, ns / 1000);
+	*p++ = '.';
+	*p++ = (char)('0' + ns % 1000 / 100);
+	*p++ = (char)('0' + ns % 100 / 10);
+	*p++ = (char)('0' + ns % 10);
+	return p;
 }
 
 int pt_out_trace_slice(void *arg, const struct flow_agg_slice *s)
@@ -390,11 +418,18 @@ int pt_out_trace_slice(void *arg, const struct flow_agg_slice *s)
 		}
 		o->last_tid = s->tid;
 	}
-	fprintf(o->f, ",\n{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":", (int)o->pid, (int)s->tid);
-	put_ts(o->f, s->start_ns);
-	fputs(",\"dur\":", o->f);
-	put_ts(o->f, s->end_ns - s->start_ns);
-	fputc(',', o->f);
+	/* One buffer and one write per slice: millions of them. */
+	char buf[160], *p = buf;
+	p = put_lit(p, ",\n{\"ph\":\"X\",\"pid\":");
+	p = put_dec(p, (uint64_t)o->pid);
+	p = put_lit(p, ",\"tid\":");
+	p = put_dec(p, (uint64_t)s->tid);
+	p = put_lit(p, ",\"ts\":");
+	p = put_us3(p, s->start_ns);
+	p = put_lit(p, ",\"dur\":");
+	p = put_us3(p, s->end_ns - s->start_ns);
+	*p++ = ',';
+	fwrite(buf, 1, (size_t)(p - buf), o->f);
 	fputs(frag, o->f);
 	if (ferror(o->f))
 		o->error = errno ? errno : EIO;
