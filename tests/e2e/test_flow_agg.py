@@ -232,11 +232,11 @@ def test_for_detaches_by_itself(python_id, pytrace):
     try:
         assert os.read(ready_r, 6) == b"ready\n"
         os.close(ready_r)
-        result = run_pytrace(["flow", "-p", loop.pid, "--count", "--top", "3", "--for", "0.5s",
-                              "--interval", "0.2s"])
+        result = run_pytrace(["flow", "-p", loop.pid, "--count", "--top", "3", "--for", "0.3s",
+                              "--interval", "0.1s"])
         expect_exit(result, EXIT_OK)
         assert "detached from %d; target running" % loop.pid in result.stderr, result.describe()
-        # --interval: a table every 0.2 s, then the last one's rest
+        # --interval: a table every 0.1 s, then the last one's rest
         tables = re.split(r"\n\n(?=\d+ functions)", result.stdout.strip("\n"))
         assert len(tables) >= 2, result.describe()
         rows = [parse_count(t) for t in tables]
