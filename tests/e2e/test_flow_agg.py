@@ -294,19 +294,21 @@ def test_stacks_for(python_id, pytrace):
                      result.stderr + result.stdout, re.M), result.describe()
 
 
-@pytest.mark.parametrize("args", [
-    ["--count", "--json"],
-    ["--profile", "--svg", "x.svg", "--interval", "1s"],
-    ["--count", "--for", "abc"],
-    ["--count", "--for", "0"],
-    ["--count", "--top", "0"],
-    ["--count", "--sort", "name"],
-    ["--per-thread", "--count"],
-    ["--top", "3"],
+@pytest.mark.parametrize("args,says", [
+    (["--count", "--json"], "shape lines"),
+    (["--profile", "--svg", "x.svg", "--interval", "1s"], "hold the whole run"),
+    (["--count", "--for", "abc"], "--for wants a duration"),
+    (["--count", "--for", "0"], "--for wants a duration"),
+    (["--count", "--top", "0"], "--top wants a positive number"),
+    (["--count", "--sort", "name"], "--sort wants own, total, calls or mean"),
+    (["--per-thread", "--count"], "--per-thread needs --profile"),
+    (["--top", "3"], "need --count, --latency or --profile"),
 ], ids=["json", "interval-files", "for-abc", "for-0", "top-0", "sort", "per-thread", "top-alone"])
-def test_usage_errors(pytrace, args):
-    """Aggregation options that make no sense: one line, exit 2, nothing run."""
+def test_usage_errors(pytrace, args, says):
+    """Aggregation options that make no sense: one line saying why, exit 2,
+    nothing run."""
     result = run_pytrace(["flow"] + args + ["-p", "1"])
     assert result.returncode == 2, result.describe()
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pytrace: "), result.describe()
+    assert len(lines) == 1 and lines[0].startswith("pytrace: flow: ") and says in lines[0], \
+        result.describe()
