@@ -7,9 +7,11 @@ usage: flow_agg.py TRUTH_JSON [--block READY_FD]
 main() calls a() once (7 calls of b(), each 3 of c()), fib(10) (177 calls,
 stacks 1 to 10 deep), exhausts gen(5) (one call and 5 resumes: 6 entries)
 and calls sleeper(d) for each d in SLEEPS, timing every sleeper call with
-the best clock it has (time.perf_counter, time.time on 2.7) around it, and
-main() as a whole. Then it writes TRUTH_JSON: the expected calls per
-function, the measured sleeper durations and main's, in ns.
+the best clock it has (time.perf_counter, time.time on 2.7) inside it and
+around it, and main() the same way. Then it writes TRUTH_JSON: the expected
+calls per function, and for sleeper's calls and main's, in ns, the pair
+(inside, around) between which the call's true duration lies (a loaded
+machine can preempt the target between the clock and the call).
 
 With --block, after that it calls blocked(), which writes "ready\\n" to
 READY_FD and sleeps for good (the test ends it): calls still running when
@@ -54,18 +56,22 @@ def gen(n):
         yield i
 
 
-def sleeper(d):
+def sleeper(d, inner):
+    t0 = clock()
     time.sleep(d)
+    inner.append(int((clock() - t0) * 1e9))
 
 
-def main(measured):
+def main(outer, inner, main_inner):
+    t_main = clock()
     a()
     fib(10)
     list(gen(5))
     for d in SLEEPS:
         t0 = clock()
-        sleeper(d)
-        measured.append(int((clock() - t0) * 1e9))
+        sleeper(d, inner)
+        outer.append(int((clock() - t0) * 1e9))
+    main_inner.append(int((clock() - t_main) * 1e9))
 
 
 def blocked(fd):
@@ -75,15 +81,17 @@ def blocked(fd):
 
 
 def run():
-    measured = []
+    outer, inner, main_inner = [], [], []
     t0 = clock()
-    main(measured)
+    main(outer, inner, main_inner)
     main_ns = int((clock() - t0) * 1e9)
     truth = {
         "calls": {"main": 1, "a": 1, "b": 7, "c": 21, "fib": 177, "gen": 6,
                   "sleeper": len(SLEEPS)},
-        "sleeper_ns": measured,
-        "main_ns": main_ns,
+        # each call's duration lies between the time measured inside it
+        # and the time measured around it
+        "sleeper_ns": list(zip(inner, outer)),
+        "main_ns": [main_inner[0], main_ns],
     }
     with open(sys.argv[1], "w") as f:
         json.dump(truth, f)
