@@ -329,3 +329,42 @@ def test_usage_errors(pytrace, args, says):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("pytrace: flow: ") and says in lines[0], \
         result.describe()
+
+
+def _run_on_pty(argv):
+    """argv with stderr on a terminal (stdout a pipe): what stderr showed."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:   # EIO: the other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    return proc.returncode, out.decode(), shown.decode(errors="replace")
+
+
+def test_status_line(python_id, pytrace, tmp_path):
+    """On a terminal, a status line (events, rate, elapsed, drops) rewritten
+    in place while aggregating and erased before the summary; none with -q.
+    Once: the line is pytrace's, whatever the interpreter."""
+    if python_id != SYSTEM_ID:
+        pytest.skip("checked once, with %s" % SYSTEM_ID)
+    prog = "import time\nt = time.time()\nwhile time.time() - t < 0.8: pass"
+    base = [pytrace, "flow", "--count", "-o", str(tmp_path / "t.txt")]
+    rc, _, shown = _run_on_pty(base + ["--", python(python_id), "-c", prog])
+    assert rc == 0, shown
+    lines = re.findall(r"\r\x1b\[Kpytrace: ([\d.]+[kMG]?) events, ([\d.]+[kMG]?)/s, ([\d.]+)s, "
+                       r"(\d+) dropped", shown)
+    assert len(lines) >= 2, repr(shown)
+    assert shown.endswith("\r\x1b[K") or "\r\x1b[K" in shown.rsplit("dropped", 1)[1], repr(shown)
+    rc, _, shown = _run_on_pty(base + ["-q", "--", python(python_id), "-c", prog])
+    assert rc == 0 and "events," not in shown, repr(shown)
