@@ -34,7 +34,8 @@ struct pt_flow_fn {
 	char *name;              /* UTF-8 (2.7: the bytes of the str) */
 	char *file;              /* NULL for builtins / C functions */
 	int firstlineno;
-	uint32_t agg_id;         /* the aggregation's id + 1; 0: not yet seen */
+	uint32_t agg_id;         /* the aggregation's id + 1; 0: not yet seen
+	                            (one aggregation per decoder) */
 	char *text_call;         /* "name (file:firstlineno)" / "name (C)" */
 	size_t text_call_len;
 	char *text_head;         /* "name (file:" */

@@ -184,6 +184,47 @@ static void test_finish_and_reset(void)
 	flow_agg_free(agg);
 }
 
+static int stacks_by_tid[10];
+
+static int count_stack(void *arg, pid_t tid, const uint32_t *funcs, size_t depth, uint64_t own)
+{
+	(void)arg;
+	(void)funcs;
+	(void)depth;
+	(void)own;
+	if (tid >= 0 && tid < 10)
+		stacks_by_tid[tid]++;
+	return 0;
+}
+
+static void test_per_thread(void)
+{
+	struct flow_agg_config cfg = { .profile = true, .per_thread = true };
+	struct pt_flow_fn a = { .name = "a", .file = "/x.py", .firstlineno = 1 };
+
+	agg = flow_agg_new(&cfg);
+	for (pid_t tid = 1; tid <= 2; tid++) {
+		ev(tid, PT_FLOW_CALL, &a, 100 * (uint64_t)tid);
+		ev(tid, PT_FLOW_RETURN, &a, 100 * (uint64_t)tid + 10);
+	}
+	flow_agg_stacks(agg, count_stack, NULL);
+	check(stacks_by_tid[1] == 1 && stacks_by_tid[2] == 1 && stacks_by_tid[0] == 0,
+	      "--per-thread: one stack per thread, each under its thread");
+	flow_agg_free(agg);
+	cfg.per_thread = false;
+	memset(stacks_by_tid, 0, sizeof(stacks_by_tid));
+	a.agg_id = 0;  /* the cache belongs to one aggregation */
+	agg = flow_agg_new(&cfg);
+	for (pid_t tid = 1; tid <= 2; tid++) {
+		ev(tid, PT_FLOW_CALL, &a, 100 * (uint64_t)tid);
+		ev(tid, PT_FLOW_RETURN, &a, 100 * (uint64_t)tid + 10);
+	}
+	flow_agg_stacks(agg, count_stack, NULL);
+	check(stacks_by_tid[0] == 1 && flow_agg_profile_total(agg) == 20,
+	      "merged: the threads' identical stacks are one, their times summed");
+	flow_agg_free(agg);
+}
+
 int main(void)
 {
 	struct flow_agg_config cfg = { .count = true, .latency = true, .profile = true };
@@ -195,5 +236,6 @@ int main(void)
 	test_layouts();
 	flow_agg_free(agg);
 	test_finish_and_reset();
+	test_per_thread();
 	return n_failed != 0;
 }
