@@ -26,7 +26,8 @@
 
 static const char stacks_usage[] =
 	"usage: pytrace stacks -e SYSCALLS [-T] [-f] [--native] [--depth N]\n"
-	"                      [--count [--top N]] [--folded | --json] [-o FILE] [--for DURATION]\n"
+	"                      [--count [--top N]] [--latency] [--folded | --json] [-o FILE]\n"
+	"                      [--svg FILE] [--speedscope FILE] [--pprof FILE] [--for DURATION]\n"
 	"                      (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"\n"
 	"Which Python code makes these system calls: each chosen call with its\n"
@@ -53,6 +54,21 @@ static const char stacks_usage[] =
 	"  --folded        aggregated stacks as \"frame;frame;syscall count\" lines for\n"
 	"                  flamegraph.pl, inferno, speedscope (implies --count; the totals\n"
 	"                  go to stderr)\n"
+	"  --latency       DTrace's quantize per stack: a power-of-two histogram of the\n"
+	"                  calls' durations in ns (value, @ bars, count), then count, p50,\n"
+	"                  p90, p99 (to 1/8 of the value) and max (implies --count; with\n"
+	"                  --json a \"histogram\" member)\n"
+	"  --svg FILE      write the counted stacks as an interactive flame graph: one\n"
+	"                  self-contained SVG (click to zoom, Ctrl-F to search, hover for\n"
+	"                  counts and percentages; needs no network)\n"
+	"  --speedscope FILE\n"
+	"                  write them in speedscope's JSON format (sampled: the counts,\n"
+	"                  and with -T or --latency the time as a second profile)\n"
+	"  --pprof FILE    write them as a gzip'd pprof profile.proto (go tool pprof,\n"
+	"                  Pyroscope, Parca): sample types syscalls/count and, with -T\n"
+	"                  or --latency, time/nanoseconds\n"
+	"                  (the three imply --count, hold every stack whatever --top\n"
+	"                  says, and go with any printed form)\n"
 	"  --json          one JSON object per event (\"event\": \"call\"), or per stack with\n"
 	"                  --count, then one {\"totals\", \"syscalls\"} object; frames are\n"
 	"                  objects as in dump --json\n"
@@ -91,8 +107,9 @@ static const char stacks_usage[] =
 	"on (\"pytrace: detached from PID; target running\").\n"
 	"\n"
 	"Exit status: with a command, the command's own (128+N if signal N killed it);\n"
-	"126/127 if it cannot be executed / is not found; 1 if the output cannot be\n"
-	"written (a full disk; not a closed pipe), in either mode; 2 usage (one\n"
+	"126/127 if it cannot be executed / is not found; 1 if the output or a --svg,\n"
+	"--speedscope or --pprof file cannot be written (a full disk; not a closed\n"
+	"pipe), in either mode; 2 usage (one\n"
 	"\"pytrace:\" line); otherwise as for every command (see pytrace --help).\n";
 
 /* A call still under way this long is shown as <unfinished ...> (with -T
@@ -159,6 +176,7 @@ struct stacks_state {
 	struct pt_intern *intern; /* --count: frames and stacks */
 	struct pt_agg *agg;
 	FILE *files[3];           /* opts.files, opened at the start */
+	bool file_failed;         /* one of them could not be written (said) */
 	bool launch;
 	bool write_failed;
 	int output_error;        /* errno of a failed write other than EPIPE, EINTR */
@@ -800,10 +818,13 @@ static void print_aggregate(struct stacks_state *st)
 			pt_sink_aggregate(fs, &a);
 			rc = pt_sink_close(fs);
 		}
-		if (fflush(st->files[i]) != 0 || ferror(st->files[i]))
+		errno = 0;
+		if (rc == 0 && (fflush(st->files[i]) != 0 || ferror(st->files[i])))
 			rc = -(errno ? errno : EIO);
-		if (rc < 0)
+		if (rc < 0) {
 			cli_error("cannot write %s: %s", st->o->files[i], strerror(-rc));
+			st->file_failed = true;
+		}
 	}
 	free(v);
 	free(all);
@@ -949,8 +970,10 @@ int cmd_stacks(int argc, char **argv)
 	pt_sink_close(st.main);
 	st.main = NULL;
 	for (size_t i = 0; i < 3; i++) {
-		if (st.files[i] && fclose(st.files[i]) != 0)
+		if (st.files[i] && fclose(st.files[i]) != 0 && !st.file_failed) {
 			cli_error("cannot write %s: %s", o.files[i], strerror(errno));
+			st.file_failed = true;
+		}
 		st.files[i] = NULL;
 	}
 	if (st.aggregate_failed)
@@ -1000,6 +1023,8 @@ int cmd_stacks(int argc, char **argv)
 		 * exit as every command does for this. */
 		cli_write_error(o.output, st.output_error);
 		rc = CLI_EXIT_OUTPUT;
+	} else if (st.file_failed) {
+		rc = CLI_EXIT_OUTPUT;  /* said when it failed */
 	} else if (st.write_failed && st.file.error == EINTR) {
 		cli_error("interrupted while the output was blocked: the last events were not written");
 	}

@@ -36,6 +36,7 @@ struct agg_node {
 	uint32_t first_child, last_child, next_sibling;
 	pid_t tid;                   /* roots: the thread (per_thread) */
 	uint64_t own_ns;
+	uint64_t calls;              /* entries into this stack */
 };
 
 /* Open addressing on two 32-bit keys (or a string hash) -> index + 1. */
@@ -427,6 +428,7 @@ int flow_agg_event(void *arg, const struct pt_flow_event *e)
 			node = node_child(a, t->n ? t->stack[t->n - 1].node : t->root, func);
 			if (node == NO_NODE)
 				return -ENOMEM;
+			a->nodes[node].calls++;
 		}
 		t->stack[t->n++] = (struct agg_frame){ func, node, ts, 0 };
 		if (a->cfg.on_frame)
@@ -465,7 +467,7 @@ void flow_agg_reset(struct flow_agg *a)
 			pt_hist_init(f->hist);
 	}
 	for (size_t i = 0; i < a->n_nodes; i++)
-		a->nodes[i].own_ns = 0;
+		a->nodes[i].own_ns = a->nodes[i].calls = 0;
 	a->first_ts = a->last_ts;
 }
 
@@ -500,7 +502,7 @@ uint64_t flow_agg_profile_total(const struct flow_agg *a)
 
 int flow_agg_stacks(const struct flow_agg *a,
 		    int (*cb)(void *arg, pid_t tid, const uint32_t *funcs, size_t depth,
-			      uint64_t own_ns),
+			      uint64_t own_ns, uint64_t calls),
 		    void *arg)
 {
 	uint32_t *path = NULL;
@@ -525,8 +527,9 @@ int flow_agg_stacks(const struct flow_agg *a,
 				cap = ncap;
 			}
 			path[depth++] = a->nodes[n].func;
-			if (a->nodes[n].own_ns)
-				rc = cb(arg, a->nodes[r].tid, path, depth, a->nodes[n].own_ns);
+			if (a->nodes[n].own_ns || a->nodes[n].calls)
+				rc = cb(arg, a->nodes[r].tid, path, depth, a->nodes[n].own_ns,
+					a->nodes[n].calls);
 			if (a->nodes[n].first_child != NO_NODE) {
 				n = a->nodes[n].first_child;
 				continue;

@@ -83,13 +83,14 @@ const struct flow_agg_func *flow_agg_func(const struct flow_agg *a, uint32_t i);
 /* ns from the first event to the last. */
 uint64_t flow_agg_span_ns(const struct flow_agg *a);
 
-/* The profile: cb for every distinct stack with time of its own, in a
- * stable order (depth first, children in the order first seen). funcs
- * lists it outermost first; tid is the stack's thread with per_thread,
- * else 0. Returns the first nonzero cb result, or 0. */
+/* The profile: cb for every distinct stack with time of its own or
+ * entries (calls of its innermost function from there), in a stable order
+ * (depth first, children in the order first seen). funcs lists it
+ * outermost first; tid is the stack's thread with per_thread, else 0.
+ * Returns the first nonzero cb result, or 0. */
 int flow_agg_stacks(const struct flow_agg *a,
 		    int (*cb)(void *arg, pid_t tid, const uint32_t *funcs, size_t depth,
-			      uint64_t own_ns),
+			      uint64_t own_ns, uint64_t calls),
 		    void *arg);
 /* Sum of every stack's own time. */
 uint64_t flow_agg_profile_total(const struct flow_agg *a);

@@ -161,10 +161,11 @@ struct profile_ctx {
 	struct pt_agg *agg;
 	pt_frame_id *ids;
 	size_t cap;
+	bool by_time;                /* count: calls, ns: own time; else count: ns */
 };
 
 static int profile_stack(void *arg, pid_t tid, const uint32_t *funcs, size_t depth,
-			 uint64_t own_ns)
+			 uint64_t own_ns, uint64_t calls)
 {
 	struct profile_ctx *c = arg;
 	size_t n = depth + (tid != 0);
@@ -190,7 +191,9 @@ static int profile_stack(void *arg, pid_t tid, const uint32_t *funcs, size_t dep
 	}
 	if (pt_intern_stack(c->in, c->ids, n, 0, &sid) < 0)
 		return -ENOMEM;
-	return pt_agg_add(c->agg, sid, own_ns, -1);
+	if (c->by_time)
+		return pt_agg_add(c->agg, sid, calls, own_ns > INT64_MAX ? INT64_MAX : (int64_t)own_ns);
+	return own_ns ? pt_agg_add(c->agg, sid, own_ns, -1) : 0;
 }
 
 int pt_out_flow_profile(FILE *f, const char *format, const struct flow_agg *a,
@@ -207,13 +210,20 @@ int pt_out_flow_profile(FILE *f, const char *format, const struct flow_agg *a,
 		return -ENOTSUP;
 	if (!(c.agg = pt_agg_new(c.in, 0)))
 		return -ENOMEM;
+	/* The folded lines carry one number: the time. The other formats
+	 * weigh by time and also show the calls (pprof's second sample type). */
+	c.by_time = strcmp(fmt->name, "folded") != 0;
 	if ((rc = flow_agg_stacks(a, profile_stack, &c)) < 0 ||
-	    (rc = pt_agg_sorted(c.agg, PT_AGG_BY_COUNT, 0, false, &v, &n)) < 0)
+	    (rc = pt_agg_sorted(c.agg, c.by_time ? PT_AGG_BY_TIME : PT_AGG_BY_COUNT, 0, false, &v,
+				&n)) < 0)
 		goto out;
-	struct pt_sink_opts so = { .in = c.in, .title = title, .count_unit = "nanoseconds" };
+	struct pt_sink_opts so = { .in = c.in, .title = title,
+				   .count_unit = c.by_time ? "calls" : "nanoseconds",
+				   .time_unit_name = "time" };
 	if ((rc = pt_sink_open(&s, fmt, f, &so)) < 0)
 		goto out;
-	struct pt_fmt_aggregate agg = { .in = c.in, .v = v, .n = n, .distinct = n };
+	struct pt_fmt_aggregate agg = { .in = c.in, .v = v, .n = n, .distinct = n,
+					.by_time = c.by_time, .has_time = c.by_time };
 	rc = pt_sink_aggregate(s, &agg);
 	int crc = pt_sink_close(s);
 	if (rc == 0)

@@ -183,8 +183,10 @@ static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	pb_uint(&m, 1, count_type);
 	pb_uint(&m, 2, strtab_id(&st, "count"));
 	pb_msg(&prof, 1, &m);
-	if (a->has_time) {
-		pb_uint(&m, 1, strtab_id(&st, s->o.time_unit_name ? s->o.time_unit_name : "time"));
+	uint64_t time_type = 0;
+	if (a->has_time || a->by_time) {
+		time_type = strtab_id(&st, s->o.time_unit_name ? s->o.time_unit_name : "time");
+		pb_uint(&m, 1, time_type);
 		pb_uint(&m, 2, strtab_id(&st, "nanoseconds"));
 		pb_msg(&prof, 1, &m);
 	}
@@ -198,7 +200,7 @@ static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 				pb_varint(&sub, (uint64_t)ids[k] + 1);
 		pb_msg(&m, 1, &sub);
 		pb_varint(&sub, a->v[i]->count);
-		if (a->has_time)
+		if (a->has_time || a->by_time)
 			pb_varint(&sub, a->v[i]->ns);
 		pb_msg(&m, 2, &sub);
 		pb_msg(&prof, 2, &m);
@@ -244,7 +246,7 @@ static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	clock_gettime(CLOCK_REALTIME, &now);
 	pb_uint(&prof, 9, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
 	/* default_sample_type (14): the count. */
-	pb_uint(&prof, 14, count_type);
+	pb_uint(&prof, 14, a->by_time ? time_type : count_type);
 	if (prof.failed || m.failed || sub.failed || st.failed)
 		rc = -ENOMEM;
 	else

@@ -169,8 +169,11 @@ static int ss_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	struct ss_state *st = s->priv;
 
 	st->in = a->in;
+	/* The first profile is the one speedscope opens. */
+	if (a->by_time)
+		ss_sampled(s, st, a, true);
 	ss_sampled(s, st, a, false);
-	if (a->has_time)
+	if (a->has_time && !a->by_time)
 		ss_sampled(s, st, a, true);
 	return 0;
 }

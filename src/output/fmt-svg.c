@@ -3,8 +3,8 @@
  * network access): the aggregated stacks merged into a tree, root at the
  * bottom, each frame as wide as its count; click to zoom, Ctrl-F or
  * "Search" to highlight a regular expression, hover for the count and
- * percentage. The frames are laid out here, so the picture shows even
- * where scripts do not run. */
+ * percentage; a link's #zoom=PREFIX&search=REGEX does the same. The frames
+ * are laid out here, so the picture shows even where scripts do not run. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,7 @@ enum { SVG_WIDTH = 1200, SVG_PAD = 10, SVG_FRAME_H = 16, SVG_TOP = 48, SVG_BOTTO
 
 struct svg_node {
 	pt_frame_id frame;
-	uint64_t count, ns;
+	uint64_t count, ns;           /* the width and the other weight */
 	size_t parent, child, next;   /* indices; 0 none (node 0 is the root) */
 	unsigned depth;
 	char *name;                   /* set when laid out */
@@ -210,6 +210,17 @@ static const char svg_script[] =
 	"  else if (e.key === 'Escape') { zoom(null); search(null); }\n"
 	"});\n"
 	"zoom(null);\n"
+	"/* A link can say where to look: #zoom=PREFIX&search=REGEX (the first\n"
+	"   frame whose name starts with PREFIX). */\n"
+	"location.hash.slice(1).split('&').forEach(function (kv) {\n"
+	"  var i = kv.indexOf('='), k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));\n"
+	"  if (k === 'zoom') {\n"
+	"    var g = frames.filter(function (g) { return g.getAttribute('data-n').indexOf(v) === 0; })[0];\n"
+	"    if (g) zoom(g);\n"
+	"  } else if (k === 'search' && v) {\n"
+	"    try { search(new RegExp(v)); } catch (e) { matched.textContent = 'bad expression: ' + e.message; }\n"
+	"  }\n"
+	"});\n"
 	"]]></script>\n";
 
 static void svg_fmt_ns(char *buf, size_t size, uint64_t ns)
@@ -227,6 +238,7 @@ static int svg_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	struct svg_tree t = { .cap = 256 };
 	FILE *f = s->f;
 	const char *unit = s->o.count_unit ? s->o.count_unit : "samples";
+	bool by_time = a->by_time;
 	int rc = 0;
 
 	if (!(t.v = calloc(t.cap, sizeof(*t.v))))
@@ -235,14 +247,16 @@ static int svg_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	for (size_t i = 0; i < a->n && !t.failed; i++) {
 		size_t n, node = 0;
 		const pt_frame_id *ids = pt_intern_stack_get(a->in, a->v[i]->stack, &n, NULL);
-		t.v[0].count += a->v[i]->count;
-		t.v[0].ns += a->v[i]->ns;
+		/* count holds the width: the count, or with by_time the ns. */
+		uint64_t wv = by_time ? a->v[i]->ns : a->v[i]->count;
+		t.v[0].count += wv;
+		t.v[0].ns += a->v[i]->count;
 		for (size_t k = n; k-- > 0 && !t.failed;) {
 			if (pt_intern_frame_get(a->in, ids[k])->kind == PT_FRAME_NOTE)
 				continue;
 			node = svg_child(&t, node, ids[k]);
-			t.v[node].count += a->v[i]->count;
-			t.v[node].ns += a->v[i]->ns;
+			t.v[node].count += wv;
+			t.v[node].ns += by_time ? a->v[i]->count : a->v[i]->ns;
 		}
 	}
 	unsigned maxdepth = 0;
@@ -279,8 +293,14 @@ static int svg_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 		SVG_WIDTH, height);
 	fprintf(f, "<text id=\"title\" x=\"%d\" y=\"24\">", SVG_WIDTH / 2);
 	svg_text(f, s->o.title ? s->o.title : "pytrace");
-	fprintf(f, " (%" PRIu64 " %s, %zu stack%s)</text>\n", t.v[0].count, unit, a->n,
-		a->n == 1 ? "" : "s");
+	if (by_time) {
+		char tb[32];
+		svg_fmt_ns(tb, sizeof(tb), t.v[0].count);
+		fprintf(f, " (%s, %zu stack%s)</text>\n", tb, a->n, a->n == 1 ? "" : "s");
+	} else {
+		fprintf(f, " (%" PRIu64 " %s, %zu stack%s)</text>\n", t.v[0].count, unit, a->n,
+			a->n == 1 ? "" : "s");
+	}
 	fprintf(f, "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"24\" style=\"opacity:0\">"
 		"Reset Zoom</text>\n", SVG_PAD);
 	fprintf(f, "<text id=\"search\" class=\"button\" x=\"%d\" y=\"24\" text-anchor=\"end\">"
@@ -325,7 +345,11 @@ static int svg_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 					      : &(struct pt_frame){ .kind = PT_FRAME_LABEL };
 		char colour[32], tip[1200], timebuf[32];
 		svg_colour(fr, nd->name, colour, sizeof(colour));
-		if (a->has_time) {
+		if (by_time) {
+			svg_fmt_ns(timebuf, sizeof(timebuf), nd->count);
+			snprintf(tip, sizeof(tip), "%s (%s, %.2f%%; %" PRIu64 " %s)", nd->name, timebuf,
+				 100.0 * (double)nd->count / (double)total, nd->ns, unit);
+		} else if (a->has_time) {
 			svg_fmt_ns(timebuf, sizeof(timebuf), nd->ns);
 			snprintf(tip, sizeof(tip), "%s (%" PRIu64 " %s, %.2f%%; %s)", nd->name, nd->count,
 				 unit, 100.0 * (double)nd->count / (double)total, timebuf);
@@ -353,7 +377,7 @@ static int svg_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	free(xs);
 	if (omitted)
 		fprintf(f, "<!-- %zu frames narrower than 0.1 pixel left out -->\n", omitted);
-	fprintf(f, svg_script, SVG_WIDTH, SVG_PAD, SVG_FRAME_H, total, unit);
+	fprintf(f, svg_script, SVG_WIDTH, SVG_PAD, SVG_FRAME_H, total, by_time ? "ns" : unit);
 	fputs("</svg>\n", f);
 out:
 	for (size_t i = 0; i < t.n; i++)

@@ -92,6 +92,9 @@ static int text_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 		pt_out_text_agg_frames(f, a->in, e->stack);
 		if (a->latency && e->hist) {
 			pt_out_quantize_text(f, e->hist, "ns");
+			if (e->count > e->hist->count)
+				fprintf(f, "  (%" PRIu64 " more without a duration: not returned)\n",
+					e->count - e->hist->count);
 			fputc('\n', f);
 		} else if (a->has_time) {
 			fprintf(f, "  %" PRIu64 "  (%.6f s)\n\n", e->count, (double)e->ns / 1e9);

@@ -71,6 +71,10 @@ struct pt_fmt_aggregate {
 	size_t distinct;          /* distinct stacks in all (v may be the top n) */
 	bool most_first;          /* the order of v, for the text header */
 	bool has_time;            /* entries' ns is a second sample type (-T) */
+	bool by_time;             /* ns is the first weight (flow --profile: the
+				   * flame graph's widths, pprof's default sample
+				   * type, speedscope's first profile); implies
+				   * has_time */
 	bool latency;             /* entries carry histograms: text shows quantize */
 	/* stacks --count's summary, or rows NULL. */
 	const struct pt_out_syscall_row *rows;

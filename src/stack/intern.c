@@ -130,7 +130,8 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* Rehashes slots (id + 1 each) at twice the size; hashes from hash_of. */
+/* Rehashes slots (id + 1 each) at twice the size; the hashes are
+ * hashes[i], or stacks[i].hash when hashes is NULL. */
 static int slots_grow(uint32_t **slots, size_t *cap, size_t n, const uint64_t *hashes,
 		      const struct istack *stacks)
 {
@@ -174,14 +175,21 @@ int pt_intern_frame(struct pt_intern *in, const struct pt_frame *fr, pt_frame_id
 			return 0;
 		}
 	}
-	if (in->nframes >= UINT32_MAX - 1 ||
-	    grow((void **)&in->frames, &in->frames_cap, in->nframes + 1, sizeof(*in->frames)) < 0)
+	if (in->nframes >= UINT32_MAX - 1)
 		return -ENOMEM;
-	size_t hcap = in->frames_cap == 0 ? 0 : in->frames_cap;
-	uint64_t *fh = realloc(in->frame_hash, hcap * sizeof(*fh));
-	if (!fh)
-		return -ENOMEM;
-	in->frame_hash = fh;
+	if (in->nframes == in->frames_cap) {
+		/* frames and frame_hash grow together, to the same capacity. */
+		size_t cap = in->frames_cap ? in->frames_cap * 2 : 64;
+		uint64_t *fh = realloc(in->frame_hash, cap * sizeof(*fh));
+		if (!fh)
+			return -ENOMEM;
+		in->frame_hash = fh;
+		struct pt_frame *fv = realloc(in->frames, cap * sizeof(*fv));
+		if (!fv)
+			return -ENOMEM;
+		in->frames = fv;
+		in->frames_cap = cap;
+	}
 	bool failed = false;
 	struct pt_frame copy = *fr;
 	copy.function = dup_or_null(fr->function, &failed);
@@ -199,25 +207,54 @@ int pt_intern_frame(struct pt_intern *in, const struct pt_frame *fr, pt_frame_id
 	return 0;
 }
 
-static uint64_t stack_hash(const pt_frame_id *ids, size_t n, unsigned flags)
+/* Over the ids innermost first, whichever order they are given in. */
+static uint64_t stack_hash(const pt_frame_id *ids, size_t n, unsigned flags, bool root_first)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	h = fnv_bytes(h, &flags, sizeof(flags));
-	return fnv_bytes(h, ids, n * sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		h = fnv_bytes(h, &ids[root_first ? n - 1 - i : i], sizeof(*ids));
+	return h;
 }
+
+static bool stack_equal(const pt_frame_id *stored, const pt_frame_id *ids, size_t n,
+			bool root_first)
+{
+	if (!root_first)
+		return !memcmp(stored, ids, n * sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		if (stored[i] != ids[n - 1 - i])
+			return false;
+	return true;
+}
+
+static int intern_stack(struct pt_intern *in, const pt_frame_id *ids, size_t n, unsigned flags,
+			bool root_first, pt_stack_id *id);
 
 int pt_intern_stack(struct pt_intern *in, const pt_frame_id *ids, size_t n, unsigned flags,
 		    pt_stack_id *id)
 {
+	return intern_stack(in, ids, n, flags, false, id);
+}
+
+int pt_intern_stack_root_first(struct pt_intern *in, const pt_frame_id *ids, size_t n,
+			       unsigned flags, pt_stack_id *id)
+{
+	return intern_stack(in, ids, n, flags, true, id);
+}
+
+static int intern_stack(struct pt_intern *in, const pt_frame_id *ids, size_t n, unsigned flags,
+			bool root_first, pt_stack_id *id)
+{
 	if ((in->nstacks + 1) * 2 > in->stack_slots_cap &&
 	    slots_grow(&in->stack_slots, &in->stack_slots_cap, in->nstacks, NULL, in->stacks) < 0)
 		return -ENOMEM;
-	uint64_t h = stack_hash(ids, n, flags);
+	uint64_t h = stack_hash(ids, n, flags, root_first);
 	size_t mask = in->stack_slots_cap - 1, j = h & mask;
 	for (uint32_t s; (s = in->stack_slots[j]); j = (j + 1) & mask) {
 		const struct istack *st = &in->stacks[s - 1];
 		if (st->hash == h && st->n == n && st->flags == flags &&
-		    !memcmp(in->ids + st->off, ids, n * sizeof(*ids))) {
+		    stack_equal(in->ids + st->off, ids, n, root_first)) {
 			*id = s - 1;
 			return 0;
 		}
@@ -226,8 +263,8 @@ int pt_intern_stack(struct pt_intern *in, const pt_frame_id *ids, size_t n, unsi
 	    grow((void **)&in->stacks, &in->stacks_cap, in->nstacks + 1, sizeof(*in->stacks)) < 0 ||
 	    grow((void **)&in->ids, &in->ids_cap, in->nids + n, sizeof(*in->ids)) < 0)
 		return -ENOMEM;
-	if (n)
-		memcpy(in->ids + in->nids, ids, n * sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		in->ids[in->nids + i] = ids[root_first ? n - 1 - i : i];
 	in->stacks[in->nstacks] = (struct istack){ .off = in->nids, .n = n, .flags = flags, .hash = h };
 	in->nids += n;
 	in->stack_slots[j] = (uint32_t)in->nstacks + 1;

@@ -81,6 +81,12 @@ int pt_intern_stack(struct pt_intern *in, const pt_frame_id *ids, size_t n, unsi
 int pt_intern_thread(struct pt_intern *in, const struct pt_thread *thread, bool native,
 		     size_t depth, const char *leaf, const char *no_stack, pt_stack_id *id);
 
+/* The same for ids given root first (outermost first), as a call stack
+ * that grows at its end holds them: the same id as pt_intern_stack of the
+ * reversed vector, without making one. 0 or -ENOMEM. */
+int pt_intern_stack_root_first(struct pt_intern *in, const pt_frame_id *ids, size_t n,
+			       unsigned flags, pt_stack_id *id);
+
 const struct pt_frame *pt_intern_frame_get(const struct pt_intern *in, pt_frame_id id);
 /* The frame ids of a stack, innermost first; *flags (or NULL) its flags. */
 const pt_frame_id *pt_intern_stack_get(const struct pt_intern *in, pt_stack_id id, size_t *n,

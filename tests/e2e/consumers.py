@@ -167,13 +167,13 @@ def speedscope_load(path):
 
 # --- SVG in Chromium -----------------------------------------------------------
 
-def svg_render(path, png_path, width=1200, height=800, scale=1.0):
+def svg_render(path, png_path, width=1200, height=800, scale=1.0, fragment=""):
     """Renders the SVG in headless Chromium (one launch): (the DOM after
     its script ran, the screenshot's path); scale < 1 draws it smaller
     (fewer pixels to look at)."""
     browser_dir = tempfile.mkdtemp(prefix="pytrace-svg-")
     try:
-        url = "file://" + os.path.abspath(path)
+        url = "file://" + os.path.abspath(path) + fragment
         out = _chromium_run(url, ["--hide-scrollbars", "--window-size=%d,%d" % (width, height),
                                   "--force-device-scale-factor=%g" % scale,
                                   "--screenshot=" + os.path.abspath(png_path), "--dump-dom"],

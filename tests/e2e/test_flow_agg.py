@@ -293,8 +293,13 @@ def test_profile_files(agg_run, python_id):
                              capture_output=True, text=True, timeout=120)
         assert raw.returncode == 0, raw.stderr
         samples = raw.stdout.split("Samples:", 1)[1].split("Locations", 1)[0]
-        got = sum(int(m.group(1)) for m in re.finditer(r"^\s*(\d+): [\d ]+$", samples, re.M))
-        assert got == total, "pprof says %d ns, the folded profile %d\n%s" % (got, total, raw.stdout)
+        # two sample types: the calls into each stack, its own time (the default)
+        assert re.search(r"calls/count\s+time/nanoseconds\[dflt\]", samples), raw.stdout
+        rows = [(int(m.group(1)), int(m.group(2)))
+                for m in re.finditer(r"^\s*(\d+)\s+(\d+): [\d ]+$", samples, re.M)]
+        assert sum(t for _, t in rows) == total, \
+            "pprof says %d ns, the folded profile %d\n%s" % (sum(t for _, t in rows), total, raw.stdout)
+        assert sum(c for c, _ in rows) == sum(truth["calls"].values()), raw.stdout
 
 
 def test_stacks_for(python_id, pytrace):

@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import re
+import subprocess
 import xml.dom.minidom
 
 import pytest
@@ -21,10 +22,11 @@ import harness
 from harness import EXIT_OK, expect_exit, run_pytrace
 
 TARGET = str(harness.REPO / "tests" / "targets" / "formats.py")
-SLEEPS = "write,clock_nanosleep,nanosleep,select,pselect6"
+SLEEPS = "write,select,pselect6"
 # The consumers are checked on this one only (any would do: they read the
 # file, which every interpreter's run above checked for its counts).
 CONSUMER_IDS = (conftest.SYSTEM_ID,)
+EXIT_OUTPUT = 1  # a file cannot be written (docs/stacks.md)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,10 @@ def test_counts_and_latency_exact(run):
         if kind == "write":
             assert [a["syscall"] for a in aggs] == ["write"] and aggs[0]["count"] == count, aggs
         else:
-            # One sleep is one call (clock_nanosleep, or select before 3.11).
+            # One sleep is one call (select, or pselect6 where the C
+            # library makes select() of it); its timeout is relative and
+            # starts in the kernel, after pytrace let the call go: no
+            # duration can be shorter.
             assert len(aggs) == 1 and aggs[0]["count"] == count, aggs
             h = aggs[0]["histogram"]
             assert h["count"] == count and sum(n for _, n in h["buckets"]) == count, h
@@ -250,3 +255,54 @@ def test_svg_renders_frames(run, python_id, tmp_path):
     # frames) gives at least 4 * 7 such rows.
     warm_rows = [y for y, row in enumerate(rows) if sum(1 for r, g, b in row if r > 190 and b < 80) > 25]
     assert len(warm_rows) >= 4 * 7, "only %d rows show Python frames" % len(warm_rows)
+
+
+def test_speedscope_evented_schema(tmp_path):
+    """The evented form (flow's timeline, written by the unit test's
+    synthetic events) validates against speedscope's schema too."""
+    # Beside the pytrace under test (build/ or build-asan/).
+    binary = os.path.join(os.path.dirname(os.path.abspath(harness.pytrace_path())), "tests",
+                          "test_formats")
+    if not os.path.exists(binary):
+        pytest.skip("%s not built (make unit builds it)" % binary)
+    path = str(tmp_path / "evented.json")
+    out = subprocess.run([binary, path], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout
+    errors = consumers.speedscope_validate(path)
+    assert errors is None, errors
+
+
+def test_svg_zoom_and_search(run, python_id, tmp_path):
+    """The script's zoom and search, driven by the link (#zoom=path_b&
+    search=^w_leaf) in headless Chromium: path_b fills the width, path_a
+    (beside it) is hidden, and the search covers exactly the 8 writes."""
+    consumers_only(python_id)
+    png = str(tmp_path / "zoom.png")
+    dom = consumers.svg_render(run.svg, png, 1200, 300, scale=0.5,
+                               fragment="#zoom=path_b&search=%5Ew_leaf")
+    groups = re.findall(r'<g class="f"[^>]* data-n="([^"]*)"[^>]*?(?: style="([^"]*)")?>'
+                        r'<title>[^<]*</title><rect x="([0-9.]+)" y="\d+" width="([0-9.]+)"'
+                        r'[^>]* fill="([^"]*)"', dom)
+    assert groups, dom[:3000]
+    state = dict((n.split(" (")[0], (style, float(x), float(w), fill)) for n, style, x, w, fill in groups)
+    style, x, w, _ = state["path_b"]
+    assert "none" not in style and abs(x - 10) < 0.01 and abs(w - 1179.5) < 0.01, state["path_b"]
+    assert "display: none" in state["path_a"][0], state["path_a"]
+    assert state["w_leaf"][3] == "rgb(230,0,230)", state["w_leaf"]
+    total = run.summary["totals"]["events"]
+    assert "Matched: %.2f%%" % (100.0 * 8 / total) in dom, re.findall(r"Matched[^<]*", dom)
+
+
+@pytest.mark.parametrize("fmt", ["svg", "speedscope", "pprof"])
+def test_file_that_cannot_be_written(fmt):
+    """A full disk for --svg/--speedscope/--pprof: one line naming the file
+    and ENOSPC, exit 1 (as for -o), the command run to its end."""
+    if conftest.SYSTEM_ID not in conftest.INSTALLED:
+        pytest.skip(conftest.skip_reason(conftest.SYSTEM_ID))
+    python = conftest.INSTALLED[conftest.SYSTEM_ID][0]
+    result = run_pytrace(["stacks", "-e", "write", "--" + fmt, "/dev/full", "-o", "/dev/null",
+                          "--", python, "-c", "print('done')"])
+    expect_exit(result, EXIT_OUTPUT)
+    assert result.stdout == "done\n", result.describe()
+    lines = [l for l in result.stderr.splitlines() if l.startswith("pytrace:")]
+    assert lines == ["pytrace: cannot write /dev/full: No space left on device"], result.describe()

@@ -6,7 +6,10 @@ usage: formats.py
 
   path_a -> w_leaf: 3 writes of one byte to /dev/null
   path_b -> path_c -> w_leaf: 5 writes
-  nap: 4 sleeps of 2 ms (clock_nanosleep on 3.11+, select before)
+  nap: 4 sleeps of 2 ms, as select.select([], [], [], 0.002): a relative
+       timeout (time.sleep on 3.11+ sleeps to an absolute deadline, which
+       can come sooner than 2 ms after the call starts), so no call can
+       return in less than 2 ms after it entered the kernel
 
 Each traced call is on the line that records its stack (innermost first,
 as traceback sees it, qualified names where the version has them), so
@@ -17,8 +20,8 @@ Runs unchanged on CPython 2.7 and 3.6+.
 
 import json
 import os
+import select
 import sys
-import time
 import traceback
 
 FD = os.open(os.devnull, os.O_WRONLY)
@@ -66,7 +69,7 @@ def path_b():
 
 def nap():
     for _ in range(4):
-        record("nap"); time.sleep(NAP)  # noqa: E702
+        record("nap"); select.select([], [], [], NAP)  # noqa: E702
 
 
 def main():

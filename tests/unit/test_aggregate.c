@@ -62,6 +62,15 @@ static void test_frames(void)
 	const pt_frame_id *ids = pt_intern_stack_get(in, x, &n, NULL);
 	check(x != y && x == z && w != x && n == 2 && ids[0] == a && ids[1] == b,
 	      "stacks: order and flags matter, equal stacks share an id");
+	pt_stack_id r, r2;
+	pt_frame_id c = py(in, "h", "c.py", 1), s3[] = { c, b, a }, s3r[] = { a, b, c };
+	pt_intern_stack_root_first(in, s2, 2, 0, &r);
+	pt_intern_stack_root_first(in, s3r, 3, 0, &r2);
+	pt_stack_id fwd3;
+	pt_intern_stack(in, s3, 3, 0, &fwd3);
+	ids = pt_intern_stack_get(in, r2, &n, NULL);
+	check(r == x && r2 == fwd3 && n == 3 && ids[0] == c && ids[2] == a,
+	      "stacks: root-first ids intern as the reversed vector");
 	pt_intern_free(in);
 }
 
@@ -117,7 +126,12 @@ static void test_thread(void)
 
 	/* Text and folded against golden files. */
 	pt_agg_sorted(agg, PT_AGG_BY_COUNT, 0, false, &v, &n);
-	struct pt_fmt_aggregate a = { .in = in, .v = v, .n = n, .distinct = n };
+	/* The strace -c table as stacks hands it over (sorted by time). */
+	static const struct pt_out_syscall_row rows[] = {
+		{ "write", 1009, 2, 1000000 }, { "read", 2, 0, 5 },
+	};
+	struct pt_fmt_aggregate a = { .in = in, .v = v, .n = n, .distinct = n, .rows = rows,
+				      .nrows = 2, .events = 1011 };
 	for (int k = 0; k < 2; k++) {
 		const char *name = k ? "folded" : "text";
 		char *buf = NULL, path[128], want[8192];
@@ -140,6 +154,37 @@ static void test_thread(void)
 		free(buf);
 	}
 	free(v);
+	/* --latency: the same stacks with histograms, text layout. */
+	struct pt_agg *lat = pt_agg_new(in, PT_AGG_HIST);
+	for (int i = 0; i < 20; i++)
+		pt_agg_add(lat, s, 1, 1500 + i * 100);
+	pt_agg_add(lat, s, 1, 900000);
+	pt_agg_add(lat, none, 1, -1);
+	pt_agg_add(lat, none, 1, 3);
+	pt_agg_sorted(lat, PT_AGG_BY_COUNT, 0, false, &v, &n);
+	{
+		struct pt_fmt_aggregate la = { .in = in, .v = v, .n = n, .distinct = n, .latency = true,
+					       .has_time = true };
+		char *buf = NULL, want[8192];
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+		struct pt_sink *sink;
+		pt_sink_open(&sink, pt_format_find("text"), m, NULL);
+		pt_sink_aggregate(sink, &la);
+		pt_sink_close(sink);
+		fclose(m);
+		FILE *g = fopen("tests/unit/golden/agg-latency.txt", "r");
+		size_t glen = g ? fread(want, 1, sizeof(want) - 1, g) : 0;
+		if (g)
+			fclose(g);
+		check(g && len == glen && !memcmp(buf, want, len),
+		      "--latency text matches tests/unit/golden/agg-latency.txt");
+		if (!g || len != glen || memcmp(buf, want, len))
+			printf("# got:\n%s", buf);
+		free(buf);
+	}
+	free(v);
+	pt_agg_free(lat);
 	pt_agg_reset(agg);
 	check(pt_agg_size(agg) == 0 && pt_agg_total(agg) == 0 && pt_agg_add(agg, s, 1, -1) == 0 &&
 	      pt_agg_size(agg) == 1, "aggregate: reset forgets, counts again");

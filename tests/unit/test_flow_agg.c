@@ -186,8 +186,10 @@ static void test_finish_and_reset(void)
 
 static int stacks_by_tid[10];
 
-static int count_stack(void *arg, pid_t tid, const uint32_t *funcs, size_t depth, uint64_t own)
+static int count_stack(void *arg, pid_t tid, const uint32_t *funcs, size_t depth, uint64_t own,
+		       uint64_t calls)
 {
+	(void)calls;
 	(void)arg;
 	(void)funcs;
 	(void)depth;
