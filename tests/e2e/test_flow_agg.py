@@ -373,3 +373,23 @@ def test_status_line(python_id, pytrace, tmp_path):
     assert shown.endswith("\r\x1b[K") or "\r\x1b[K" in shown.rsplit("dropped", 1)[1], repr(shown)
     rc, _, shown = _run_on_pty(base + ["-q", "--", python(python_id), "-c", prog])
     assert rc == 0 and "events," not in shown, repr(shown)
+
+
+def test_files_in_their_consumers(agg_run, python_id, tmp_path):
+    """The real readers of flow's files (once: the files do not depend on
+    the interpreter): the evented speedscope file validates against
+    speedscope's schema (test_formats.py loads the format in the app);
+    Chromium draws the SVG's frames."""
+    if python_id != SYSTEM_ID:
+        pytest.skip("checked once, with %s" % SYSTEM_ID)
+    import consumers
+    _, _, _, _, tmp = agg_run
+    errors = consumers.speedscope_validate(str(tmp / "p.speedscope.json"))
+    assert errors is None, errors
+    png = str(tmp_path / "svg.png")
+    dom = consumers.svg_render(str(tmp / "p.svg"), png, 1200, 300, scale=0.5)
+    labels = re.findall(r"<text x=\"[0-9.]+\" y=\"\d+\">([^<]+)</text>", dom)
+    assert any(l.startswith("sleeper") for l in labels), dom[:3000]
+    width, height, rows = consumers.png_pixels(png)
+    warm_rows = [y for y, row in enumerate(rows) if sum(1 for r, g, b in row if r > 190 and b < 80) > 5]
+    assert len(warm_rows) >= 8, "only %d rows show Python frames" % len(warm_rows)
