@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/agent.h"
 #include "flow/aggregate.h"
+#include "flow/events.h"
 #include "output/flow_agg.h"
 
 #include "check.h"
@@ -227,6 +229,93 @@ static void test_per_thread(void)
 	flow_agg_free(agg);
 }
 
+/* Through the decoder with its filters: records in, aggregation out. */
+static struct flow_events *dec;
+
+static void describe(uint64_t addr, const char *fname, const char *file, int firstlineno)
+{
+	uint8_t payload[512];
+	struct pt_def_code d = { .name_len = (uint32_t)strlen(fname),
+				 .file_len = (uint32_t)strlen(file), .table_len = 0 };
+	size_t at = sizeof(d);
+
+	memcpy(payload, &d, sizeof(d));
+	memcpy(payload + at, fname, d.name_len);
+	at += d.name_len;
+	memcpy(payload + at, file, d.file_len);
+	at += d.file_len;
+	struct pt_ring_record rec = { .object = addr, .aux = at, .tid = firstlineno,
+				      .kind_offset = PT_EV_DEF_CODE | (PT_REC_NO_OFFSET << 8) };
+	flow_events_def(dec, &rec, payload, at);
+}
+
+static void rec(unsigned kind, uint64_t obj, uint64_t ts)
+{
+	struct pt_ring_record r = { .object = obj, .ts = 1000 + ts, .tid = 5,
+				    .kind_offset = kind | (PT_REC_NO_OFFSET << 8) };
+	flow_events_event(dec, &r);
+}
+
+/* main (0..1000) calls lib.work twice (100..400, 500..900), which calls
+ * helper (150..250, 550..650) */
+static const struct flow_agg_func *filtered(struct flow_options *o, const char *want)
+{
+	struct flow_agg_config cfg = { .count = true, .profile = true };
+	enum { MAIN = 0x100, WORK = 0x200, HELPER = 0x300 };
+
+	agg = flow_agg_new(&cfg);
+	struct flow_sink sink = { flow_agg_event, agg, false };
+	dec = flow_events_new(o, PYV_LOCATIONS_311, &sink);
+	describe(MAIN, "main", "/app/main.py", 1);
+	describe(WORK, "work", "/app/lib.py", 10);
+	describe(HELPER, "helper", "/app/main.py", 20);
+	rec(PT_EV_CALL, MAIN, 0);
+	for (uint64_t t = 100; t <= 500; t += 400) {
+		rec(PT_EV_CALL, WORK, t);
+		rec(PT_EV_CALL, HELPER, t + 50);
+		rec(PT_EV_RETURN, HELPER, t + 150);
+		rec(PT_EV_RETURN, WORK, t + 300 + (t == 500) * 100);
+	}
+	rec(PT_EV_RETURN, MAIN, 1000);
+	flow_events_free(dec);
+	return find(want);
+}
+
+static void test_filters(void)
+{
+	struct flow_options o = { 0 };
+	const char *files[] = { "main.py" }, *funcs[] = { "work" };
+	const struct flow_agg_func *f;
+
+	f = filtered(&o, "main");
+	check(f && f->calls == 1 && f->own_ns == 300 && f->total_ns == 1000,
+	      "unfiltered: main's own time is less work's 700");
+	flow_agg_free(agg);
+
+	o.files = files;
+	o.n_files = 1;
+	f = filtered(&o, "main");
+	check(f && f->own_ns == 800 && !find("work") && find("helper")->calls == 2,
+	      "--file main.py: lib.work is not counted, its own time is main's");
+	flow_agg_free(agg);
+
+	o.n_files = 0;
+	o.funcs = funcs;
+	o.n_funcs = 1;
+	f = filtered(&o, "work");
+	check(f && f->calls == 2 && f->own_ns == 700 && !find("main") && !find("helper") &&
+	      flow_agg_profile_total(agg) == 700,
+	      "--function work: only work, its callees' time its own");
+	flow_agg_free(agg);
+
+	o.n_funcs = 0;
+	o.within_func = "work";
+	f = filtered(&o, "helper");
+	check(f && f->calls == 2 && !find("main") && find("work")->own_ns == 500,
+	      "--within work: work and helper, not main");
+	flow_agg_free(agg);
+}
+
 int main(void)
 {
 	struct flow_agg_config cfg = { .count = true, .latency = true, .profile = true };
@@ -239,5 +328,6 @@ int main(void)
 	flow_agg_free(agg);
 	test_finish_and_reset();
 	test_per_thread();
+	test_filters();
 	return n_failed != 0;
 }
