@@ -98,7 +98,8 @@ static const char flow_usage[] =
 	"                    flamegraph.pl) unless written only to files:\n"
 	"  --folded          the folded lines (the default of --profile)\n"
 	"  --svg FILE        an interactive flame graph (a self-contained SVG)\n"
-	"  --speedscope FILE speedscope's JSON file\n"
+	"  --speedscope FILE speedscope's JSON file, evented: the exact timeline of every\n"
+	"                    thread (every call, spooled to temporary files meanwhile)\n"
 	"  --pprof FILE      a gzip-compressed profile.proto (go tool pprof, Pyroscope)\n"
 	"  --per-thread      profile stacks start with their thread (\"thread TID\")\n"
 	"  --trace-events FILE\n"
@@ -634,6 +635,10 @@ int cmd_flow(int argc, char **argv)
 				cli_error("cannot write %s: %s", ca->trace_name, strerror(-r));
 				ca->file_failed = true;
 			}
+		}
+		if (ca->error) {
+			cli_error("cannot write the aggregations: %s", strerror(-ca->error));
+			ca->file_failed = true;
 		}
 		if (fflush(ca->text) != 0 && !st.output_error && errno != EPIPE)
 			st.output_error = errno;
