@@ -2,7 +2,7 @@
 /* pprof's profile.proto (github.com/google/pprof/proto/profile.proto),
  * gzip-compressed, for go tool pprof, Pyroscope, Parca: an aggregation as
  * samples (values: the count, and with time the nanoseconds), one
- * location and function per interned frame. The protobuf encoding is
+ * location per interned frame, one function per (name, file). The protobuf encoding is
  * written here (varints and length-delimited fields, nothing more is
  * needed); zlib compresses. */
 #include <inttypes.h>
@@ -173,7 +173,7 @@ static int pprof_write_gzip(FILE *f, const struct pb *b)
 static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 {
 	struct pb prof = { 0 }, m = { 0 }, sub = { 0 };
-	struct strtab st = { 0 };
+	struct strtab st = { 0 }, fns = { 0 };  /* strings; functions by "name\1file" */
 	size_t nf = pt_intern_nframes(a->in);
 	int rc = 0;
 
@@ -224,20 +224,28 @@ static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 			pt_fmt_frame_name(fr, name, sizeof(name));
 			file = fr->kind == PT_FRAME_NATIVE ? fr->module : NULL;
 		}
+		/* One function per (name, file): the frames of its lines share
+		 * it, as pprof's -list and -lines expect. */
+		char key[2100];
+		snprintf(key, sizeof(key), "%s\x01%s", name, file ? file : "");
+		size_t before = fns.n;
+		uint64_t fn = strtab_id(&fns, key) + 1;
+		if (fns.n != before) {
+			pb_uint(&m, 1, fn);                    /* Function.id */
+			pb_uint(&m, 2, strtab_id(&st, name));  /* name */
+			pb_uint(&m, 3, strtab_id(&st, name));  /* system_name */
+			if (file)
+				pb_uint(&m, 4, strtab_id(&st, file));  /* filename */
+			pb_msg(&prof, 5, &m);
+		}
 		pb_uint(&m, 1, i + 1);                 /* Location.id */
 		if (fr->kind == PT_FRAME_NATIVE)
 			pb_uint(&m, 3, fr->module ? fr->offset : fr->pc);  /* address */
-		pb_uint(&sub, 1, i + 1);               /* Line.function_id */
+		pb_uint(&sub, 1, fn);                  /* Line.function_id */
 		if (line)
 			pb_uint(&sub, 2, (uint64_t)line);  /* Line.line */
 		pb_msg(&m, 4, &sub);
 		pb_msg(&prof, 4, &m);
-		pb_uint(&m, 1, i + 1);                 /* Function.id */
-		pb_uint(&m, 2, strtab_id(&st, name));  /* name */
-		pb_uint(&m, 3, strtab_id(&st, name));  /* system_name */
-		if (file)
-			pb_uint(&m, 4, strtab_id(&st, file));  /* filename */
-		pb_msg(&prof, 5, &m);
 	}
 	/* string_table (6), time_nanos (9). */
 	for (size_t i = 0; i < st.n; i++)
@@ -247,7 +255,7 @@ static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	pb_uint(&prof, 9, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
 	/* default_sample_type (14): the count. */
 	pb_uint(&prof, 14, a->by_time ? time_type : count_type);
-	if (prof.failed || m.failed || sub.failed || st.failed)
+	if (prof.failed || m.failed || sub.failed || st.failed || fns.failed)
 		rc = -ENOMEM;
 	else
 		rc = pprof_write_gzip(s->f, &prof);
@@ -255,6 +263,7 @@ static int pprof_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	free(m.p);
 	free(sub.p);
 	strtab_free(&st);
+	strtab_free(&fns);
 	return rc;
 }
 

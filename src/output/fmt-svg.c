@@ -127,13 +127,10 @@ static void svg_colour(const struct pt_frame *fr, const char *name, char *out, s
 }
 
 /* Children by name, so that the picture does not depend on event order. */
-static const struct svg_tree *sort_tree;
-
-static int svg_child_cmp(const void *a, const void *b)
+static int svg_child_cmp(const void *a, const void *b, void *tree)
 {
-	const struct svg_node *x = &sort_tree->v[*(const size_t *)a];
-	const struct svg_node *y = &sort_tree->v[*(const size_t *)b];
-	return strcmp(x->name, y->name);
+	const struct svg_tree *t = tree;
+	return strcmp(t->v[*(const size_t *)a].name, t->v[*(const size_t *)b].name);
 }
 
 static const char svg_script[] =
@@ -321,14 +318,13 @@ static int svg_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	}
 	size_t sp = 0, omitted = 0;
 	stack[sp++] = 0;
-	sort_tree = &t;
 	while (sp) {
 		size_t i = stack[--sp];
 		struct svg_node *nd = &t.v[i];
 		size_t nk = 0;
 		for (size_t c = nd->child; c; c = t.v[c].next)
 			kids[nk++] = c;
-		qsort(kids, nk, sizeof(*kids), svg_child_cmp);
+		qsort_r(kids, nk, sizeof(*kids), svg_child_cmp, &t);
 		uint64_t x = xs[i];
 		for (size_t k = 0; k < nk; k++) {
 			xs[kids[k]] = x;

@@ -26,7 +26,7 @@ bool pt_format_supports(const struct pt_format *fmt, unsigned caps)
 }
 
 /* The first failure is what close reports. */
-static int sink_note(struct pt_sink *s, int rc, int *first)
+static int sink_note(int rc, int *first)
 {
 	if (rc < 0 && !*first)
 		*first = rc;
@@ -66,7 +66,7 @@ int pt_sink_event(struct pt_sink *s, const struct pt_fmt_event *ev)
 	struct pt_sink_impl *si = (struct pt_sink_impl *)s;
 	if (!s->fmt->event)
 		return -ENOTSUP;
-	return sink_note(s, s->fmt->event(s, ev), &si->first_error);
+	return sink_note(s->fmt->event(s, ev), &si->first_error);
 }
 
 int pt_sink_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
@@ -74,7 +74,7 @@ int pt_sink_aggregate(struct pt_sink *s, const struct pt_fmt_aggregate *a)
 	struct pt_sink_impl *si = (struct pt_sink_impl *)s;
 	if (!s->fmt->aggregate)
 		return -ENOTSUP;
-	return sink_note(s, s->fmt->aggregate(s, a), &si->first_error);
+	return sink_note(s->fmt->aggregate(s, a), &si->first_error);
 }
 
 int pt_sink_close(struct pt_sink *s)
@@ -83,7 +83,7 @@ int pt_sink_close(struct pt_sink *s)
 	if (!s)
 		return 0;
 	if (s->fmt->end)
-		sink_note(s, s->fmt->end(s), &si->first_error);
+		sink_note(s->fmt->end(s), &si->first_error);
 	if (s->fmt->free_priv)
 		s->fmt->free_priv(s);
 	int rc = si->first_error;

@@ -9,7 +9,7 @@
  *   // a stack read by pt_thread_stack(): merged with native frames (or
  *   // both stacks and a note when the merge fails), cut to depth, with a
  *   // leaf label (the syscall name) innermost:
- *   pt_intern_thread(in, thread, native, depth, "write", &s);
+ *   pt_intern_thread(in, thread, native, depth, "write", NULL, &s);
  *   // or frame by frame (flow: Python functions by first line):
  *   struct pt_frame fr = { .kind = PT_FRAME_PYTHON, .function = "f",
  *                          .file = "a.py", .line = 3 };
