@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 
 int cmd_dump(int argc, char **argv);
 int cmd_stacks(int argc, char **argv);
@@ -51,5 +52,13 @@ int cli_parse_depth(const char *arg, const char *cmd);
 /* Opens -o FILE for writing (created, truncated): the fd, or -1 after the
  * error line (a usage error: exit 2 in every command). */
 int cli_open_output(const char *path);
+
+/* --for / --interval DURATION: a number with s (the default), ms, m or h;
+ * 0 with *ms set, or -1 after a usage error line. */
+int cli_parse_duration(const char *arg, const char *cmd, const char *opt, uint64_t *ms);
+/* --for: SIGTERM to pytrace itself once ms have passed (a timer), which
+ * ends the trace as a SIGTERM from elsewhere would (attached: detach;
+ * launched: passed on to the program). 0 or -errno. */
+int cli_stop_after(uint64_t ms);
 
 #endif

@@ -15,12 +15,19 @@
 
 #include "cmd/cmd.h"
 #include "agent/agent.h"
+#include "flow/aggregate.h"
+#include "flow/events.h"
 #include "flow/flow.h"
+#include "output/flow_agg.h"
 
 static const char flow_usage[] =
 	"usage: pytrace flow [--within [FILE_SUBSTR:]FUNCTION] [--file SUBSTR]...\n"
 	"                    [--function NAME]... [--flat] [--tid] [--timestamps] [--durations]\n"
 	"                    [--c-calls] [--json] [--stats] [-o FILE]\n"
+	"                    [--count] [--latency [FUNCTION...]] [--profile] [--per-thread]\n"
+	"                    [--folded] [--svg FILE] [--speedscope FILE] [--pprof FILE]\n"
+	"                    [--trace-events FILE] [--top N] [--sort KEY]\n"
+	"                    [--for DURATION] [--interval DURATION] [-q]\n"
 	"                    (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"\n"
 	"Prints every Python call and return of a process as it happens, one line\n"
@@ -62,6 +69,43 @@ static const char flow_usage[] =
 	"                    how long to wait for the target to run Python code when\n"
 	"                    the hook needs it (3.12+; default 10)\n"
 	"  --buffer-size MIB size of the ring shared with the target (default 32)\n"
+	"  --for DURATION    stop after DURATION (10, 10s, 500ms, 2m, 1h) of tracing, as a\n"
+	"                    SIGTERM would: attached, detach; launched, the program gets it\n"
+	"  -q, --quiet       no status line (on a terminal, stderr shows events, rate,\n"
+	"                    elapsed time and drops a few times a second while aggregating,\n"
+	"                    or while the lines go elsewhere)\n"
+	"\n"
+	"Aggregations (DTrace's count(), quantize(), @[ustack()]): instead of lines, a\n"
+	"summary at the end (exit, Ctrl-C, SIGTERM, --for), to the same place lines go.\n"
+	"Exact, not sampled: from every call and return, per thread. The filters apply:\n"
+	"a function not shown is not counted, its time is its shown caller's own.\n"
+	"  --count           per function (name, file, first line): CALLS (completed;\n"
+	"                    a generator's every resume is one), TOTAL (call to return,\n"
+	"                    a recursion counted once), OWN (less its shown callees),\n"
+	"                    OWN% and MEAN (per call), in microseconds\n"
+	"  --latency [FUNCTION...]\n"
+	"                    a power-of-two histogram of each function's call durations\n"
+	"                    (ns; a generator per resume), as DTrace's quantize, with\n"
+	"                    p50/p90/p99 (within 1/8 of a power of two) and max; the names\n"
+	"                    (as --function matches them) up to the next option, else\n"
+	"                    every function (then give a program after --)\n"
+	"  --top N           only the N first functions; --sort KEY: own (default),\n"
+	"                    total, calls or mean, largest first\n"
+	"  --interval DURATION\n"
+	"                    print the aggregations every DURATION and start them afresh\n"
+	"  --profile         the time spent in each distinct Python call stack (own time\n"
+	"                    of its innermost function, ns), folded (\"a;b;c NS\" lines, for\n"
+	"                    flamegraph.pl) unless written only to files:\n"
+	"  --folded          the folded lines (the default of --profile)\n"
+	"  --svg FILE        an interactive flame graph (a self-contained SVG)\n"
+	"  --speedscope FILE speedscope's JSON file, evented: the exact timeline of every\n"
+	"                    thread (every call, spooled to temporary files meanwhile)\n"
+	"  --pprof FILE      a gzip-compressed profile.proto (go tool pprof, Pyroscope)\n"
+	"  --per-thread      profile stacks start with their thread (\"thread TID\")\n"
+	"  --trace-events FILE\n"
+	"                    Chrome's Trace Event JSON (Perfetto, chrome://tracing): one\n"
+	"                    complete slice per call; calls still running at the end are\n"
+	"                    ended at the last event\n"
 	"\n"
 	"When pytrace falls behind, the target waits (a count of such stalls is in\n"
 	"--stats); when pytrace cannot write (a pipe nobody reads), it waits at most\n"
@@ -101,6 +145,97 @@ static void flow_on_signal(int sig, siginfo_t *si, void *ctx)
 	flow_stop = sig;
 }
 
+/* The aggregations of this run (NULL: lines). */
+struct flow_cli_agg {
+	struct flow_agg *agg;
+	bool count, latency, folded;
+	enum pt_flow_sort sort;
+	size_t top;
+	FILE *text;                  /* where the summaries go */
+	FILE *files[3];              /* --svg, --speedscope, --pprof */
+	const char *file_names[3];
+	FILE *trace_file;            /* --trace-events */
+	const char *trace_name;
+	struct pt_trace_out *trace;
+	struct pt_flow_timeline *timeline;  /* speedscope's evented form, if it has one */
+	uint64_t interval_ms, for_ms, next_interval_ms;
+	unsigned intervals;
+	bool status;                 /* the live line on stderr */
+	bool status_shown;
+	uint64_t last_events, last_ms;
+	double rate;
+	int error;                   /* the first -errno of the outputs */
+	bool file_failed;            /* a file could not be written */
+};
+
+static struct flow_cli_agg flow_agg_cli;
+static const char *const flow_file_formats[3] = { "svg", "speedscope", "pprof" };
+
+static int flow_on_slice(void *arg, const struct flow_agg_slice *sl)
+{
+	struct flow_cli_agg *c = arg;
+
+	return c->trace ? pt_out_trace_slice(c->trace, sl) : 0;
+}
+
+static int flow_on_frame(void *arg, pid_t tid, uint32_t func, bool open, uint64_t ts)
+{
+	struct flow_cli_agg *c = arg;
+
+	return c->timeline ? pt_out_flow_timeline_frame(c->timeline, tid, func, open, ts) : 0;
+}
+
+/* The summaries, to the text output. */
+static void flow_print_summaries(struct flow_cli_agg *c)
+{
+	bool first = true;
+
+	if (c->status_shown) {
+		pt_out_flow_status(stderr, 0, 0, 0, 0, true);
+		c->status_shown = false;
+	}
+	if (c->count) {
+		pt_out_flow_count(c->text, c->agg, c->sort, c->top);
+		first = false;
+	}
+	if (c->latency) {
+		if (!first)
+			fputc('\n', c->text);
+		pt_out_flow_latency(c->text, c->agg, c->sort, c->top);
+		first = false;
+	}
+	if (c->folded) {
+		int rc = pt_out_flow_profile(c->text, "folded", c->agg, "pytrace flow");
+		if (rc < 0 && !c->error)
+			c->error = rc;
+	}
+	fflush(c->text);
+}
+
+static void flow_on_tick(void *arg, const struct flow_progress *p)
+{
+	struct flow_cli_agg *c = arg;
+
+	if (c->interval_ms && p->elapsed_ms >= c->next_interval_ms) {
+		c->next_interval_ms += c->interval_ms;
+		if (c->intervals++)
+			fputc('\n', c->text);
+		flow_print_summaries(c);
+		flow_agg_reset(c->agg);
+	}
+	if (c->status) {
+		uint64_t dt = p->elapsed_ms - c->last_ms;
+		if (dt >= 200) {
+			c->rate = (double)(p->events - c->last_events) * 1000.0 / (double)dt;
+			c->last_events = p->events;
+			c->last_ms = p->elapsed_ms;
+		}
+		pt_out_flow_status(stderr, p->events, c->rate, (double)p->elapsed_ms / 1000.0,
+				   p->dropped, false);
+		c->status_shown = true;
+	}
+}
+
 static int flow_thread_count(pid_t pid)
 {
 	char path[64];
@@ -119,17 +254,35 @@ static int flow_thread_count(pid_t pid)
 
 /* Attached: say so (tests wait for this line; a launched program owns
  * the terminal, so nothing is said then). */
+static bool flow_launched;
+
 static void flow_announce(pid_t pid, const struct pt_python_info *py)
 {
-	fprintf(stderr, "pytrace: tracing process %d (Python %s); Ctrl-C to stop\n", (int)pid,
-		py->version);
-	fflush(stderr);
+	struct flow_cli_agg *c = &flow_agg_cli;
+
+	if (!flow_launched) {
+		fprintf(stderr, "pytrace: tracing process %d (Python %s); Ctrl-C to stop\n", (int)pid,
+			py->version);
+		fflush(stderr);
+	}
+	/* The files that stream start now that the process is known. */
+	if (c->trace_file) {
+		char name[64];
+		snprintf(name, sizeof(name), "python %s (%d)", py->version, (int)pid);
+		if (!(c->trace = pt_out_trace_new(c->trace_file, c->agg, pid, name)))
+			c->error = -ENOMEM;
+	}
+	if (c->files[1])
+		c->timeline = pt_out_flow_timeline_new(c->files[1], "speedscope", c->agg, "pytrace flow");
+	if (c->for_ms && cli_stop_after(c->for_ms) < 0)
+		cli_error("warning: cannot set the --for timer: %s", strerror(errno));
 }
 
 int cmd_flow(int argc, char **argv)
 {
 	enum { O_WITHIN = 256, O_FILE, O_FUNCTION, O_FLAT, O_TS, O_DUR, O_CCALLS, O_JSON, O_STATS,
-	       O_TIMEOUT, O_BUFFER, O_TID };
+	       O_TIMEOUT, O_BUFFER, O_TID, O_COUNT, O_LATENCY, O_PROFILE, O_PER_THREAD, O_FOLDED,
+	       O_SVG, O_SPEEDSCOPE, O_PPROF, O_TRACE, O_TOP, O_SORT, O_FOR, O_INTERVAL };
 	static const struct option opts[] = {
 		{ "within", required_argument, NULL, O_WITHIN },
 		{ "file", required_argument, NULL, O_FILE },
@@ -143,6 +296,20 @@ int cmd_flow(int argc, char **argv)
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "install-timeout", required_argument, NULL, O_TIMEOUT },
 		{ "buffer-size", required_argument, NULL, O_BUFFER },
+		{ "count", no_argument, NULL, O_COUNT },
+		{ "latency", optional_argument, NULL, O_LATENCY },
+		{ "profile", no_argument, NULL, O_PROFILE },
+		{ "per-thread", no_argument, NULL, O_PER_THREAD },
+		{ "folded", no_argument, NULL, O_FOLDED },
+		{ "svg", required_argument, NULL, O_SVG },
+		{ "speedscope", required_argument, NULL, O_SPEEDSCOPE },
+		{ "pprof", required_argument, NULL, O_PPROF },
+		{ "trace-events", required_argument, NULL, O_TRACE },
+		{ "top", required_argument, NULL, O_TOP },
+		{ "sort", required_argument, NULL, O_SORT },
+		{ "for", required_argument, NULL, O_FOR },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "command", required_argument, NULL, 'c' },
@@ -156,13 +323,19 @@ int cmd_flow(int argc, char **argv)
 	};
 	const char **files = calloc((size_t)argc, sizeof(*files));
 	const char **funcs = calloc((size_t)argc, sizeof(*funcs));
+	const char **lat_funcs = calloc((size_t)argc + 1, sizeof(*lat_funcs));
+	struct flow_cli_agg *ca = &flow_agg_cli;
+	struct flow_agg_config acfg = { 0 };
+	struct flow_sink asink = { 0 };
+	char *lat_split = NULL;
+	bool quiet = false, per_thread = false;
 	bool *funcs_seen = calloc((size_t)argc, sizeof(*funcs_seen)), within_seen = false;
 	const char *output = NULL, *command = NULL;
 	char *within = NULL, **split = NULL;
 	bool show_stats = false;
 	int c, rc = 2;
 
-	if (!files || !funcs || !funcs_seen) {
+	if (!files || !funcs || !funcs_seen || !lat_funcs) {
 		cli_error("out of memory");
 		return 1;
 	}
@@ -174,7 +347,7 @@ int cmd_flow(int argc, char **argv)
 	opterr = 0;   /* one line per error, ours */
 	struct cli_pids pids = { 0 };
 	char why[512];
-	while ((c = cli_getopt(argc, argv, "+:p:c:o:hf", opts, "flow")) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:p:c:o:hfq", opts, "flow")) != -1) {
 		switch (c) {
 		case O_WITHIN:
 			free(within);
@@ -189,6 +362,62 @@ int cmd_flow(int argc, char **argv)
 		case O_CCALLS: opt.c_calls = true; break;
 		case O_JSON: opt.json = true; break;
 		case O_STATS: show_stats = true; break;
+		case O_COUNT: ca->count = true; break;
+		case O_LATENCY:
+			ca->latency = true;
+			if (optarg) {
+				/* --latency=a,b */
+				free(lat_split);
+				if (!(lat_split = strdup(optarg)))
+					goto out;
+				for (char *save, *w = strtok_r(lat_split, ",", &save); w;
+				     w = strtok_r(NULL, ",", &save))
+					lat_funcs[acfg.n_latency_funcs++] = w;
+			}
+			/* the names that follow, up to the next option */
+			while (optind < argc && argv[optind][0] && argv[optind][0] != '-')
+				lat_funcs[acfg.n_latency_funcs++] = argv[optind++];
+			break;
+		case O_PROFILE: acfg.profile = true; break;
+		case O_PER_THREAD: per_thread = true; break;
+		case O_FOLDED: ca->folded = acfg.profile = true; break;
+		case O_SVG: ca->file_names[0] = optarg; acfg.profile = true; break;
+		case O_SPEEDSCOPE: ca->file_names[1] = optarg; acfg.profile = true; break;
+		case O_PPROF: ca->file_names[2] = optarg; acfg.profile = true; break;
+		case O_TRACE: ca->trace_name = optarg; break;
+		case O_TOP: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || !optarg[0] || optarg[0] == '-' || v == 0 || v > 1000000000) {
+				cli_error("flow: --top wants a positive number, not '%s'", optarg);
+				goto out;
+			}
+			ca->top = v;
+			break;
+		}
+		case O_SORT:
+			if (!strcmp(optarg, "own"))
+				ca->sort = PT_FLOW_BY_OWN;
+			else if (!strcmp(optarg, "total"))
+				ca->sort = PT_FLOW_BY_TOTAL;
+			else if (!strcmp(optarg, "calls"))
+				ca->sort = PT_FLOW_BY_CALLS;
+			else if (!strcmp(optarg, "mean"))
+				ca->sort = PT_FLOW_BY_MEAN;
+			else {
+				cli_error("flow: --sort wants own, total, calls or mean, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case O_FOR:
+			if (cli_parse_duration(optarg, "flow", "--for", &ca->for_ms) < 0)
+				goto out;
+			break;
+		case O_INTERVAL:
+			if (cli_parse_duration(optarg, "flow", "--interval", &ca->interval_ms) < 0)
+				goto out;
+			break;
+		case 'q': quiet = true; break;
 		case O_TIMEOUT: {
 			char *end;
 			double v = strtod(optarg, &end);
@@ -239,6 +468,29 @@ int cmd_flow(int argc, char **argv)
 				  : "flow needs -p PID, -c 'COMMAND' or -- PROGRAM (see pytrace help flow)");
 		goto out;
 	}
+	bool aggregating = ca->count || ca->latency || acfg.profile || ca->trace_name;
+	bool files_given = ca->file_names[0] || ca->file_names[1] || ca->file_names[2];
+	if (aggregating && (opt.json || opt.flat || opt.timestamps || opt.durations)) {
+		cli_error("flow: --json, --flat, --timestamps and --durations shape lines; --count, "
+			  "--latency, --profile and --trace-events print none");
+		goto out;
+	}
+	if (!aggregating && (ca->top || ca->sort || ca->interval_ms || per_thread)) {
+		cli_error("flow: --top, --sort, --interval and --per-thread need --count, --latency "
+			  "or --profile");
+		goto out;
+	}
+	if (per_thread && !acfg.profile) {
+		cli_error("flow: --per-thread needs --profile");
+		goto out;
+	}
+	if (ca->interval_ms && (files_given || ca->trace_name)) {
+		cli_error("flow: --interval prints and starts afresh; the files (--svg, --speedscope, "
+			  "--pprof, --trace-events) hold the whole run: not both");
+		goto out;
+	}
+	if (acfg.profile && !files_given)
+		ca->folded = true;
 	if (within) {
 		char *colon = strrchr(within, ':');
 		opt.within_func = colon ? colon + 1 : within;
@@ -260,8 +512,8 @@ int cmd_flow(int argc, char **argv)
 	} else if (optind < argc) {
 		opt.argv = argv + optind;
 	}
-	if (!opt.argv)
-		opt.on_installed = flow_announce;
+	flow_launched = opt.argv != NULL;
+	opt.on_installed = flow_announce;
 	/* A process that has threads already gets the thread column from its
 	 * first line, so that every line has the same shape. */
 	if (!opt.argv && flow_thread_count(opt.pid) > 1)
@@ -272,6 +524,60 @@ int cmd_flow(int argc, char **argv)
 		opt.out_fd = STDERR_FILENO;
 	if (output && (opt.out_fd = cli_open_output(output)) < 0)
 		goto out;
+	if (aggregating) {
+		for (int i = 0; i < 3; i++) {
+			int fd;
+			if (!ca->file_names[i])
+				continue;
+			if ((fd = cli_open_output(ca->file_names[i])) < 0)
+				goto out;
+			if (!(ca->files[i] = fdopen(fd, "w"))) {
+				close(fd);
+				cli_error("out of memory");
+				goto out;
+			}
+		}
+		if (ca->trace_name) {
+			int fd = cli_open_output(ca->trace_name);
+			if (fd < 0)
+				goto out;
+			if (!(ca->trace_file = fdopen(fd, "w"))) {
+				close(fd);
+				cli_error("out of memory");
+				goto out;
+			}
+			setvbuf(ca->trace_file, NULL, _IOFBF, 1 << 20);
+		}
+		ca->text = opt.out_fd == STDOUT_FILENO ? stdout : opt.out_fd == STDERR_FILENO ? stderr
+			: fdopen(dup(opt.out_fd), "w");
+		if (!ca->text) {
+			cli_error("out of memory");
+			goto out;
+		}
+		acfg.count = ca->count;
+		acfg.latency = ca->latency;
+		acfg.latency_funcs = lat_funcs;
+		acfg.per_thread = per_thread;
+		acfg.on_slice = ca->trace_name ? flow_on_slice : NULL;
+		acfg.slice_arg = ca;
+		acfg.on_frame = ca->file_names[1] ? flow_on_frame : NULL;
+		acfg.frame_arg = ca;
+		if (!(ca->agg = flow_agg_new(&acfg))) {
+			cli_error("out of memory");
+			goto out;
+		}
+		asink = (struct flow_sink){ flow_agg_event, ca->agg, false };
+		opt.sink = &asink;
+		ca->next_interval_ms = ca->interval_ms;
+	}
+	/* The live status: on a terminal, not where lines are printed. */
+	ca->status = !quiet && isatty(STDERR_FILENO) &&
+		     (aggregating || (!isatty(opt.out_fd) && opt.out_fd != STDERR_FILENO));
+	if (ca->status || ca->interval_ms) {
+		opt.on_tick = flow_on_tick;
+		opt.tick_arg = ca;
+		opt.tick_ms = ca->interval_ms && ca->interval_ms < 250 ? (unsigned)ca->interval_ms : 250;
+	}
 
 	/* No SA_RESTART: a wait for a launched program must return. */
 	struct sigaction sa = { .sa_sigaction = flow_on_signal, .sa_flags = SA_SIGINFO };
@@ -287,6 +593,56 @@ int cmd_flow(int argc, char **argv)
 	struct flow_stats st;
 	struct pt_error err = { 0 };
 	int frc = pt_flow_run(&opt, &flow_stop, &st, &err);
+	if (ca->status_shown) {
+		pt_out_flow_status(stderr, 0, 0, 0, 0, true);
+		ca->status_shown = false;
+	}
+	if (ca->agg && frc >= 0) {
+		int r = flow_agg_finish(ca->agg);
+		if (r < 0 && !ca->error)
+			ca->error = r;
+		if (ca->count || ca->latency || ca->folded) {
+			if (ca->intervals)
+				fputc('\n', ca->text);
+			flow_print_summaries(ca);
+		}
+		bool evented = ca->timeline != NULL;
+		if (ca->timeline) {
+			r = pt_out_flow_timeline_end(ca->timeline);
+			ca->timeline = NULL;
+			if (fflush(ca->files[1]) != 0 && r == 0)
+				r = -errno;
+			if (r < 0) {
+				cli_error("cannot write %s: %s", ca->file_names[1], strerror(-r));
+				ca->file_failed = true;
+			}
+		}
+		for (int i = 0; i < 3; i++) {
+			if (!ca->files[i] || (i == 1 && evented))
+				continue;
+			r = pt_out_flow_profile(ca->files[i], flow_file_formats[i], ca->agg, "pytrace flow");
+			if (fflush(ca->files[i]) != 0 && r == 0)
+				r = -errno;
+			if (r < 0) {
+				cli_error("cannot write %s: %s", ca->file_names[i], strerror(-r));
+				ca->file_failed = true;
+			}
+		}
+		if (ca->trace) {
+			r = pt_out_trace_end(ca->trace);
+			ca->trace = NULL;
+			if (r < 0) {
+				cli_error("cannot write %s: %s", ca->trace_name, strerror(-r));
+				ca->file_failed = true;
+			}
+		}
+		if (ca->error) {
+			cli_error("cannot write the aggregations: %s", strerror(-ca->error));
+			ca->file_failed = true;
+		}
+		if (fflush(ca->text) != 0 && !st.output_error && errno != EPIPE)
+			st.output_error = errno;
+	}
 	if (frc < 0) {
 		cli_error("%s", err.msg[0] ? err.msg : pt_status_name(frc));
 		rc = err.status > 0 ? err.status : 1;
@@ -336,8 +692,8 @@ int cmd_flow(int argc, char **argv)
 		rc = CLI_EXIT_OUTPUT;
 		goto out;
 	}
-	rc = 0;
-	if (opt.argv) {
+	rc = ca->file_failed ? CLI_EXIT_OUTPUT : 0;
+	if (opt.argv && !ca->file_failed) {
 		/* The program's status, as stacks gives it. */
 		if (st.target_exited && WIFEXITED(st.target_status)) {
 			rc = WEXITSTATUS(st.target_status);
@@ -356,6 +712,20 @@ int cmd_flow(int argc, char **argv)
 		}
 	}
 out:
+	if (ca->timeline)
+		pt_out_flow_timeline_end(ca->timeline);
+	if (ca->trace)
+		pt_out_trace_end(ca->trace);
+	for (int i = 0; i < 3; i++)
+		if (ca->files[i])
+			fclose(ca->files[i]);
+	if (ca->trace_file)
+		fclose(ca->trace_file);
+	if (ca->text && ca->text != stdout && ca->text != stderr)
+		fclose(ca->text);
+	flow_agg_free(ca->agg);
+	free(lat_funcs);
+	free(lat_split);
 	if (output && opt.out_fd >= 0 && opt.out_fd != STDOUT_FILENO)
 		close(opt.out_fd);
 	cli_split_free(split);

@@ -2,6 +2,8 @@
 /* What every command parses the same way: long options spelled in full,
  * PIDs, the -c command line, the -o file, one-line usage errors. */
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -193,5 +195,46 @@ int cli_parse_depth(const char *arg, const char *cmd)
 		return -1;
 	}
 	pt_out_style.depth = v;
+	return 0;
+}
+
+int cli_parse_duration(const char *arg, const char *cmd, const char *opt, uint64_t *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	double mult = 1000;
+
+	if (!strcmp(end, "ms"))
+		mult = 1;
+	else if (!strcmp(end, "s") || !*end)
+		mult = 1000;
+	else if (!strcmp(end, "m"))
+		mult = 60000;
+	else if (!strcmp(end, "h"))
+		mult = 3600000;
+	else
+		end = NULL;
+	if (errno || !end || end == arg || !(v > 0) || v * mult > 1e12 || v * mult < 1) {
+		cli_error("%s: %s wants a duration (10, 10s, 500ms, 2m, 1h), not '%s'", cmd, opt, arg);
+		return -1;
+	}
+	*ms = (uint64_t)(v * mult + 0.5);
+	return 0;
+}
+
+int cli_stop_after(uint64_t ms)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGTERM };
+	struct itimerspec its = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
+	timer_t t;
+
+	if (timer_create(CLOCK_MONOTONIC, &sev, &t) < 0)
+		return -errno;
+	if (timer_settime(t, 0, &its, NULL) < 0) {
+		int e = errno;
+		timer_delete(t);
+		return -e;
+	}
 	return 0;
 }

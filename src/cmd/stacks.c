@@ -27,7 +27,7 @@
 static const char stacks_usage[] =
 	"usage: pytrace stacks -e SYSCALLS [-T] [-f] [--native] [--depth N]\n"
 	"                      [--count [--top N]] [--latency] [--folded | --json] [-o FILE]\n"
-	"                      [--svg FILE] [--speedscope FILE] [--pprof FILE]\n"
+	"                      [--svg FILE] [--speedscope FILE] [--pprof FILE] [--for DURATION]\n"
 	"                      (-p PID | -c 'COMMAND LINE' | -- PROGRAM ARGS...)\n"
 	"\n"
 	"Which Python code makes these system calls: each chosen call with its\n"
@@ -76,6 +76,8 @@ static const char stacks_usage[] =
 	"                  write there (written as it comes: tail -f works). Default: the\n"
 	"                  standard error with a command (its output stays its own, as\n"
 	"                  with strace), the standard output with -p\n"
+	"  --for DURATION  stop after DURATION (10, 10s, 500ms, 2m, 1h), as a SIGTERM would\n"
+	"                  (attached: detach; launched: the command gets it)\n"
 	"  -p, --pid PID   trace a running process, all its threads (one process per run)\n"
 	"  -c, --command 'COMMAND LINE'\n"
 	"                  start a command: words split at blanks, '...' and \"...\" quote,\n"
@@ -134,6 +136,7 @@ struct stacks_opts {
 	struct cli_pids pids;
 	const char *command;
 	char **argv;      /* after "--" */
+	uint64_t for_ms;  /* --for: stop after this long (0: no limit) */
 };
 
 /* What we know of one traced process. */
@@ -640,7 +643,7 @@ static int resolve_command(const char *name, char *out, size_t cap)
 static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 {
 	enum { OPT_NATIVE = 256, OPT_COUNT, OPT_TOP, OPT_FOLDED, OPT_JSON, OPT_NO_SECCOMP, OPT_DEPTH,
-	       OPT_LATENCY, OPT_SVG, OPT_SPEEDSCOPE, OPT_PPROF };
+	       OPT_LATENCY, OPT_SVG, OPT_SPEEDSCOPE, OPT_PPROF, OPT_FOR };
 	static const struct option opts[] = {
 		{ "trace", required_argument, NULL, 'e' },
 		{ "native", no_argument, NULL, OPT_NATIVE },
@@ -653,6 +656,7 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 		{ "svg", required_argument, NULL, OPT_SVG },
 		{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
 		{ "pprof", required_argument, NULL, OPT_PPROF },
+		{ "for", required_argument, NULL, OPT_FOR },
 		{ "output", required_argument, NULL, 'o' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "command", required_argument, NULL, 'c' },
@@ -703,6 +707,10 @@ static int parse_opts(int argc, char **argv, struct stacks_opts *o)
 		case OPT_SVG: o->files[0] = optarg; break;
 		case OPT_SPEEDSCOPE: o->files[1] = optarg; break;
 		case OPT_PPROF: o->files[2] = optarg; break;
+		case OPT_FOR:
+			if (cli_parse_duration(optarg, "stacks", "--for", &o->for_ms) < 0)
+				return 2;
+			break;
 		case OPT_NO_SECCOMP: o->no_seccomp = true; break;
 		case 'T': o->timing = true; break;
 		case 'f': o->follow = true; break;
@@ -942,6 +950,9 @@ int cmd_stacks(int argc, char **argv)
 	rc = stacks_start(&st, &topts, &split);
 	if (rc >= 0)
 		goto out;
+	/* --for: a SIGTERM to ourselves, which ends the trace as any would */
+	if (o.for_ms && cli_stop_after(o.for_ms) < 0)
+		cli_error("warning: cannot set the --for timer: %s", strerror(errno));
 	if (topts.tick) {
 		struct itimerval it = { { 0, STACKS_UNFINISHED_MS * 1000 }, { 0, STACKS_UNFINISHED_MS * 1000 } };
 		setitimer(ITIMER_REAL, &it, NULL);

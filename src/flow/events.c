@@ -47,7 +47,7 @@ struct flow_map {
 struct flow_events {
 	const struct flow_options *opt;
 	enum pyv_linetable_kind table_kind;
-	struct pt_flow_out *out;
+	struct flow_sink sink;
 	struct flow_map codes;       /* (code, 0) or (PyMethodDef, type) -> flow_code */
 	struct flow_map names;       /* PyMethodDef or type -> char * */
 	struct flow_map threads;     /* tid -> flow_thread */
@@ -134,7 +134,7 @@ static void code_free(struct flow_code *c)
 }
 
 struct flow_events *flow_events_new(const struct flow_options *opt,
-				    enum pyv_linetable_kind table_kind, struct pt_flow_out *out)
+				    enum pyv_linetable_kind table_kind, const struct flow_sink *sink)
 {
 	struct flow_events *ev = calloc(1, sizeof(*ev));
 
@@ -142,7 +142,7 @@ struct flow_events *flow_events_new(const struct flow_options *opt,
 		return NULL;
 	ev->opt = opt;
 	ev->table_kind = table_kind;
-	ev->out = out;
+	ev->sink = *sink;
 	return ev;
 }
 
@@ -180,7 +180,7 @@ uint64_t flow_events_lines(const struct flow_events *ev)
 
 /* NAME matches a function called qualname or whose last dotted part is
  * NAME ("Repo.clone" is matched by "clone" and by "Repo.clone"). */
-static bool name_matches(const char *qualname, const char *want)
+bool flow_name_matches(const char *qualname, const char *want)
 {
 	const char *dot = strrchr(qualname, '.');
 
@@ -195,13 +195,13 @@ static void code_judge(struct flow_events *ev, struct flow_code *c)
 	for (size_t i = 0; !file_ok && i < o->n_files; i++)
 		file_ok = strstr(c->fn.file, o->files[i]) != NULL;
 	for (size_t i = 0; i < o->n_funcs; i++)
-		if (name_matches(c->fn.name, o->funcs[i])) {
+		if (flow_name_matches(c->fn.name, o->funcs[i])) {
 			func_ok = true;
 			if (o->funcs_seen)
 				o->funcs_seen[i] = true;
 		}
 	c->pass = file_ok && func_ok;
-	c->within = o->within_func && name_matches(c->fn.name, o->within_func) &&
+	c->within = o->within_func && flow_name_matches(c->fn.name, o->within_func) &&
 		    (!o->within_file || (c->fn.file && strstr(c->fn.file, o->within_file)));
 	if (c->within && o->within_seen)
 		*o->within_seen = true;
@@ -391,22 +391,31 @@ static bool kind_is_entry(unsigned k)
 	return k == PT_EV_CALL || k == PT_EV_RESUME || k == PT_EV_THROW || k == PT_EV_C_CALL;
 }
 
+/* The wire's kinds (agent.h) as the neutral event's. */
+static const enum pt_flow_event_kind neutral_kind[] = {
+	[PT_EV_CALL] = PT_FLOW_CALL, [PT_EV_RETURN] = PT_FLOW_RETURN,
+	[PT_EV_UNWIND] = PT_FLOW_UNWIND, [PT_EV_RESUME] = PT_FLOW_RESUME,
+	[PT_EV_YIELD] = PT_FLOW_YIELD, [PT_EV_THROW] = PT_FLOW_THROW,
+	[PT_EV_C_CALL] = PT_FLOW_C_CALL, [PT_EV_C_RETURN] = PT_FLOW_C_RETURN,
+	[PT_EV_C_RAISE] = PT_FLOW_C_RAISE,
+};
+
 static int emit(struct flow_events *ev, struct flow_thread *t, struct flow_code *c, unsigned kind,
 		const struct pt_ring_record *rec, unsigned depth, int64_t duration)
 {
-	struct pt_flow_line l = {
-		.kind = kind,
+	struct pt_flow_event l = {
+		.kind = neutral_kind[kind],
 		.tid = t->shown_tid,
 		.show_tid = ev->opt->show_tid || ev->n_threads > 1,
 		.depth = depth,
 		.fn = &c->fn,
 		.line = kind == PT_EV_CALL || !c->fn.file ? c->fn.firstlineno
-			: line_of(ev, c, PT_REC_OFFSET(rec)),
-		.ts = ev->opt->timestamps && rec->ts >= ev->t0 ? rec->ts - ev->t0 : 0,
+			: ev->sink.lines ? line_of(ev, c, PT_REC_OFFSET(rec)) : -1,
+		.ts = rec->ts >= ev->t0 ? rec->ts - ev->t0 : 0,
 		.duration = duration,
 	};
 	ev->lines++;
-	return pt_out_flow_line(ev->out, &l);
+	return ev->sink.event(ev->sink.arg, &l);
 }
 
 int flow_events_event(struct flow_events *ev, const struct pt_ring_record *rec)
@@ -471,7 +480,7 @@ int flow_events_event(struct flow_events *ev, const struct pt_ring_record *rec)
 	if (f.shown) {
 		if (t->shown_depth)
 			t->shown_depth--;
-		int64_t d = o->durations && f.ts && rec->ts >= f.ts ? (int64_t)(rec->ts - f.ts) : -1;
+		int64_t d = f.ts && rec->ts >= f.ts ? (int64_t)(rec->ts - f.ts) : -1;
 		rc = emit(ev, t, c, kind, rec, t->shown_depth, d);
 	}
 	if (t->within_active && t->n == t->within_base)

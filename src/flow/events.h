@@ -11,16 +11,26 @@
 
 #include "agent/agent.h"
 #include "flow/flow.h"
+#include "flow/event.h"
 #include "output/flow.h"
 #include "python/linetable.h"
 
 struct flow_events;
 
-/* opt's filter fields are used (and must outlive the decoder); lines go
- * to out. */
+/* Where the decoded events go (struct pt_flow_event, src/flow/event.h):
+ * the line writer, or an aggregation (src/flow/aggregate.h). event returns
+ * 0 or -errno, which ends the decoding of the batch. */
+struct flow_sink {
+	int (*event)(void *arg, const struct pt_flow_event *e);
+	void *arg;
+	bool lines;              /* exits need their line (decoded line tables) */
+};
+
+/* opt's filter fields are used (and must outlive the decoder); events go
+ * to sink (copied). */
 struct flow_events *flow_events_new(const struct flow_options *opt,
 				    enum pyv_linetable_kind table_kind,
-				    struct pt_flow_out *out);
+				    const struct flow_sink *sink);
 void flow_events_free(struct flow_events *ev);
 
 /* Thread ids in records are the target's own (the innermost PID namespace
@@ -33,6 +43,10 @@ int flow_events_def(struct flow_events *ev, const struct pt_ring_record *rec,
 		    const uint8_t *payload, size_t payload_len);
 /* One event record. */
 int flow_events_event(struct flow_events *ev, const struct pt_ring_record *rec);
+
+/* The --function rule: NAME matches a function called qualname, or whose
+ * last dotted part is NAME ("Repo.clone" is matched by "clone"). */
+bool flow_name_matches(const char *qualname, const char *want);
 
 uint64_t flow_events_count(const struct flow_events *ev);
 uint64_t flow_events_lines(const struct flow_events *ev);

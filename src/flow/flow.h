@@ -21,6 +21,9 @@ enum {
 	                          system call pytrace would make it run */
 };
 
+struct flow_sink;
+struct flow_progress;
+
 struct flow_options {
 	pid_t pid;                   /* attach to this process, or */
 	char *const *argv;           /* start this program (NULL-terminated) */
@@ -48,6 +51,21 @@ struct flow_options {
 	 * killed. */
 	volatile int *from_terminal;
 	unsigned grace_ms;
+	/* Aggregating (--count, --latency, --profile, --trace-events): the
+	 * events go to sink (src/flow/events.h) instead of lines; out_fd is
+	 * not written. NULL: lines. */
+	const struct flow_sink *sink;
+	/* Called from the consume loop about every tick_ms once the hook is
+	 * in (the status line, --interval); NULL: never. */
+	void (*on_tick)(void *arg, const struct flow_progress *p);
+	void *tick_arg;
+	unsigned tick_ms;
+};
+
+struct flow_progress {
+	uint64_t events;             /* decoded so far */
+	uint64_t dropped;            /* the agent's count so far */
+	uint64_t elapsed_ms;         /* since the hook was installed */
 };
 
 struct flow_stats {

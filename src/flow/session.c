@@ -793,7 +793,7 @@ static int load_agent(struct flow_session *s, struct pt_stopset *set, struct pt_
 
 static unsigned agent_flags(const struct flow_options *opt)
 {
-	return (opt->timestamps || opt->durations ? PT_AGENT_F_TIMESTAMPS : 0) |
+	return (opt->timestamps || opt->durations || opt->sink ? PT_AGENT_F_TIMESTAMPS : 0) |
 	       (opt->c_calls ? PT_AGENT_F_CCALLS : 0);
 }
 
@@ -1106,9 +1106,23 @@ static int session_consume(struct flow_session *s)
 	unsigned idle = 0, maps_check = 0;
 	int rc = 0;
 
+	uint64_t started = now_ms(), ticked = started;
+
 	flow_ring_init(&s->ring, (const void *)((const char *)h + RING_DATA_OFFSET),
 		       s->agent.ring_cap);
 	for (;;) {
+		if (s->opt->on_tick) {
+			uint64_t t = now_ms();
+			if (t - ticked >= s->opt->tick_ms) {
+				ticked = t;
+				struct flow_progress p = {
+					.events = s->ev ? flow_events_count(s->ev) : 0,
+					.dropped = __atomic_load_n(&h->dropped, __ATOMIC_RELAXED),
+					.elapsed_ms = t - started,
+				};
+				s->opt->on_tick(s->opt->tick_arg, &p);
+			}
+		}
 		uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
 		if (head != s->ring.tail && !s->ring_lied) {
 			consume(s, head, &rc);
@@ -1177,7 +1191,7 @@ static int session_consume(struct flow_session *s)
 		 * long enough that wake-ups are rare, short enough that lines
 		 * appear without visible delay. */
 		/* Caught up: what is read is written now (tail -f on -o). */
-		if (idle++ == 0)
+		if (idle++ == 0 && s->out)
 			pt_out_flow_flush(s->out);
 		sleep_us(CONSUMER_SLEEP_US);
 	}
@@ -1222,10 +1236,16 @@ int pt_flow_run(const struct flow_options *opt, volatile int *stop, struct flow_
 	if (opt->on_installed)
 		opt->on_installed(s.pid, &s.py.info);
 
-	s.out = pt_out_flow_new(opt->out_fd, opt->json, opt->timestamps, opt->durations, opt->flat);
-	if (s.out)
-		pt_out_flow_set_stop(s.out, stop);
-	s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), s.out) : NULL;
+	if (opt->sink) {
+		s.ev = flow_events_new(opt, pyv_line_table_kind(&s.py), opt->sink);
+	} else {
+		s.out = pt_out_flow_new(opt->out_fd, opt->json, opt->timestamps, opt->durations,
+					opt->flat);
+		if (s.out)
+			pt_out_flow_set_stop(s.out, stop);
+		struct flow_sink sink = { pt_out_flow_sink, s.out, true };
+		s.ev = s.out ? flow_events_new(opt, pyv_line_table_kind(&s.py), &sink) : NULL;
+	}
 	if (!s.ev) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "out of memory");
 		*s.stop = 1;

@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
-
 #define OUT_BUF (1u << 20)
 #define OUT_MAX_LINE 16384       /* a line never needs more (names are capped) */
 #define INDENT_MAX 512           /* deeper calls are drawn at this depth */
@@ -331,18 +329,13 @@ void pt_out_flow_fn_fini(struct pt_flow_fn *fn)
 	fn->text_call = fn->text_head = fn->json = NULL;
 }
 
-static bool kind_is_entry(unsigned k)
-{
-	return k == PT_EV_CALL || k == PT_EV_RESUME || k == PT_EV_THROW || k == PT_EV_C_CALL;
-}
-
 static const char *const json_names[] = {
-	[PT_EV_CALL] = "call", [PT_EV_RETURN] = "return", [PT_EV_UNWIND] = "exception",
-	[PT_EV_RESUME] = "resume", [PT_EV_YIELD] = "yield", [PT_EV_THROW] = "throw",
-	[PT_EV_C_CALL] = "c_call", [PT_EV_C_RETURN] = "c_return", [PT_EV_C_RAISE] = "c_exception",
+	[PT_FLOW_CALL] = "call", [PT_FLOW_RETURN] = "return", [PT_FLOW_UNWIND] = "exception",
+	[PT_FLOW_RESUME] = "resume", [PT_FLOW_YIELD] = "yield", [PT_FLOW_THROW] = "throw",
+	[PT_FLOW_C_CALL] = "c_call", [PT_FLOW_C_RETURN] = "c_return", [PT_FLOW_C_RAISE] = "c_exception",
 };
 
-static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_line *l)
+static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_event *l)
 {
 	const char *ev = l->kind < sizeof(json_names) / sizeof(json_names[0]) && json_names[l->kind]
 		? json_names[l->kind] : "?";
@@ -357,7 +350,7 @@ static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_line
 	p = put_fast(p, l->fn->json, l->fn->json_len);
 	if (l->fn->file) {
 		p = PUTS(p, "\"line\":");
-		p = put_i64(p, l->kind == PT_EV_CALL ? l->fn->firstlineno : l->line);
+		p = put_i64(p, l->kind == PT_FLOW_CALL ? l->fn->firstlineno : l->line);
 		*p++ = ',';
 	}
 	if (o->timestamps) {
@@ -375,7 +368,7 @@ static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_line
 	return p;
 }
 
-static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_line *l)
+static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_event *l)
 {
 	if (o->timestamps) {
 		p = put_seconds(p, l->ts, 12);
@@ -390,13 +383,13 @@ static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_line
 		unsigned d = l->depth < INDENT_MAX ? l->depth : INDENT_MAX;
 		p = put_fast(p, o->spaces, 2 * (size_t)d);
 	}
-	if (kind_is_entry(l->kind))
+	if (pt_flow_is_entry(l->kind))
 		p = PUTS(p, "-> ");
-	else if (l->kind == PT_EV_UNWIND || l->kind == PT_EV_C_RAISE)
+	else if (l->kind == PT_FLOW_UNWIND || l->kind == PT_FLOW_C_RAISE)
 		p = PUTS(p, "<-! ");
 	else
 		p = PUTS(p, "<- ");
-	if (l->kind == PT_EV_CALL || !l->fn->file) {
+	if (l->kind == PT_FLOW_CALL || !l->fn->file) {
 		p = put_fast(p, l->fn->text_call, l->fn->text_call_len);
 	} else {
 		p = put_fast(p, l->fn->text_head, l->fn->text_head_len);
@@ -406,11 +399,11 @@ static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_line
 			*p++ = '?';
 		*p++ = ')';
 	}
-	if (l->kind == PT_EV_RESUME)
+	if (l->kind == PT_FLOW_RESUME)
 		p = PUTS(p, " [resume]");
-	else if (l->kind == PT_EV_YIELD)
+	else if (l->kind == PT_FLOW_YIELD)
 		p = PUTS(p, " [yield]");
-	else if (l->kind == PT_EV_THROW)
+	else if (l->kind == PT_FLOW_THROW)
 		p = PUTS(p, " [throw]");
 	if (o->durations && l->duration >= 0) {
 		*p++ = ' ';
@@ -420,7 +413,7 @@ static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_line
 	return p;
 }
 
-int pt_out_flow_line(struct pt_flow_out *o, const struct pt_flow_line *l)
+int pt_out_flow_line(struct pt_flow_out *o, const struct pt_flow_event *l)
 {
 	size_t need = l->fn->text_call_len + l->fn->json_len + 2 * INDENT_MAX + 256 + SLACK;
 
@@ -445,4 +438,9 @@ int pt_out_flow_line(struct pt_flow_out *o, const struct pt_flow_line *l)
 		}
 	}
 	return 0;
+}
+
+int pt_out_flow_sink(void *arg, const struct pt_flow_event *e)
+{
+	return pt_out_flow_line(arg, e);
 }

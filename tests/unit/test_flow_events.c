@@ -30,7 +30,8 @@ static void start(struct run *r, bool json, bool durations)
 	r->opt.timestamps = durations;
 	r->out = pt_out_flow_new(r->opt.out_fd, json, durations, durations, false);
 	/* 3.11 location tables below */
-	r->ev = flow_events_new(&r->opt, PYV_LOCATIONS_311, r->out);
+	struct flow_sink sink = { pt_out_flow_sink, r->out, true };
+	r->ev = flow_events_new(&r->opt, PYV_LOCATIONS_311, &sink);
 	r->ts = 1000;
 }
 
