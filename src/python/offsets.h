@@ -190,6 +190,36 @@ struct pyv_offsets {
 	int32_t dbg_unicode_length, dbg_unicode_state, dbg_unicode_ascii_size;
 	int32_t dbg_unicode_compact_size, dbg_bytes_sval, dbg_tuple_items;
 	int32_t dbg_gen_iframe, dbg_gen_frame_state;
+
+	/* pytrace dump --tasks (src/python/asyncio.c, src/python/pydict.c):
+	 * sys.modules, dicts (3.11+: their private layout), instance dicts,
+	 * sets, weak references, lists, and a suspended frame's stack top. */
+	int32_t interp_modules;         /* sys.modules (3.12+ imports.modules) */
+	int32_t type_size, type_flags, type_basicsize, type_dictoffset, type_base;
+	int32_t heaptype_size;
+	int32_t heaptype_cached_keys;   /* 3.11+: shared keys of instances */
+	int32_t list_size, list_items;
+	int32_t set_size, set_mask, set_table, setentry_size, setentry_key;
+	int32_t weakref_size, weakref_object;
+	int32_t dict_size, dict_keys, dict_values;
+	int32_t dictkeys_size, dictkeys_log2_size, dictkeys_log2_index_bytes;
+	int32_t dictkeys_kind, dictkeys_nentries, dictkeys_indices;
+	int32_t dictkeys_kind_general;  /* DICT_KEYS_GENERAL */
+	int32_t dictentry_size, dictentry_key, dictentry_value;
+	int32_t dictuentry_size, dictuentry_key, dictuentry_value;
+	int32_t dictvalues_values;      /* PyDictValues.values[] */
+	int32_t dictvalues_valid;       /* 3.13+: uint8, inline values valid */
+	int32_t tpflags_managed_dict;   /* 3.11+ Py_TPFLAGS_MANAGED_DICT */
+	int32_t tpflags_inline_values;  /* 3.13+ Py_TPFLAGS_INLINE_VALUES */
+	int32_t managed_dict_offset;    /* 3.11+: dict pointer before obj (<0) */
+	int32_t managed_values_offset;  /* 3.11: values pointer before obj */
+	int32_t managed_dict_tagged;    /* 3.12: low bit set: values - 1 */
+	int32_t iframe_localsplus;      /* 3.11+ */
+	int32_t iframe_stacktop;        /* 3.11-3.13: int, index in localsplus */
+	int32_t iframe_stackpointer;    /* 3.14+: _PyStackRef* */
+	int32_t opcode_resume;          /* 3.11/3.12: RESUME */
+	int32_t gen_state_created;      /* 3.11+: FRAME_CREATED */
+	int32_t gen_state_suspended_yield_from; /* 3.13+ */
 };
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,
