@@ -455,6 +455,25 @@ static void print_asyncio_offsets(void)
 	NONE(tpflags_inline_values);
 	NONE(dictvalues_valid);
 #endif
+	/* 3.14+: the C _asyncio module links its tasks into per-thread lists
+	 * (what python -m asyncio pstree reads), not into _scheduled_tasks. */
+#if PY_VERSION_HEX >= 0x030E0000
+	OFF(tstate_asyncio_tasks_head, _PyThreadStateImpl, asyncio_tasks_head);
+#else
+	NONE(tstate_asyncio_tasks_head);
+#endif
+	/* int (a 3.12+ task's lazy name, Task-N): 30-bit digits; the digit
+	 * count in ob_size (<=3.11) or lv_tag >> 3 (3.12+), sign apart. */
+#if PY_VERSION_HEX >= 0x030C0000
+	OFF(long_digits, PyLongObject, long_value.ob_digit);
+	OFF(long_lv_tag, PyLongObject, long_value.lv_tag);
+#elif PY_MAJOR_VERSION >= 3
+	OFF(long_digits, PyLongObject, ob_digit);
+	NONE(long_lv_tag);
+#else
+	NONE(long_digits);
+	NONE(long_lv_tag);
+#endif
 	/* A suspended generator's yield-from target is its frame's stack top
 	 * (_PyGen_yf); 3.11/3.12 tell it by the RESUME after the yield, 3.13+
 	 * by the frame state. */
@@ -474,14 +493,17 @@ static void print_asyncio_offsets(void)
 #if PY_VERSION_HEX >= 0x030D0000
 	NONE(opcode_resume);
 	VAL(gen_state_created, FRAME_CREATED);
+	VAL(gen_state_executing, FRAME_EXECUTING);
 	VAL(gen_state_suspended_yield_from, FRAME_SUSPENDED_YIELD_FROM);
 #elif PY_VERSION_HEX >= 0x030B0000
 	VAL(opcode_resume, RESUME);
 	VAL(gen_state_created, FRAME_CREATED);
+	VAL(gen_state_executing, FRAME_EXECUTING);
 	NONE(gen_state_suspended_yield_from);
 #else
 	NONE(opcode_resume);
 	NONE(gen_state_created);
+	NONE(gen_state_executing);
 	NONE(gen_state_suspended_yield_from);
 #endif
 }

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+# Prints where the C _asyncio module's Task and FutureIter keep their fields,
+# one "field value" line each, for tools/gen-asyncio-offsets.
+#
+# _asyncio's structs live in Modules/_asynciomodule.c, which no installation
+# ships, so the layout is observed on live objects of the interpreter that
+# runs this: each field is the one word of the object that holds a value
+# this script planted (the loop, the coroutine, the name, the awaited
+# future); the state is the one int that differs as a task goes pending,
+# cancelled, finished. Anything found zero or twice is an error: a table is
+# written only from an unambiguous observation. Runs on 3.7+.
+import asyncio
+import ctypes
+import sys
+import sysconfig
+
+WORD = ctypes.sizeof(ctypes.c_void_p)
+
+
+def words(obj, size):
+    raw = ctypes.string_at(id(obj), size)
+    return [int.from_bytes(raw[i:i + WORD], "little") for i in range(0, size - WORD + 1, WORD)]
+
+
+def ints(obj, size):
+    raw = ctypes.string_at(id(obj), size)
+    return [int.from_bytes(raw[i:i + 4], "little", signed=True) for i in range(0, size - 3, 4)]
+
+
+def only(name, hits):
+    if len(hits) != 1:
+        sys.exit("asyncio-probe: %s found at %r, need exactly one offset" % (name, hits))
+    return hits[0]
+
+
+def main():
+    import _asyncio
+    task_type = _asyncio.Task
+    if asyncio.Task is not task_type:
+        sys.exit("asyncio-probe: asyncio.Task is not the C _asyncio.Task")
+    size = task_type.__basicsize__
+    loop = asyncio.new_event_loop()
+    fut = loop.create_future()
+
+    async def waits(f):
+        await f
+
+    async def idle():
+        pass
+
+    coro = waits(fut)
+    name = "probe-task-name-%d" % id(loop)
+    if sys.version_info >= (3, 8):
+        task = loop.create_task(coro, name=name)
+    else:
+        task = loop.create_task(coro)
+    loop.run_until_complete(asyncio.sleep(0))   # task runs up to await fut
+    w = words(task, size)
+    off = {}
+    off["task_size"] = size
+    off["task_loop"] = only("task loop", [i * WORD for i, v in enumerate(w) if v == id(loop)])
+    off["task_coro"] = only("task coro", [i * WORD for i, v in enumerate(w) if v == id(coro)])
+    off["task_fut_waiter"] = only("task fut_waiter", [i * WORD for i, v in enumerate(w) if v == id(fut)])
+    if sys.version_info >= (3, 8):
+        off["task_name"] = only("task name", [i * WORD for i, v in enumerate(w) if v == id(task.get_name())])
+    else:
+        off["task_name"] = None
+
+    # States: pending, cancelled, finished; two tasks each.
+    def settle(kind):
+        t = loop.create_task(waits(loop.create_future()) if kind == "pending" else idle())
+        if kind == "cancelled":
+            t.cancel()
+        if kind != "pending":
+            try:
+                loop.run_until_complete(t)
+            except asyncio.CancelledError:
+                pass
+        return t
+
+    samples = {k: [settle(k), settle(k)] for k in ("pending", "cancelled", "finished")}
+    for kind, ts in samples.items():
+        for t in ts:
+            if t.done() != (kind != "pending") or t.cancelled() != (kind == "cancelled"):
+                sys.exit("asyncio-probe: a %s task is not %s" % (kind, kind))
+    views = {k: [ints(t, size) for t in ts] for k, ts in samples.items()}
+    cand = []
+    for i in range(size // 4):
+        vals = {k: {v[i] for v in vs} for k, vs in views.items()}
+        if all(len(s) == 1 for s in vals.values()):
+            p, c, f = (next(iter(vals[k])) for k in ("pending", "cancelled", "finished"))
+            if len({p, c, f}) == 3 and all(0 <= x < 8 for x in (p, c, f)):
+                cand.append((i * 4, p, c, f))
+    st = only("task state", cand)
+    off["task_state"], off["state_pending"], off["state_cancelled"], off["state_finished"] = st
+
+    it = fut.__await__()
+    isize = type(it).__basicsize__
+    off["futureiter_size"] = isize
+    off["futureiter_future"] = only("FutureIter future",
+                                    [i * WORD for i, v in enumerate(words(it, isize)) if v == id(fut)])
+    fut.set_result(None)
+    loop.run_until_complete(task)
+    for ts in samples["pending"]:
+        ts.cancel()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+
+    ft = 1 if sysconfig.get_config_var("Py_GIL_DISABLED") else 0
+    dbg = 1 if hasattr(sys, "gettotalrefcount") else 0
+    print("flavour %d %d %d %d" % (sys.version_info[0], sys.version_info[1], ft, dbg))
+    print("version %d.%d.%d" % sys.version_info[:3])
+    for k, v in off.items():
+        print("%s %s" % (k, "PYV_NONE" if v is None else v))
+
+
+main()
