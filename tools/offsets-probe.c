@@ -492,16 +492,27 @@ static void print_asyncio_offsets(void)
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
 	NONE(opcode_resume);
+	NONE(opcode_resume_quick);
+	NONE(opcode_resume_instrumented);
 	VAL(gen_state_created, FRAME_CREATED);
 	VAL(gen_state_executing, FRAME_EXECUTING);
 	VAL(gen_state_suspended_yield_from, FRAME_SUSPENDED_YIELD_FROM);
 #elif PY_VERSION_HEX >= 0x030B0000
 	VAL(opcode_resume, RESUME);
+#if PY_VERSION_HEX >= 0x030C0000
+	NONE(opcode_resume_quick);
+	VAL(opcode_resume_instrumented, INSTRUMENTED_RESUME);
+#else
+	VAL(opcode_resume_quick, RESUME_QUICK);
+	NONE(opcode_resume_instrumented);
+#endif
 	VAL(gen_state_created, FRAME_CREATED);
 	VAL(gen_state_executing, FRAME_EXECUTING);
 	NONE(gen_state_suspended_yield_from);
 #else
 	NONE(opcode_resume);
+	NONE(opcode_resume_quick);
+	NONE(opcode_resume_instrumented);
 	NONE(gen_state_created);
 	NONE(gen_state_executing);
 	NONE(gen_state_suspended_yield_from);

@@ -203,16 +203,17 @@ static int reader_gen(struct task_reader *r, uint64_t gen, struct pt_pyframe *pf
 	}
 	if (*state == o->gen_state_executing || *state == o->gen_state_created)
 		return 0;
-	if (o->gen_state_suspended_yield_from != PYV_NONE) {
-		if (*state != o->gen_state_suspended_yield_from)
-			return 0;
-	} else {
-		/* 3.11/3.12: the instruction after the yield is RESUME with
-		 * oparg >= 2 when the yield was an await / yield from. */
+	if (o->opcode_resume != PYV_NONE) {
+		/* 3.11/3.12: the instruction after the yield is RESUME (or its
+		 * quickened or instrumented form) with oparg >= 2 when the
+		 * yield was an await / yield from. */
 		uint8_t next[2];
-		if (pt_mem_read(r->mem, instr + 2, next, 2) < 0 || next[0] != (uint8_t)o->opcode_resume ||
-		    next[1] < 2)
+		if (pt_mem_read(r->mem, instr + 2, next, 2) < 0 || next[1] < 2 ||
+		    (next[0] != o->opcode_resume && next[0] != o->opcode_resume_quick &&
+		     next[0] != o->opcode_resume_instrumented))
 			return 0;
+	} else if (*state != o->gen_state_suspended_yield_from) {
+		return 0;  /* 3.13+: the frame state says it (-1: not PYV_NONE) */
 	}
 	int32_t stacktop;
 	if (pt_rstruct_i32(&frame, o->iframe_stacktop, &stacktop) < 0 || stacktop < 1 || stacktop > 1 << 20)
@@ -238,7 +239,8 @@ static void reader_chain(struct task_reader *r, uint64_t coro, struct pt_task *t
 
 	*running = false;
 	while (obj && n < MAX_CHAIN) {
-		if (pyv_object_type_name(r->py, r->mem, obj, NULL, tname, sizeof(tname)) < 0)
+		int dr = pyv_object_type_name(r->py, r->mem, obj, NULL, tname, sizeof(tname));
+			if (dr < 0)
 			break;
 		if (!is_generator_type(tname)) {
 			t->awaits = pt_arena_strdup(r->arena, tname);

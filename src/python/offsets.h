@@ -221,6 +221,8 @@ struct pyv_offsets {
 	int32_t iframe_stacktop;        /* 3.11-3.13: int, index in localsplus */
 	int32_t iframe_stackpointer;    /* 3.14+: _PyStackRef* */
 	int32_t opcode_resume;          /* 3.11/3.12: RESUME */
+	int32_t opcode_resume_quick;    /* 3.11: RESUME_QUICK */
+	int32_t opcode_resume_instrumented; /* 3.12: INSTRUMENTED_RESUME */
 	int32_t gen_state_created;      /* 3.11+: FRAME_CREATED */
 	int32_t gen_state_executing;    /* 3.11+: FRAME_EXECUTING */
 	int32_t gen_state_suspended_yield_from; /* 3.13+ */

@@ -11,14 +11,9 @@ import json
 import os
 import sys
 
-HEAPTYPE = 1 << 9
-
 
 def type_name(obj):
-    t = type(obj)
-    if t.__flags__ & HEAPTYPE:
-        return t.__name__
-    return t.__module__ + "." + t.__qualname__ if t.__module__ != "builtins" else t.__qualname__
+    return {"module": type(obj).__module__, "name": type(obj).__name__}
 
 
 def chain(coro):
