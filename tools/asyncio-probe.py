@@ -94,6 +94,19 @@ def main():
     st = only("task state", cand)
     off["task_state"], off["state_pending"], off["state_cancelled"], off["state_finished"] = st
 
+    # 3.14+: tasks are linked into their thread's list by task_node (an
+    # llist_node {next, prev}): the second of two new tasks points back at
+    # the first's node, which points on at the second's.
+    if sys.version_info >= (3, 14):
+        a, b = loop.create_task(idle()), loop.create_task(idle())
+        wa, wb = words(a, size), words(b, size)
+        off["task_node"] = only("task node", [
+            i * WORD for i in range(len(wb) - 1)
+            if wb[i + 1] == id(a) + i * WORD and wa[i] == id(b) + i * WORD])
+        loop.run_until_complete(asyncio.gather(a, b))
+    else:
+        off["task_node"] = None
+
     it = fut.__await__()
     isize = type(it).__basicsize__
     off["futureiter_size"] = isize

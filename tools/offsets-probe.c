@@ -458,9 +458,17 @@ static void print_asyncio_offsets(void)
 	/* 3.14+: the C _asyncio module links its tasks into per-thread lists
 	 * (what python -m asyncio pstree reads), not into _scheduled_tasks. */
 #if PY_VERSION_HEX >= 0x030E0000
+	SIZE(tstate_impl_size, _PyThreadStateImpl);
 	OFF(tstate_asyncio_tasks_head, _PyThreadStateImpl, asyncio_tasks_head);
+	OFF(tstate_asyncio_running_task, _PyThreadStateImpl, asyncio_running_task);
+	OFF(interp_asyncio_tasks_head, PyInterpreterState, asyncio_tasks_head);
+	OFF(llist_next, struct llist_node, next);
 #else
+	NONE(llist_next);
+	NONE(tstate_impl_size);
 	NONE(tstate_asyncio_tasks_head);
+	NONE(tstate_asyncio_running_task);
+	NONE(interp_asyncio_tasks_head);
 #endif
 	/* int (a 3.12+ task's lazy name, Task-N): 30-bit digits; the digit
 	 * count in ob_size (<=3.11) or lv_tag >> 3 (3.12+), sign apart. */
@@ -481,14 +489,20 @@ static void print_asyncio_offsets(void)
 	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
 	NONE(iframe_stacktop);
 	OFF(iframe_stackpointer, _PyInterpreterFrame, stackpointer);
+	/* Slots below the stack pointer to the awaited object: 3.15 suspends
+	 * a SEND with a NULL slot above the receiver (_PyGen_yf peeks at
+	 * stackpointer[-2]); observed by tests/e2e/test_dump_tasks.py. */
+	VAL(yield_from_depth, PY_VERSION_HEX >= 0x030F0000 ? 2 : 1);
 #elif PY_VERSION_HEX >= 0x030B0000
 	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
 	OFF(iframe_stacktop, _PyInterpreterFrame, stacktop);
 	NONE(iframe_stackpointer);
+	VAL(yield_from_depth, 1);
 #else
 	NONE(iframe_localsplus);
 	NONE(iframe_stacktop);
 	NONE(iframe_stackpointer);
+	NONE(yield_from_depth);
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
 	NONE(opcode_resume);

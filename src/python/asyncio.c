@@ -29,6 +29,8 @@ struct task_reader {
 	/* Types already classified (a C Task or not), by address. */
 	uint64_t task_types[16], other_types[64];
 	size_t n_task_types, n_other_types;
+	uint64_t *running;         /* 3.14+: each thread's running task */
+	size_t n_running;
 };
 
 static const struct pyv_asyncio_offsets *asyncio_table(const struct pt_python *py)
@@ -134,6 +136,60 @@ static int reader_add_set(struct task_reader *r, uint64_t set, bool weak)
 	return 0;
 }
 
+/* One circular list of tasks linked by their task_node. */
+static int reader_add_list(struct task_reader *r, uint64_t head)
+{
+	const struct pyv_offsets *o = &r->py->off;
+	struct pt_chain chain;
+	uint64_t node;
+	int rc;
+
+	if ((rc = pt_mem_read_u64(r->mem, head + (uint64_t)o->llist_next, &node)) < 0)
+		return rc;
+	pt_chain_init(&chain, node, MAX_TASKS);
+	while (node && node != head) {
+		uint64_t task = node - (uint64_t)r->ao->task_node;
+		if (reader_is_task(r, task) && (rc = reader_add(r, task)) < 0)
+			return rc;
+		if ((rc = pt_mem_read_u64(r->mem, node + (uint64_t)o->llist_next, &node)) < 0)
+			return rc;
+		if (pt_chain_next(&chain, node) < 0)
+			return -ELOOP;
+	}
+	return 0;
+}
+
+static int reader_add_lists(struct task_reader *r, uint64_t interp)
+{
+	const struct pyv_offsets *o = &r->py->off;
+	size_t n = 0, cap = 4096;
+	int rc;
+
+	struct pt_pytstate *ts = malloc(cap * sizeof(*ts));
+	if (!ts || !(r->running = calloc(cap, sizeof(*r->running)))) {
+		free(ts);
+		return -ENOMEM;
+	}
+	if ((rc = pt_python_list_tstates(r->py, r->mem, ts, cap, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t running = 0;
+		if (ts[i].interp != interp ||
+		    !pt_field_fits(o->tstate_asyncio_tasks_head, 16, o->tstate_impl_size))
+			continue;
+		if (pt_rfield_ptr(r->mem, ts[i].addr, o->tstate_impl_size, o->tstate_asyncio_running_task,
+				  &running) == 0 && running)
+			r->running[r->n_running++] = running;
+		if ((rc = reader_add_list(r, ts[i].addr + (uint64_t)o->tstate_asyncio_tasks_head)) < 0)
+			goto out;
+	}
+	if (pt_field_fits(o->interp_asyncio_tasks_head, 16, o->interp_size))
+		rc = reader_add_list(r, interp + (uint64_t)o->interp_asyncio_tasks_head);
+out:
+	free(ts);
+	return rc;
+}
+
 /* A str, or (3.12+, the lazy default name) a small int n as "Task-n". */
 static const char *reader_name(struct task_reader *r, uint64_t obj)
 {
@@ -215,12 +271,26 @@ static int reader_gen(struct task_reader *r, uint64_t gen, struct pt_pyframe *pf
 	} else if (*state != o->gen_state_suspended_yield_from) {
 		return 0;  /* 3.13+: the frame state says it (-1: not PYV_NONE) */
 	}
-	int32_t stacktop;
-	if (pt_rstruct_i32(&frame, o->iframe_stacktop, &stacktop) < 0 || stacktop < 1 || stacktop > 1 << 20)
-		return 0;
-	if (pt_mem_read_u64(r->mem, iframe + (uint64_t)o->iframe_localsplus + 8 * (uint64_t)(stacktop - 1),
-			    awaited) < 0)
+	uint64_t top;  /* the address of the stack's top slot */
+	if (o->iframe_stackpointer != PYV_NONE) {
+		/* 3.14+: a _PyStackRef* one past the top, tagged refs. */
+		uint64_t sp, base = iframe + (uint64_t)o->iframe_localsplus;
+		uint64_t depth = 8 * (uint64_t)o->yield_from_depth;
+		if (o->yield_from_depth < 1 || pt_rstruct_ptr(&frame, o->iframe_stackpointer, &sp) < 0 ||
+		    sp < base + depth || sp - base > (1u << 20))
+			return 0;
+		top = sp - depth;
+	} else {
+		int32_t stacktop;
+		if (o->yield_from_depth < 1 || pt_rstruct_i32(&frame, o->iframe_stacktop, &stacktop) < 0 ||
+		    stacktop < o->yield_from_depth || stacktop > 1 << 20)
+			return 0;
+		top = iframe + (uint64_t)o->iframe_localsplus +
+		      8 * (uint64_t)(stacktop - o->yield_from_depth);
+	}
+	if (pt_mem_read_u64(r->mem, top, awaited) < 0)
 		*awaited = 0;
+	*awaited = pyv_frame_code(r->py, *awaited);  /* masks 3.14+'s tag bits */
 	return 0;
 }
 
@@ -319,6 +389,8 @@ static int reader_task(struct task_reader *r, uint64_t addr, struct pt_task *t)
 	bool running = false;
 	if (coro)
 		reader_chain(r, coro, t, &running);
+	for (size_t i = 0; i < r->n_running; i++)
+		running = running || r->running[i] == addr;
 	t->state = state == ao->state_cancelled ? "cancelled"
 		 : state == ao->state_finished ? "finished"
 		 : state != ao->state_pending ? "unknown"
@@ -340,11 +412,7 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 	*why = NULL;
 	r.ao = asyncio_table(py);
 	if (!r.ao || !pyv_dict_readable(py) || o->interp_modules == PYV_NONE || !py->runtime) {
-		*why = "its dicts' layout is not in the installed headers before 3.11";
-		return -PT_E_VERSION;
-	}
-	if (o->tstate_asyncio_tasks_head != PYV_NONE) {
-		*why = "3.14+ links C tasks into per-thread lists, not read yet";
+		*why = "--tasks reads CPython 3.11+ (older dict layouts are in no installed header)";
 		return -PT_E_VERSION;
 	}
 	if ((rc = pt_rfield_ptr(mem, py->runtime, o->runtime_size, o->runtime_interpreters_head, &interp)) < 0 ||
@@ -376,6 +444,18 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 		if ((rc = reader_add_set(&r, regs[i].weak ? data : reg, regs[i].weak)) < 0) {
 			*why = "cannot read asyncio's task registry";
 			free(r.addrs);
+			free(r.running);
+			return rc;
+		}
+	}
+	/* 3.14+: C tasks are linked into per-thread lists, those of exited
+	 * threads into the interpreter's (what asyncio pstree reads). */
+	if (o->tstate_asyncio_tasks_head != PYV_NONE && r.ao->task_node != PYV_NONE) {
+		found = true;
+		if ((rc = reader_add_lists(&r, interp)) < 0) {
+			*why = "cannot read the interpreter's task lists";
+			free(r.addrs);
+			free(r.running);
 			return rc;
 		}
 	}
@@ -386,6 +466,7 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 	struct pt_task *tasks = pt_arena_alloc(arena, (r.n_addrs ? r.n_addrs : 1) * sizeof(*tasks));
 	if (!tasks) {
 		free(r.addrs);
+		free(r.running);
 		return -ENOMEM;
 	}
 	size_t k = 0;
@@ -393,6 +474,7 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 		if (reader_task(&r, r.addrs[i], &tasks[k]) == 0)
 			k++;
 	free(r.addrs);
+	free(r.running);
 	*out = tasks;
 	*n = k;
 	return 0;

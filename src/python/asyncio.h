@@ -16,6 +16,7 @@ struct pyv_asyncio_offsets {
 	int32_t task_size, task_loop, task_coro, task_fut_waiter, task_name, task_state;
 	int32_t state_pending, state_cancelled, state_finished;
 	int32_t futureiter_size, futureiter_future;
+	int32_t task_node;      /* 3.14+: struct llist_node in the Task */
 };
 extern const struct pyv_asyncio_offsets pyv_asyncio_tables[];
 extern const size_t pyv_asyncio_n_tables;

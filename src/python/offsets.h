@@ -214,12 +214,18 @@ struct pyv_offsets {
 	int32_t managed_dict_offset;    /* 3.11+: dict pointer before obj (<0) */
 	int32_t managed_values_offset;  /* 3.11: values pointer before obj */
 	int32_t managed_dict_tagged;    /* 3.12: low bit set: values - 1 */
+	int32_t tstate_impl_size;       /* 3.14+: sizeof(_PyThreadStateImpl) */
 	int32_t tstate_asyncio_tasks_head; /* 3.14+: _PyThreadStateImpl llist */
+	int32_t tstate_asyncio_running_task; /* 3.14+: PyObject* */
+	int32_t interp_asyncio_tasks_head; /* 3.14+: tasks of exited threads */
+	int32_t llist_next;             /* 3.14+: struct llist_node.next */
 	int32_t long_digits;            /* PyLongObject digits (30-bit) */
 	int32_t long_lv_tag;            /* 3.12+: digit count << 3 | sign */
 	int32_t iframe_localsplus;      /* 3.11+ */
 	int32_t iframe_stacktop;        /* 3.11-3.13: int, index in localsplus */
 	int32_t iframe_stackpointer;    /* 3.14+: _PyStackRef* */
+	int32_t yield_from_depth;       /* 3.11+: slots from the stack top down
+	                                   to a suspended await's receiver */
 	int32_t opcode_resume;          /* 3.11/3.12: RESUME */
 	int32_t opcode_resume_quick;    /* 3.11: RESUME_QUICK */
 	int32_t opcode_resume_instrumented; /* 3.12: INSTRUMENTED_RESUME */

@@ -37,24 +37,37 @@ def truth(path, me, done):
     """asyncio.all_tasks() (which leaves out finished tasks), and the done
     tasks this program still holds, which asyncio's registry keeps too."""
     tasks = []
-    for t in list(asyncio.all_tasks()) + done:
-        frames, awaits = chain(t.get_coro())
+    all_tasks = asyncio.all_tasks() if sys.version_info >= (3, 7) else set()
+    for t in list(all_tasks) + [t for t in done if t not in all_tasks]:
+        frames, awaits = chain(t.get_coro() if hasattr(t, "get_coro") else t._coro)
         waiter = getattr(t, "_fut_waiter", None)
         if waiter is None:
             waits_for = []
         elif isinstance(waiter, asyncio.Task):
-            waits_for = [waiter.get_name()]
+            waits_for = [name_of(waiter)]
         else:
-            waits_for = [c.get_name() for c in getattr(waiter, "_children", [])
+            waits_for = [name_of(c) for c in getattr(waiter, "_children", [])
                          if isinstance(c, asyncio.Task)]
         state = ("running" if t is me else "cancelled" if t.cancelled()
                  else "finished" if t.done() else "pending")
-        tasks.append({"name": t.get_name(), "address": id(t), "state": state,
+        tasks.append({"name": name_of(t), "address": id(t), "state": state,
+                      "in_all_tasks": t in all_tasks,
                       "frames": frames, "awaits": awaits, "waits_for": waits_for,
                       "waiter": type_name(waiter) if waiter is not None else None})
     with open(path + ".tmp", "w") as out:
         json.dump({"pid": os.getpid(), "version": list(sys.version_info[:3]), "tasks": tasks}, out)
     os.rename(path + ".tmp", path)
+
+
+def spawn(coro, name):
+    loop = asyncio.get_event_loop()
+    if sys.version_info >= (3, 8):
+        return loop.create_task(coro, name=name)
+    return loop.create_task(coro)  # 3.7: tasks have no names
+
+
+def name_of(task):
+    return task.get_name() if hasattr(task, "get_name") else None
 
 
 async def nap(depth):
@@ -88,8 +101,7 @@ async def child(i, fut):
 
 
 async def parent(futs):
-    kids = [asyncio.get_running_loop().create_task(child(i, futs[i]), name="child-%d" % i)
-            for i in range(len(futs))]
+    kids = [spawn(child(i, futs[i]), "child-%d" % i) for i in range(len(futs))]
     await asyncio.gather(*kids)
 
 
@@ -98,22 +110,22 @@ async def quick():
 
 
 async def main(path):
-    loop = asyncio.get_running_loop()
+    loop = asyncio.get_event_loop()
     me = asyncio.current_task()
     futs = [loop.create_future() for _ in range(8)]
     keep = []
     for i in range(4):
-        keep.append(loop.create_task(sleeper(i), name="sleeper-%d" % i))
+        keep.append(spawn(sleeper(i), "sleeper-%d" % i))
     for i in range(3):
-        keep.append(loop.create_task(on_future(futs[i]), name="on-future-%d" % i))
-    targets = [loop.create_task(on_future(futs[3 + i]), name="target-%d" % i) for i in range(2)]
+        keep.append(spawn(on_future(futs[i]), "on-future-%d" % i))
+    targets = [spawn(on_future(futs[3 + i]), "target-%d" % i) for i in range(2)]
     keep += targets
     for i, t in enumerate(targets):
-        keep.append(loop.create_task(on_task(t), name="on-task-%d" % i))
-    keep.append(loop.create_task(on_event(asyncio.Event()), name="on-event"))
-    keep.append(loop.create_task(parent([loop.create_future() for _ in range(6)]), name="gather"))
-    done = loop.create_task(quick(), name="finished")
-    cancelled = loop.create_task(sleeper(0), name="cancelled")
+        keep.append(spawn(on_task(t), "on-task-%d" % i))
+    keep.append(spawn(on_event(asyncio.Event()), "on-event"))
+    keep.append(spawn(parent([loop.create_future() for _ in range(6)]), "gather"))
+    done = spawn(quick(), "finished")
+    cancelled = spawn(sleeper(0), "cancelled")
     keep += [done, cancelled]
     for _ in range(5):
         await asyncio.sleep(0)

@@ -17,6 +17,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.8.18 */
 		.major = 3, .minor = 8, .free_threaded = 0, .debug = 0,
@@ -31,6 +32,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.9.18 */
 		.major = 3, .minor = 9, .free_threaded = 0, .debug = 0,
@@ -45,6 +47,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.10.13 */
 		.major = 3, .minor = 10, .free_threaded = 0, .debug = 0,
@@ -59,6 +62,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.11.7 */
 		.major = 3, .minor = 11, .free_threaded = 0, .debug = 0,
@@ -73,6 +77,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.12.1 */
 		.major = 3, .minor = 12, .free_threaded = 0, .debug = 0,
@@ -87,6 +92,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.13.0 */
 		.major = 3, .minor = 13, .free_threaded = 0, .debug = 0,
@@ -101,6 +107,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.13.18 */
 		.major = 3, .minor = 13, .free_threaded = 0, .debug = 1,
@@ -115,6 +122,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.13.15 */
 		.major = 3, .minor = 13, .free_threaded = 1, .debug = 0,
@@ -129,6 +137,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 40,
 		.futureiter_future = 32,
+		.task_node = PYV_NONE,
 	},
 	{ /* 3.14.10 */
 		.major = 3, .minor = 14, .free_threaded = 0, .debug = 0,
@@ -143,6 +152,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = 152,
 	},
 	{ /* 3.14.10 */
 		.major = 3, .minor = 14, .free_threaded = 0, .debug = 1,
@@ -157,6 +167,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = 152,
 	},
 	{ /* 3.15.2 */
 		.major = 3, .minor = 15, .free_threaded = 0, .debug = 0,
@@ -171,6 +182,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = 152,
 	},
 	{ /* 3.15.2 */
 		.major = 3, .minor = 15, .free_threaded = 0, .debug = 1,
@@ -185,6 +197,7 @@ const struct pyv_asyncio_offsets pyv_asyncio_tables[] = {
 		.state_finished = 2,
 		.futureiter_size = 24,
 		.futureiter_future = 16,
+		.task_node = 152,
 	},
 };
 const size_t pyv_asyncio_n_tables = sizeof(pyv_asyncio_tables) / sizeof(pyv_asyncio_tables[0]);
