@@ -412,7 +412,7 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 	*why = NULL;
 	r.ao = asyncio_table(py);
 	if (!r.ao || !pyv_dict_readable(py) || o->interp_modules == PYV_NONE || !py->runtime) {
-		*why = "--tasks reads CPython 3.11+ (older dict layouts are in no installed header)";
+		*why = "tasks are read from 3.11 on (older dict layouts are in no installed header)";
 		return -PT_E_VERSION;
 	}
 	if ((rc = pt_rfield_ptr(mem, py->runtime, o->runtime_size, o->runtime_interpreters_head, &interp)) < 0 ||
