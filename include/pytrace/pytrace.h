@@ -154,9 +154,8 @@ struct pt_task {
 struct pt_tasks {
 	pid_t pid;
 	size_t n;
-	struct pt_task *tasks;
+	struct pt_task *tasks;  /* sorted by address */
 	const char *note;       /* "asyncio is not imported", or NULL */
-	size_t n_skipped;       /* registered objects that are not C Tasks */
 	uint64_t pause_ns;
 	void *arena;            /* owns everything above */
 };

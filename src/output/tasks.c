@@ -6,13 +6,40 @@
 
 #include "output/output.h"
 
-/* The task at addr among tasks, or -1. */
+/* The task at addr, or -1: tasks come sorted by address. */
 static long tasks_index(const struct pt_tasks *ts, uint64_t addr)
 {
-	for (size_t i = 0; i < ts->n; i++)
-		if (ts->tasks[i].addr == addr)
-			return (long)i;
+	size_t lo = 0, hi = ts->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts->tasks[mid].addr == addr)
+			return (long)mid;
+		if (ts->tasks[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
+}
+
+/* A task name in quotes, control characters, quotes and backslashes
+ * escaped as strace does, so that one task stays one line. */
+static void tasks_text_name(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
 }
 
 static void tasks_text_one(FILE *f, const struct pt_tasks *ts, size_t i, int depth, bool *shown)
@@ -25,7 +52,7 @@ static void tasks_text_one(FILE *f, const struct pt_tasks *ts, size_t i, int dep
 		fputs("-> ", f);
 	fputs("task ", f);
 	if (t->name)
-		fprintf(f, "\"%s\"", t->name);
+		tasks_text_name(f, t->name);
 	else
 		fprintf(f, "0x%" PRIx64, t->addr);
 	fprintf(f, " (%s", t->state);

@@ -81,11 +81,9 @@ static bool reader_is_task(struct task_reader *r, uint64_t obj)
 	return is_task;
 }
 
+/* Duplicates (a task in two registries) are removed once all are in. */
 static int reader_add(struct task_reader *r, uint64_t obj)
 {
-	for (size_t i = 0; i < r->n_addrs; i++)
-		if (r->addrs[i] == obj)
-			return 0;
 	if (r->n_addrs >= MAX_TASKS)
 		return -E2BIG;
 	if (r->n_addrs == r->cap_addrs) {
@@ -399,6 +397,12 @@ static int reader_task(struct task_reader *r, uint64_t addr, struct pt_task *t)
 	return 0;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena *arena,
 		      struct pt_task **out, size_t *n, const char **why)
 {
@@ -463,6 +467,12 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 		*why = "asyncio.tasks has no task registry pytrace knows";
 		return -PT_E_VERSION;
 	}
+	qsort(r.addrs, r.n_addrs, sizeof(*r.addrs), addr_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < r.n_addrs; i++)
+		if (u == 0 || r.addrs[i] != r.addrs[u - 1])
+			r.addrs[u++] = r.addrs[i];
+	r.n_addrs = u;
 	struct pt_task *tasks = pt_arena_alloc(arena, (r.n_addrs ? r.n_addrs : 1) * sizeof(*tasks));
 	if (!tasks) {
 		free(r.addrs);

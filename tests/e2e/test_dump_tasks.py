@@ -142,9 +142,13 @@ def test_tasks_text(atarget):
     seen = {}
     current = None
     for line in lines[3:]:
-        m = re.match(r'^( *)(-> )?task "([^"]+)" \(([a-z]+)(?:, waits for ([^;)]+))?\)$', line)
+        m = re.match(r'^( *)(-> )?task "((?:[^"\\\x00-\x1f]|\\.)+)" \(([a-z]+)(?:, waits for ([^;)]+))?\)$',
+                     line)
         if m:
-            current = m.group(3)
+            # Names are escaped as strace does: \t \n \" \\ (and \xNN).
+            current = re.sub(r'\\(x[0-9a-f]{2}|.)', lambda e: {"t": "\t", "n": "\n"}.get(
+                e.group(1), chr(int(e.group(1)[1:], 16)) if e.group(1)[0] == "x" and
+                len(e.group(1)) == 3 else e.group(1)), m.group(3))
             assert current not in seen, "task %s printed twice\n%s" % (current, result.stdout)
             seen[current] = {"nested": bool(m.group(2)), "state": m.group(4), "frames": []}
             continue

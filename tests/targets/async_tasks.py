@@ -59,6 +59,10 @@ def truth(path, me, done):
     os.rename(path + ".tmp", path)
 
 
+# A name that breaks line-based output unless escaped.
+ODD_NAME = 'on-event\t"odd"\nname\\'
+
+
 def spawn(coro, name):
     loop = asyncio.get_event_loop()
     if sys.version_info >= (3, 8):
@@ -122,7 +126,7 @@ async def main(path):
     keep += targets
     for i, t in enumerate(targets):
         keep.append(spawn(on_task(t), "on-task-%d" % i))
-    keep.append(spawn(on_event(asyncio.Event()), "on-event"))
+    keep.append(spawn(on_event(asyncio.Event()), ODD_NAME))
     keep.append(spawn(parent([loop.create_future() for _ in range(6)]), "gather"))
     done = spawn(quick(), "finished")
     cancelled = spawn(sleeper(0), "cancelled")
