@@ -33,6 +33,42 @@ def only(name, hits):
     return hits[0]
 
 
+def mapped(addr, size):
+    with open("/proc/self/maps") as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= addr and addr + size <= hi and line.split()[1].startswith("r"):
+                return True
+    return False
+
+
+def old_dict_layout():
+    keys = ["probe-key-%d" % i for i in range(5)]
+    vals = [object() for _ in keys]
+    d = dict(zip(keys, vals))
+    cands = []
+    for p in words(d, type(d).__basicsize__):
+        if p % 8 == 0 and p > 65536 and mapped(p, 512):
+            w = words_at(p, 512)
+            if id(keys[0]) in w and id(vals[0]) in w:
+                cands.append(w)
+    w = only("dict keys object", cands) if len(cands) != 1 else cands[0]
+    out = {}
+    out["dk_size"] = only("dk_size", [i * WORD for i, v in enumerate(w[:8]) if v == 8])
+    out["dk_nentries"] = only("dk_nentries", [i * WORD for i, v in enumerate(w[:8]) if v == 5])
+    pos = lambda x: only("dict entry word", [i * WORD for i, v in enumerate(w) if v == x])
+    h0, k0, v0, k1 = pos(hash(keys[0]) & (2 ** 64 - 1)), pos(id(keys[0])), pos(id(vals[0])), pos(id(keys[1]))
+    start = min(h0, k0, v0)
+    out["dk_indices"] = start - 8   # 8 one-byte indices for dk_size 8
+    out["dke_size"], out["dke_key"], out["dke_value"] = k1 - k0, k0 - start, v0 - start
+    return out
+
+
+def words_at(addr, size):
+    raw = ctypes.string_at(addr, size)
+    return [int.from_bytes(raw[i:i + WORD], "little") for i in range(0, size - WORD + 1, WORD)]
+
+
 def main():
     import _asyncio
     task_type = _asyncio.Task
@@ -106,6 +142,15 @@ def main():
         loop.run_until_complete(asyncio.gather(a, b))
     else:
         off["task_node"] = None
+
+    # <=3.10: the dict keys layout (Objects/dict-common.h, not installed):
+    # a fresh 5-key dict has dk_size 8 and dk_nentries 5, and its entries
+    # hold each key's hash, key and value.
+    if sys.version_info < (3, 11):
+        off.update(old_dict_layout())
+    else:
+        for k in ("dk_size", "dk_nentries", "dk_indices", "dke_size", "dke_key", "dke_value"):
+            off[k] = None
 
     it = fut.__await__()
     isize = type(it).__basicsize__

@@ -67,6 +67,9 @@
 #elif PY_VERSION_HEX >= 0x030B0000
 #include <pycore_frame.h>     /* _PyInterpreterFrame, enum _frameowner */
 #endif
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030B0000
+#include <opcode.h>           /* YIELD_FROM */
+#endif
 #if PY_VERSION_HEX >= 0x030B0000
 #include <pycore_dict.h>      /* PyDictKeysObject, PyDictValues */
 #include <pycore_object.h>    /* MANAGED_DICT_OFFSET */
@@ -469,6 +472,33 @@ static void print_asyncio_offsets(void)
 	NONE(tstate_asyncio_tasks_head);
 	NONE(tstate_asyncio_running_task);
 	NONE(interp_asyncio_tasks_head);
+#endif
+	/* <=3.10: a coroutine's frame is a PyFrameObject (gi_frame), running
+	 * while f_executing (3.10: f_state == FRAME_EXECUTING), and awaits its
+	 * stack top when the next instruction in co_code is YIELD_FROM. */
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030B0000
+	OFF(gen_frame, PyGenObject, gi_frame);
+	OFF(code_code, PyCodeObject, co_code);
+	VAL(opcode_yield_from, YIELD_FROM);
+#if PY_VERSION_HEX >= 0x030A0000
+	NONE(frame_executing);
+	VAL(frame_state_executing, FRAME_EXECUTING);
+	OFF(frame_valuestack, PyFrameObject, f_valuestack);
+	OFF(frame_stackdepth, PyFrameObject, f_stackdepth);
+#else
+	OFF(frame_executing, PyFrameObject, f_executing);
+	NONE(frame_state_executing);
+	NONE(frame_valuestack);
+	NONE(frame_stackdepth);
+#endif
+#else
+	NONE(gen_frame);
+	NONE(code_code);
+	NONE(opcode_yield_from);
+	NONE(frame_executing);
+	NONE(frame_state_executing);
+	NONE(frame_valuestack);
+	NONE(frame_stackdepth);
 #endif
 	/* int (a 3.12+ task's lazy name, Task-N): 30-bit digits; the digit
 	 * count in ob_size (<=3.11) or lv_tag >> 3 (3.12+), sign apart. */

@@ -33,7 +33,7 @@ struct task_reader {
 	size_t n_running;
 };
 
-static const struct pyv_asyncio_offsets *asyncio_table(const struct pt_python *py)
+const struct pyv_asyncio_offsets *pyv_asyncio_offsets_for(const struct pt_python *py)
 {
 	const struct pyv_offsets *o = &py->off;
 	for (size_t i = 0; i < pyv_asyncio_n_tables; i++) {
@@ -222,6 +222,74 @@ static const char *reader_name(struct task_reader *r, uint64_t obj)
 	return pt_arena_strdup(r->arena, buf);
 }
 
+/* <=3.10: the coroutine's PyFrameObject (gi_frame, NULL once finished);
+ * it awaits its stack top when the next instruction is YIELD_FROM. */
+static int reader_gen_object_frame(struct task_reader *r, uint64_t gen, struct pt_pyframe *pf,
+				   bool *executing, uint64_t *awaited)
+{
+	const struct pyv_offsets *o = &r->py->off;
+	struct pt_rstruct frame;
+	uint64_t f, code, co_code;
+	int32_t lasti;
+	const struct pyv_code *c;
+	int rc;
+
+	*awaited = 0;
+	*executing = false;
+	memset(pf, 0, sizeof(*pf));
+	pf->line = -1;
+	pf->unreadable = true;
+	if ((rc = pt_mem_read_u64(r->mem, gen + (uint64_t)o->gen_frame, &f)) < 0)
+		return rc;
+	if (!f)
+		return -ENOENT;
+	pf->addr = f;
+	if ((rc = pt_rstruct_read(&frame, r->mem, f, o->frame_size)) < 0 ||
+	    (rc = pt_rstruct_ptr(&frame, o->frame_code, &code)) < 0 ||
+	    (rc = pt_rstruct_i32(&frame, o->frame_lasti, &lasti)) < 0)
+		return rc;
+	bool units = o->frame_state_executing != PYV_NONE;  /* 3.10 counts code units */
+	int64_t offset = lasti < 0 ? -1 : units ? 2 * (int64_t)lasti : lasti;
+	if (pyv_code_read(r->py, r->mem, code, &c) == 0) {
+		pf->function = pt_arena_strdup(r->arena, c->name);
+		pf->file = pt_arena_strdup(r->arena, c->file);
+		pf->line = pyv_linetable_line(pyv_line_table_kind(r->py), c->table, c->table_len,
+					      c->firstlineno, offset);
+		pf->unreadable = !pf->function || !pf->file;
+	}
+	if (o->frame_state_executing != PYV_NONE) {
+		int8_t st;
+		if (pt_rstruct_i8(&frame, o->frame_state, &st) == 0)
+			*executing = st == o->frame_state_executing;
+	} else {
+		uint8_t ex;
+		if (pt_rstruct_u8(&frame, o->frame_executing, &ex) == 0)
+			*executing = ex != 0;
+	}
+	uint8_t op;
+	if (*executing || offset < 0 || pt_rfield_ptr(r->mem, code, o->code_size, o->code_code, &co_code) < 0 ||
+	    pt_mem_read_u8(r->mem, co_code + (uint64_t)o->bytes_sval + (uint64_t)offset + 2, &op) < 0 ||
+	    op != (uint8_t)o->opcode_yield_from)
+		return 0;
+	uint64_t top = 0;
+	if (o->frame_stackdepth != PYV_NONE) {
+		uint64_t vs;
+		int32_t depth;
+		if (pt_rstruct_ptr(&frame, o->frame_valuestack, &vs) < 0 ||
+		    pt_rstruct_i32(&frame, o->frame_stackdepth, &depth) < 0 || depth < 1 || depth > 1 << 20)
+			return 0;
+		top = vs + 8 * (uint64_t)(depth - 1);
+	} else {
+		uint64_t st;
+		if (pt_rstruct_ptr(&frame, o->frame_stacktop, &st) < 0 || st < 8)
+			return 0;  /* NULL while running */
+		top = st - 8;
+	}
+	if (pt_mem_read_u64(r->mem, top, awaited) < 0)
+		*awaited = 0;
+	return 0;
+}
+
 /* One generator or coroutine: its frame's place, its state, and (when
  * suspended in await / yield from) what it awaits (_PyGen_yf). */
 static int reader_gen(struct task_reader *r, uint64_t gen, struct pt_pyframe *pf, int8_t *state,
@@ -314,11 +382,18 @@ static void reader_chain(struct task_reader *r, uint64_t coro, struct pt_task *t
 			t->awaits = pt_arena_strdup(r->arena, tname);
 			break;
 		}
-		int8_t state;
 		uint64_t awaited;
-		if (reader_gen(r, obj, &chain[n], &state, &awaited) < 0)
-			break;
-		if (n == 0 && state == r->py->off.gen_state_executing)
+		bool executing;
+		if (r->py->off.gen_frame != PYV_NONE) {
+			if (reader_gen_object_frame(r, obj, &chain[n], &executing, &awaited) < 0)
+				break;
+		} else {
+			int8_t state;
+			if (reader_gen(r, obj, &chain[n], &state, &awaited) < 0)
+				break;
+			executing = state == r->py->off.gen_state_executing;
+		}
+		if (n == 0 && executing)
 			*running = true;
 		n++;
 		obj = awaited;
@@ -414,9 +489,9 @@ int pyv_asyncio_tasks(struct pt_python *py, struct pt_mem *mem, struct pt_arena 
 	*out = NULL;
 	*n = 0;
 	*why = NULL;
-	r.ao = asyncio_table(py);
+	r.ao = pyv_asyncio_offsets_for(py);
 	if (!r.ao || !pyv_dict_readable(py) || o->interp_modules == PYV_NONE || !py->runtime) {
-		*why = "tasks are read from 3.11 on (older dict layouts are in no installed header)";
+		*why = "tasks are read from 3.7 on (the C _asyncio module and _PyRuntime)";
 		return -PT_E_VERSION;
 	}
 	if ((rc = pt_rfield_ptr(mem, py->runtime, o->runtime_size, o->runtime_interpreters_head, &interp)) < 0 ||

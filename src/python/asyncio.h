@@ -17,9 +17,16 @@ struct pyv_asyncio_offsets {
 	int32_t state_pending, state_cancelled, state_finished;
 	int32_t futureiter_size, futureiter_future;
 	int32_t task_node;      /* 3.14+: struct llist_node in the Task */
+	/* <=3.10: PyDictKeysObject (Objects/dict-common.h): dk_size, a
+	 * Py_ssize_t; dk_nentries; the indices (1-8 bytes each by dk_size),
+	 * then PyDictKeyEntry {hash, key, value} of dke_size bytes. */
+	int32_t dk_size, dk_nentries, dk_indices, dke_size, dke_key, dke_value;
 };
 extern const struct pyv_asyncio_offsets pyv_asyncio_tables[];
 extern const size_t pyv_asyncio_n_tables;
+
+/* The row for the target's build flavour, or NULL. */
+const struct pyv_asyncio_offsets *pyv_asyncio_offsets_for(const struct pt_python *py);
 
 /* --- src/python/pydict.c: dicts with str keys, and instance attributes --- */
 

@@ -219,6 +219,13 @@ struct pyv_offsets {
 	int32_t tstate_asyncio_running_task; /* 3.14+: PyObject* */
 	int32_t interp_asyncio_tasks_head; /* 3.14+: tasks of exited threads */
 	int32_t llist_next;             /* 3.14+: struct llist_node.next */
+	int32_t gen_frame;              /* <=3.10: PyGenObject.gi_frame */
+	int32_t code_code;              /* <=3.10: co_code (bytes) */
+	int32_t opcode_yield_from;      /* <=3.10: YIELD_FROM */
+	int32_t frame_executing;        /* 3.7-3.9: char f_executing */
+	int32_t frame_state_executing;  /* 3.10: FRAME_EXECUTING */
+	int32_t frame_valuestack;       /* 3.10: PyObject **f_valuestack */
+	int32_t frame_stackdepth;       /* 3.10: int f_stackdepth */
 	int32_t long_digits;            /* PyLongObject digits (30-bit) */
 	int32_t long_lv_tag;            /* 3.12+: digit count << 3 | sign */
 	int32_t iframe_localsplus;      /* 3.11+ */

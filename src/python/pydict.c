@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Remote dict lookups with str keys, and instance attributes (__dict__,
- * 3.11+'s managed dicts and inline values), for 3.11+ layouts. */
+ * 3.11+'s managed dicts and inline values): 3.11+ layouts from the headers,
+ * 3.7-3.10's from the observed table (src/python/offsets/asyncio-tasks.c). */
 #include "python/asyncio.h"
 
 #include <errno.h>
@@ -13,11 +14,45 @@
 #define ENTRY_CHUNK 64
 #define MAX_KEY 256
 
+/* <=3.10: the keys layout observed on a live dict, or NULL. */
+static const struct pyv_asyncio_offsets *dict_old_layout(const struct pt_python *py)
+{
+	if (py->off.dictkeys_indices != PYV_NONE)
+		return NULL;
+	const struct pyv_asyncio_offsets *a = pyv_asyncio_offsets_for(py);
+	return a && a->dk_indices != PYV_NONE ? a : NULL;
+}
+
 bool pyv_dict_readable(const struct pt_python *py)
 {
 	const struct pyv_offsets *o = &py->off;
-	return o->dictkeys_indices != PYV_NONE && o->dict_keys != PYV_NONE &&
-	       o->dictuentry_size != PYV_NONE;
+	if (o->dict_keys == PYV_NONE)
+		return false;
+	return (o->dictkeys_indices != PYV_NONE && o->dictuentry_size != PYV_NONE) ||
+	       dict_old_layout(py) != NULL;
+}
+
+/* <=3.10: dk_size (a power of two), the entry count, where the entries
+ * start (after the 1/2/4/8-byte indices), and the entry shape. */
+static int dict_keys_old(struct pt_python *py, struct pt_mem *mem, uint64_t keys,
+			 const struct pyv_asyncio_offsets *a, int64_t *nentries, uint64_t *entries,
+			 int64_t *esize, int64_t *ekey, int64_t *evalue)
+{
+	int64_t size;
+	int rc;
+
+	(void)py;
+	if ((rc = pt_rfield_u64(mem, keys, a->dk_indices, a->dk_size, (uint64_t *)&size)) < 0 ||
+	    (rc = pt_rfield_u64(mem, keys, a->dk_indices, a->dk_nentries, (uint64_t *)nentries)) < 0)
+		return rc;
+	if (size < 8 || size > ((int64_t)1 << 30) || (size & (size - 1)) || *nentries < 0 || *nentries > size)
+		return -EINVAL;
+	int64_t ibytes = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
+	*entries = keys + (uint64_t)a->dk_indices + (uint64_t)(size * ibytes);
+	*esize = a->dke_size;
+	*ekey = a->dke_key;
+	*evalue = a->dke_value;
+	return 0;
 }
 
 int pyv_object_type_name(struct pt_python *py, struct pt_mem *mem, uint64_t obj, uint64_t *type,
@@ -43,11 +78,18 @@ static int dict_keys_find(struct pt_python *py, struct pt_mem *mem, uint64_t key
 			  int64_t *index, uint64_t *entry_value)
 {
 	const struct pyv_offsets *o = &py->off;
+	const struct pyv_asyncio_offsets *old = dict_old_layout(py);
 	struct pt_rstruct hdr;
 	uint8_t log2_size, log2_index_bytes, kind;
-	int64_t nentries;
+	int64_t nentries, esize, ekey, evalue;
+	uint64_t entries;
 	int rc;
 
+	if (old) {
+		if ((rc = dict_keys_old(py, mem, keys, old, &nentries, &entries, &esize, &ekey, &evalue)) < 0)
+			return rc;
+		goto scan;
+	}
 	if ((rc = pt_rstruct_read(&hdr, mem, keys, o->dictkeys_size)) < 0 ||
 	    (rc = pt_rstruct_u8(&hdr, o->dictkeys_log2_size, &log2_size)) < 0 ||
 	    (rc = pt_rstruct_u8(&hdr, o->dictkeys_log2_index_bytes, &log2_index_bytes)) < 0 ||
@@ -58,12 +100,13 @@ static int dict_keys_find(struct pt_python *py, struct pt_mem *mem, uint64_t key
 	    nentries > ((int64_t)1 << log2_size) || nentries > MAX_DICT_ENTRIES)
 		return -EINVAL;
 	bool general = kind == (uint8_t)o->dictkeys_kind_general;
-	int64_t esize = general ? o->dictentry_size : o->dictuentry_size;
-	int64_t ekey = general ? o->dictentry_key : o->dictuentry_key;
-	int64_t evalue = general ? o->dictentry_value : o->dictuentry_value;
+	esize = general ? o->dictentry_size : o->dictuentry_size;
+	ekey = general ? o->dictentry_key : o->dictuentry_key;
+	evalue = general ? o->dictentry_value : o->dictuentry_value;
+	entries = keys + (uint64_t)o->dictkeys_indices + ((uint64_t)1 << log2_index_bytes);
+scan:
 	if (esize <= 0 || esize > 64 || !pt_field_fits(ekey, 8, esize) || !pt_field_fits(evalue, 8, esize))
 		return -EINVAL;
-	uint64_t entries = keys + (uint64_t)o->dictkeys_indices + ((uint64_t)1 << log2_index_bytes);
 	size_t klen = strlen(key);
 	uint8_t buf[ENTRY_CHUNK * 64];
 	char name[MAX_KEY];
@@ -97,7 +140,9 @@ static int dict_values_get(struct pt_python *py, struct pt_mem *mem, uint64_t va
 {
 	if (!values || index < 0 || index > MAX_DICT_ENTRIES)
 		return -EINVAL;
-	int rc = pt_mem_read_u64(mem, values + (uint64_t)py->off.dictvalues_values + 8 * (uint64_t)index, value);
+	/* <=3.10: ma_values is the PyObject *[] itself. */
+	int64_t base = py->off.dictvalues_values == PYV_NONE ? 0 : py->off.dictvalues_values;
+	int rc = pt_mem_read_u64(mem, values + (uint64_t)base + 8 * (uint64_t)index, value);
 	if (rc == 0 && !*value)
 		return -ENOENT;
 	return rc;

@@ -44,9 +44,9 @@ def truth(path, me, done):
         if waiter is None:
             waits_for = []
         elif isinstance(waiter, asyncio.Task):
-            waits_for = [name_of(waiter)]
+            waits_for = [id(waiter)]
         else:
-            waits_for = [name_of(c) for c in getattr(waiter, "_children", [])
+            waits_for = [id(c) for c in getattr(waiter, "_children", [])
                          if isinstance(c, asyncio.Task)]
         state = ("running" if t is me else "cancelled" if t.cancelled()
                  else "finished" if t.done() else "pending")
