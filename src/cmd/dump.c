@@ -31,7 +31,7 @@ static const char dump_usage[] =
 	"                  loop, each task (name, state, the future it waits for)\n"
 	"                  with its await chain innermost first, and the tasks it\n"
 	"                  waits for under it; suspended tasks included. CPython\n"
-	"                  3.11+ (an older one exits 6, saying why)\n"
+	"                  3.7+ (2.7 and 3.6 exit 6, saying why)\n"
 	"\n"
 	"Recursion is collapsed in text: N identical consecutive frames print once,\n"
 	"followed by \"[previous frame repeated N-1 more times]\".\n"

@@ -6,8 +6,8 @@ The target parks 22 tasks in known states (running, sleeping behind nested
 coroutines, awaiting another task, a future, an Event, gathered children,
 finished, cancelled) and writes asyncio.all_tasks() with each task's await
 chain as it sees it (cr_await, frame lines); pytrace's tasks, states,
-chains, awaited futures and who-waits-for-whom must equal it. Where tasks
-cannot be read (before 3.11, 3.14+), exit 6 with one line that says so.
+chains, awaited futures and who-waits-for-whom must equal it (3.7-3.15,
+debug and free-threaded builds). 2.7 and 3.6: exit 6 with one line.
 """
 
 import json
