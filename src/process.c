@@ -13,6 +13,7 @@
 #include "mem/maps.h"
 #include "mem/mem.h"
 #include "native/unwind.h"
+#include "python/asyncio.h"
 #include "python/python.h"
 #include "stack/merge.h"
 #include "pytrace/pytrace.h"
@@ -489,4 +490,58 @@ void pt_snapshot_free(struct pt_snapshot *snap)
 		return;
 	pt_arena_free(snap->arena);
 	free(snap);
+}
+
+/* pytrace dump --tasks: the asyncio tasks, read while every thread holds
+ * still (src/python/asyncio.c). */
+int pt_tasks_take(pt_process *p, struct pt_tasks **out, struct pt_error *err)
+{
+	struct pt_stopset set = { 0 };
+	const char *why = NULL;
+	int rc;
+
+	*out = NULL;
+	err->status = 0;
+	err->msg[0] = 0;
+	if (!p->is_python)
+		return pt_error_set(err, PT_E_NOTPYTHON, "process %d is not a Python process", (int)p->pid);
+	struct pt_tasks *t = calloc(1, sizeof(*t));
+	if (!t || !(t->arena = pt_arena_new())) {
+		free(t);
+		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
+	}
+	t->pid = p->pid;
+	uint64_t start = process_now_ns();
+	if ((rc = pt_ptrace_stop_all(p->pid, &set, err)) < 0) {
+		pt_tasks_free(t);
+		return rc;
+	}
+	p->py.generation++;
+	pt_mem_cache_begin(&p->mem);
+	rc = pyv_asyncio_tasks(&p->py, &p->mem, t->arena, &t->tasks, &t->n, &why);
+	pt_mem_cache_end(&p->mem);
+	pt_ptrace_resume_all(&set);
+	t->pause_ns = process_now_ns() - start;
+	if (rc == -PT_E_VERSION) {
+		pt_tasks_free(t);
+		return pt_error_set(err, PT_E_VERSION, "--tasks: Python %s is not supported: %s",
+				    p->py.info.version, why);
+	}
+	if (rc < 0) {
+		pt_tasks_free(t);
+		if (process_exiting(p->pid))
+			return pt_error_set(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);
+		return pt_error_set(err, PT_E_INTERNAL, "--tasks: %s", why ? why : "cannot read the tasks");
+	}
+	t->note = why;
+	*out = t;
+	return 0;
+}
+
+void pt_tasks_free(struct pt_tasks *t)
+{
+	if (!t)
+		return;
+	pt_arena_free(t->arena);
+	free(t);
 }

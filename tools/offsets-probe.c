@@ -67,6 +67,14 @@
 #elif PY_VERSION_HEX >= 0x030B0000
 #include <pycore_frame.h>     /* _PyInterpreterFrame, enum _frameowner */
 #endif
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030B0000
+#include <opcode.h>           /* YIELD_FROM */
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include <pycore_dict.h>      /* PyDictKeysObject, PyDictValues */
+#include <pycore_object.h>    /* MANAGED_DICT_OFFSET */
+#include <opcode.h>           /* RESUME */
+#endif
 #if PY_VERSION_HEX >= 0x030D0000
 #include <pycore_ceval.h>     /* _PY_CALLS_TO_DO_BIT */
 #elif PY_VERSION_HEX >= 0x030C0000
@@ -348,6 +356,213 @@ static void print_debug_offsets_layout(void)
 	DBG314(gen_frame_state, gen_object.gi_frame_state);
 }
 
+/* pytrace dump --tasks: what it takes to find asyncio's task registries
+ * (sys.modules, module and instance dicts, sets, weak references) and to
+ * follow a suspended coroutine to what it awaits (the frame's stack top). */
+static void print_asyncio_offsets(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	OFF(interp_modules, PyInterpreterState, imports.modules);
+#elif PY_VERSION_HEX >= 0x03070000
+	OFF(interp_modules, PyInterpreterState, modules);
+#else
+	NONE(interp_modules);
+#endif
+	SIZE(type_size, PyTypeObject);
+	OFF(type_flags, PyTypeObject, tp_flags);
+	OFF(type_basicsize, PyTypeObject, tp_basicsize);
+	OFF(type_dictoffset, PyTypeObject, tp_dictoffset);
+	OFF(type_base, PyTypeObject, tp_base);
+	SIZE(heaptype_size, PyHeapTypeObject);
+	SIZE(list_size, PyListObject);
+	OFF(list_items, PyListObject, ob_item);
+	SIZE(set_size, PySetObject);
+	OFF(set_mask, PySetObject, mask);
+	OFF(set_table, PySetObject, table);
+	SIZE(setentry_size, setentry);
+	OFF(setentry_key, setentry, key);
+	SIZE(weakref_size, PyWeakReference);
+	OFF(weakref_object, PyWeakReference, wr_object);
+#if PY_MAJOR_VERSION >= 3
+	SIZE(dict_size, PyDictObject);
+	OFF(dict_keys, PyDictObject, ma_keys);
+	OFF(dict_values, PyDictObject, ma_values);
+#else
+	NONE(dict_size);
+	NONE(dict_keys);
+	NONE(dict_values);
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+	/* The dict internals are private headers from 3.11 on; 3.7-3.10 keep
+	 * them in Objects/dict-common.h, which no installation ships. */
+	OFF(heaptype_cached_keys, PyHeapTypeObject, ht_cached_keys);
+	SIZE(dictkeys_size, PyDictKeysObject);
+	OFF(dictkeys_log2_size, PyDictKeysObject, dk_log2_size);
+	OFF(dictkeys_log2_index_bytes, PyDictKeysObject, dk_log2_index_bytes);
+	OFF(dictkeys_kind, PyDictKeysObject, dk_kind);
+	OFF(dictkeys_nentries, PyDictKeysObject, dk_nentries);
+	OFF(dictkeys_indices, PyDictKeysObject, dk_indices);
+	VAL(dictkeys_kind_general, DICT_KEYS_GENERAL);
+	SIZE(dictentry_size, PyDictKeyEntry);
+	OFF(dictentry_key, PyDictKeyEntry, me_key);
+	OFF(dictentry_value, PyDictKeyEntry, me_value);
+	SIZE(dictuentry_size, PyDictUnicodeEntry);
+	OFF(dictuentry_key, PyDictUnicodeEntry, me_key);
+	OFF(dictuentry_value, PyDictUnicodeEntry, me_value);
+	OFF(dictvalues_values, PyDictValues, values);
+	HEX(tpflags_managed_dict, Py_TPFLAGS_MANAGED_DICT);
+#else
+	NONE(heaptype_cached_keys);
+	NONE(dictkeys_size);
+	NONE(dictkeys_log2_size);
+	NONE(dictkeys_log2_index_bytes);
+	NONE(dictkeys_kind);
+	NONE(dictkeys_nentries);
+	NONE(dictkeys_indices);
+	NONE(dictkeys_kind_general);
+	NONE(dictentry_size);
+	NONE(dictentry_key);
+	NONE(dictentry_value);
+	NONE(dictuentry_size);
+	NONE(dictuentry_key);
+	NONE(dictuentry_value);
+	NONE(dictvalues_values);
+	NONE(tpflags_managed_dict);
+#endif
+	/* Where a managed dict (or its values) lies before the object. */
+#if PY_VERSION_HEX >= 0x030D0000
+	VAL(managed_dict_offset, MANAGED_DICT_OFFSET);
+	NONE(managed_values_offset);
+	VAL(managed_dict_tagged, 0);
+	HEX(tpflags_inline_values, Py_TPFLAGS_INLINE_VALUES);
+	OFF(dictvalues_valid, PyDictValues, valid);
+#elif PY_VERSION_HEX >= 0x030C0000
+	/* _PyObject_DictOrValuesPointer(): ((PyDictOrValues *)obj)-3, values
+	 * tagged by the low bit (_PyDictOrValues_GetValues: values + 1). */
+	VAL(managed_dict_offset, -3 * (long)sizeof(PyDictOrValues));
+	NONE(managed_values_offset);
+	VAL(managed_dict_tagged, 1);
+	NONE(tpflags_inline_values);
+	NONE(dictvalues_valid);
+#elif PY_VERSION_HEX >= 0x030B0000
+	VAL(managed_dict_offset, MANAGED_DICT_OFFSET);
+	/* _PyObject_ValuesPointer(): ((PyDictValues **)obj)-4 */
+	VAL(managed_values_offset, -4 * (long)sizeof(PyDictValues *));
+	VAL(managed_dict_tagged, 0);
+	NONE(tpflags_inline_values);
+	NONE(dictvalues_valid);
+#else
+	NONE(managed_dict_offset);
+	NONE(managed_values_offset);
+	NONE(managed_dict_tagged);
+	NONE(tpflags_inline_values);
+	NONE(dictvalues_valid);
+#endif
+	/* 3.14+: the C _asyncio module links its tasks into per-thread lists
+	 * (what python -m asyncio pstree reads), not into _scheduled_tasks. */
+#if PY_VERSION_HEX >= 0x030E0000
+	SIZE(tstate_impl_size, _PyThreadStateImpl);
+	OFF(tstate_asyncio_tasks_head, _PyThreadStateImpl, asyncio_tasks_head);
+	OFF(tstate_asyncio_running_task, _PyThreadStateImpl, asyncio_running_task);
+	OFF(interp_asyncio_tasks_head, PyInterpreterState, asyncio_tasks_head);
+	OFF(llist_next, struct llist_node, next);
+#else
+	NONE(llist_next);
+	NONE(tstate_impl_size);
+	NONE(tstate_asyncio_tasks_head);
+	NONE(tstate_asyncio_running_task);
+	NONE(interp_asyncio_tasks_head);
+#endif
+	/* <=3.10: a coroutine's frame is a PyFrameObject (gi_frame), running
+	 * while f_executing (3.10: f_state == FRAME_EXECUTING), and awaits its
+	 * stack top when the next instruction in co_code is YIELD_FROM. */
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030B0000
+	OFF(gen_frame, PyGenObject, gi_frame);
+	OFF(code_code, PyCodeObject, co_code);
+	VAL(opcode_yield_from, YIELD_FROM);
+#if PY_VERSION_HEX >= 0x030A0000
+	NONE(frame_executing);
+	VAL(frame_state_executing, FRAME_EXECUTING);
+	OFF(frame_valuestack, PyFrameObject, f_valuestack);
+	OFF(frame_stackdepth, PyFrameObject, f_stackdepth);
+#else
+	OFF(frame_executing, PyFrameObject, f_executing);
+	NONE(frame_state_executing);
+	NONE(frame_valuestack);
+	NONE(frame_stackdepth);
+#endif
+#else
+	NONE(gen_frame);
+	NONE(code_code);
+	NONE(opcode_yield_from);
+	NONE(frame_executing);
+	NONE(frame_state_executing);
+	NONE(frame_valuestack);
+	NONE(frame_stackdepth);
+#endif
+	/* int (a 3.12+ task's lazy name, Task-N): 30-bit digits; the digit
+	 * count in ob_size (<=3.11) or lv_tag >> 3 (3.12+), sign apart. */
+#if PY_VERSION_HEX >= 0x030C0000
+	OFF(long_digits, PyLongObject, long_value.ob_digit);
+	OFF(long_lv_tag, PyLongObject, long_value.lv_tag);
+#elif PY_MAJOR_VERSION >= 3
+	OFF(long_digits, PyLongObject, ob_digit);
+	NONE(long_lv_tag);
+#else
+	NONE(long_digits);
+	NONE(long_lv_tag);
+#endif
+	/* A suspended generator's yield-from target is its frame's stack top
+	 * (_PyGen_yf); 3.11/3.12 tell it by the RESUME after the yield, 3.13+
+	 * by the frame state. */
+#if PY_VERSION_HEX >= 0x030E0000
+	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
+	NONE(iframe_stacktop);
+	OFF(iframe_stackpointer, _PyInterpreterFrame, stackpointer);
+	/* Slots below the stack pointer to the awaited object: 3.15 suspends
+	 * a SEND with a NULL slot above the receiver (_PyGen_yf peeks at
+	 * stackpointer[-2]); observed by tests/e2e/test_dump_tasks.py. */
+	VAL(yield_from_depth, PY_VERSION_HEX >= 0x030F0000 ? 2 : 1);
+#elif PY_VERSION_HEX >= 0x030B0000
+	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
+	OFF(iframe_stacktop, _PyInterpreterFrame, stacktop);
+	NONE(iframe_stackpointer);
+	VAL(yield_from_depth, 1);
+#else
+	NONE(iframe_localsplus);
+	NONE(iframe_stacktop);
+	NONE(iframe_stackpointer);
+	NONE(yield_from_depth);
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+	NONE(opcode_resume);
+	NONE(opcode_resume_quick);
+	NONE(opcode_resume_instrumented);
+	VAL(gen_state_created, FRAME_CREATED);
+	VAL(gen_state_executing, FRAME_EXECUTING);
+	VAL(gen_state_suspended_yield_from, FRAME_SUSPENDED_YIELD_FROM);
+#elif PY_VERSION_HEX >= 0x030B0000
+	VAL(opcode_resume, RESUME);
+#if PY_VERSION_HEX >= 0x030C0000
+	NONE(opcode_resume_quick);
+	VAL(opcode_resume_instrumented, INSTRUMENTED_RESUME);
+#else
+	VAL(opcode_resume_quick, RESUME_QUICK);
+	NONE(opcode_resume_instrumented);
+#endif
+	VAL(gen_state_created, FRAME_CREATED);
+	VAL(gen_state_executing, FRAME_EXECUTING);
+	NONE(gen_state_suspended_yield_from);
+#else
+	NONE(opcode_resume);
+	NONE(opcode_resume_quick);
+	NONE(opcode_resume_instrumented);
+	NONE(gen_state_created);
+	NONE(gen_state_executing);
+	NONE(gen_state_suspended_yield_from);
+#endif
+}
+
 int main(void)
 {
 	/* Must fit the 32-bit word pytrace reads; a wider state would need a
@@ -557,5 +772,6 @@ int main(void)
 #endif
 	print_flow_offsets();
 	print_debug_offsets_layout();
+	print_asyncio_offsets();
 	return 0;
 }

@@ -136,6 +136,35 @@ struct pt_merged_frame {
 int pt_stack_merge(const struct pt_thread *thread, struct pt_merged_frame **out,
 		   size_t *n_out, struct pt_error *err);
 
+/* asyncio (pytrace dump --tasks): every task of the main interpreter. */
+struct pt_task {
+	uint64_t addr;          /* the Task object */
+	uint64_t loop;          /* its event loop */
+	const char *name;       /* Task.get_name() (3.8+), or NULL */
+	const char *state;      /* "running", "pending", "cancelled", "finished" */
+	size_t n_frames;        /* the await chain, innermost first: the task's */
+	struct pt_pyframe *frames; /* coroutine is last, what it awaits before it */
+	const char *awaits;     /* type of the innermost awaited object that is
+	                           not a coroutine (a Future's iterator), or NULL */
+	const char *waiter;     /* type of the future the task waits on, or NULL */
+	size_t n_waits_for;     /* tasks that future is or gathers */
+	uint64_t *waits_for;
+};
+
+struct pt_tasks {
+	pid_t pid;
+	size_t n;
+	struct pt_task *tasks;  /* sorted by address */
+	const char *note;       /* "asyncio is not imported", or NULL */
+	uint64_t pause_ns;
+	void *arena;            /* owns everything above */
+};
+
+/* Stops the process, reads every asyncio task, resumes it. -PT_E_VERSION
+ * (with a message naming the version) where tasks cannot be read. */
+int pt_tasks_take(pt_process *proc, struct pt_tasks **out, struct pt_error *err);
+void pt_tasks_free(struct pt_tasks *tasks);
+
 /* The exit code the CLI documents for a status. */
 int pt_status_exit_code(int status);
 const char *pt_status_name(int status);

@@ -64,6 +64,12 @@ void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_
 void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
 		      bool native);
 
+/* pytrace dump --tasks: a tree per event loop (each task, its await chain
+ * innermost first, the tasks it waits for under it), or one JSON object
+ * per task (one {"tasks":0} object when there is none). */
+void pt_out_tasks_text(FILE *f, const struct pt_python_info *py, const struct pt_tasks *ts);
+void pt_out_tasks_json(FILE *f, const struct pt_python_info *py, const struct pt_tasks *ts);
+
 /* pytrace stacks: one call as strace prints it ("name(args) = ret"), one
  * event (that line after a timestamp and pid/tid, then the stack), one
  * event as a JSON object. */

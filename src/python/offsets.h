@@ -190,6 +190,55 @@ struct pyv_offsets {
 	int32_t dbg_unicode_length, dbg_unicode_state, dbg_unicode_ascii_size;
 	int32_t dbg_unicode_compact_size, dbg_bytes_sval, dbg_tuple_items;
 	int32_t dbg_gen_iframe, dbg_gen_frame_state;
+
+	/* pytrace dump --tasks (src/python/asyncio.c, src/python/pydict.c):
+	 * sys.modules, dicts (3.11+: their private layout), instance dicts,
+	 * sets, weak references, lists, and a suspended frame's stack top. */
+	int32_t interp_modules;         /* sys.modules (3.12+ imports.modules) */
+	int32_t type_size, type_flags, type_basicsize, type_dictoffset, type_base;
+	int32_t heaptype_size;
+	int32_t heaptype_cached_keys;   /* 3.11+: shared keys of instances */
+	int32_t list_size, list_items;
+	int32_t set_size, set_mask, set_table, setentry_size, setentry_key;
+	int32_t weakref_size, weakref_object;
+	int32_t dict_size, dict_keys, dict_values;
+	int32_t dictkeys_size, dictkeys_log2_size, dictkeys_log2_index_bytes;
+	int32_t dictkeys_kind, dictkeys_nentries, dictkeys_indices;
+	int32_t dictkeys_kind_general;  /* DICT_KEYS_GENERAL */
+	int32_t dictentry_size, dictentry_key, dictentry_value;
+	int32_t dictuentry_size, dictuentry_key, dictuentry_value;
+	int32_t dictvalues_values;      /* PyDictValues.values[] */
+	int32_t dictvalues_valid;       /* 3.13+: uint8, inline values valid */
+	int32_t tpflags_managed_dict;   /* 3.11+ Py_TPFLAGS_MANAGED_DICT */
+	int32_t tpflags_inline_values;  /* 3.13+ Py_TPFLAGS_INLINE_VALUES */
+	int32_t managed_dict_offset;    /* 3.11+: dict pointer before obj (<0) */
+	int32_t managed_values_offset;  /* 3.11: values pointer before obj */
+	int32_t managed_dict_tagged;    /* 3.12: low bit set: values - 1 */
+	int32_t tstate_impl_size;       /* 3.14+: sizeof(_PyThreadStateImpl) */
+	int32_t tstate_asyncio_tasks_head; /* 3.14+: _PyThreadStateImpl llist */
+	int32_t tstate_asyncio_running_task; /* 3.14+: PyObject* */
+	int32_t interp_asyncio_tasks_head; /* 3.14+: tasks of exited threads */
+	int32_t llist_next;             /* 3.14+: struct llist_node.next */
+	int32_t gen_frame;              /* <=3.10: PyGenObject.gi_frame */
+	int32_t code_code;              /* <=3.10: co_code (bytes) */
+	int32_t opcode_yield_from;      /* <=3.10: YIELD_FROM */
+	int32_t frame_executing;        /* 3.7-3.9: char f_executing */
+	int32_t frame_state_executing;  /* 3.10: FRAME_EXECUTING */
+	int32_t frame_valuestack;       /* 3.10: PyObject **f_valuestack */
+	int32_t frame_stackdepth;       /* 3.10: int f_stackdepth */
+	int32_t long_digits;            /* PyLongObject digits (30-bit) */
+	int32_t long_lv_tag;            /* 3.12+: digit count << 3 | sign */
+	int32_t iframe_localsplus;      /* 3.11+ */
+	int32_t iframe_stacktop;        /* 3.11-3.13: int, index in localsplus */
+	int32_t iframe_stackpointer;    /* 3.14+: _PyStackRef* */
+	int32_t yield_from_depth;       /* 3.11+: slots from the stack top down
+	                                   to a suspended await's receiver */
+	int32_t opcode_resume;          /* 3.11/3.12: RESUME */
+	int32_t opcode_resume_quick;    /* 3.11: RESUME_QUICK */
+	int32_t opcode_resume_instrumented; /* 3.12: INSTRUMENTED_RESUME */
+	int32_t gen_state_created;      /* 3.11+: FRAME_CREATED */
+	int32_t gen_state_executing;    /* 3.11+: FRAME_EXECUTING */
+	int32_t gen_state_suspended_yield_from; /* 3.13+ */
 };
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,
