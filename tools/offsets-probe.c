@@ -208,6 +208,7 @@ static void print_flow_offsets(void)
 	OFF(code_flags, PyCodeObject, co_flags);
 	OFF(cfunc_ml, PyCFunctionObject, m_ml);
 	OFF(cfunc_self, PyCFunctionObject, m_self);
+	OFF(cfunc_module, PyCFunctionObject, m_module);
 	OFF(descr_type, PyDescrObject, d_type);
 	OFF(methoddescr_method, PyMethodDescrObject, d_method);
 	OFF(methoddef_name, PyMethodDef, ml_name);

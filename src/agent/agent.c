@@ -1294,12 +1294,38 @@ static void c_event_def(uint32_t kind, uint64_t ml, PyObject *type)
 	ring_put(ml, (uint64_t)(uintptr_t)type, kind, PT_REC_NO_OFFSET);
 }
 
+/* A module's function (time.sleep) is named by its module, whose name is
+ * the function's __module__ (m_module, a str); a method (list.append) by
+ * the type of the object it is bound to. */
+static void c_event_module(uint32_t kind, uint64_t ml, PyObject *module)
+{
+	if (agent_pin(ml | 1)) {
+		agent_describe_name(ml, *(const char **)(uintptr_t)ml);
+		agent_pin_done(ml | 1);
+	}
+	uint64_t m = (uint64_t)(uintptr_t)module;
+	if (agent_pin(m)) {
+		uint32_t len;
+		const char *name = agent_str(module, &len);
+		const void *parts[2] = { PT_DEF_NAME_MODULE, name };
+		uint32_t lens[2] = { 1, len > 4096 ? 4096 : len };
+		ring_put_def(PT_EV_DEF_NAME, m, 0, parts, lens, 2);
+		agent_pin_done(m);
+	}
+	ring_put(ml, m, kind, PT_REC_NO_OFFSET);
+}
+
 static inline void c_event(uint32_t kind, PyObject *func)
 {
 	const struct pt_agent_offsets *o = &ctx.off;
 	PyObject *self = AT(func, o->cfunc_self, PyObject *);
+	PyObject *module = o->cfunc_module >= 0 ? AT(func, o->cfunc_module, PyObject *) : 0;
+	unsigned long str_flag = o->str_is_bytes ? 1ul << 27 : 1ul << 28;
 
-	c_event_def(kind, AT(func, o->cfunc_ml, uint64_t), self ? py_type(self) : 0);
+	if (module && (AT(py_type(module), o->type_flags, unsigned long) & str_flag))
+		c_event_module(kind, AT(func, o->cfunc_ml, uint64_t), module);
+	else
+		c_event_def(kind, AT(func, o->cfunc_ml, uint64_t), self ? py_type(self) : 0);
 }
 
 static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg)

@@ -17,7 +17,7 @@
 #define PT_AGENT_MAGIC 0x746e656761747970ull   /* "pytagent" */
 #define PT_RING_MAGIC 0x676e697274797470ull    /* "ptyrting" */
 #define PT_FORK_GUARD_MAGIC 0x64726175676b726full /* "orkguard" */
-#define PT_AGENT_ABI 4
+#define PT_AGENT_ABI 5
 
 /* At offset 0 of the blob. Every "off" is a byte offset from the blob's
  * load address. [0, text_size) is mapped read+execute, the rest
@@ -56,9 +56,16 @@ enum pt_flow_kind {
 	PT_EV_DEF_CODE = 16,     /* object: code object; tid: co_firstlineno;
 	                            payload: struct pt_def_code + name + file
 	                            + line table */
-	PT_EV_DEF_NAME = 17,     /* object: PyMethodDef or type; payload: its
-	                            name (ml_name, tp_name) */
+	PT_EV_DEF_NAME = 17,     /* object: PyMethodDef, type or module name
+	                            (a str); payload: its name (ml_name,
+	                            tp_name; a module's name after the byte
+	                            PT_DEF_NAME_MODULE) */
 };
+
+/* The first byte of a module's PT_EV_DEF_NAME payload: no type or
+ * function name starts with it. */
+#define PT_DEF_NAME_MODULE "\x01"
+
 
 struct pt_def_code {
 	uint32_t name_len;       /* qualified name where the version has one */
@@ -187,6 +194,8 @@ struct pt_agent_offsets {
 	int32_t interp_eval_frame;     /* PEP 523 hook slot (3.6+) */
 	int32_t eval_frame_has_tstate; /* 3.9+: the hook gets the tstate first */
 	int32_t stackref_tag_bits;     /* 3.14+: tag bits of f_executable, else 0 */
+	int32_t cfunc_module;          /* PyCFunctionObject.m_module */
+	int32_t type_flags;            /* tp_flags */
 };
 
 /* CPython functions and objects, as addresses in the target (0: absent). */

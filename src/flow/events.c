@@ -294,8 +294,14 @@ static struct flow_code *c_function(struct flow_events *ev, uint64_t ml, uint64_
 	const char *tname = type ? map_get(&ev->names, type, 0) : NULL;
 	if (!name)
 		name = "?";
-	/* builtins of a module (len, print): the module is no help */
-	if (tname && !strcmp(tname, "module"))
+	/* A module's function is named by its module (time.sleep), as
+	 * Python's own repr and cProfile do, but not a builtin (len, print);
+	 * a method by its object's type (list.append). The type "module"
+	 * only comes from an agent that did not name the module. */
+	if (tname && tname[0] == PT_DEF_NAME_MODULE[0])
+		tname = strcmp(tname + 1, "builtins") && strcmp(tname + 1, "__builtin__") && tname[1]
+			? tname + 1 : NULL;
+	else if (tname && !strcmp(tname, "module"))
 		tname = NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)

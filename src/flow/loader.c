@@ -148,6 +148,8 @@ static void loader_offsets(struct pt_agent_offsets *ao, const struct pt_python *
 	ao->use_tracing_on = o->use_tracing_on;
 	ao->cfunc_ml = o->cfunc_ml;
 	ao->cfunc_self = o->cfunc_self;
+	ao->cfunc_module = o->cfunc_module;
+	ao->type_flags = o->type_flags;
 	ao->descr_type = o->descr_type;
 	ao->methoddescr_method = o->methoddescr_method;
 	ao->mon_py_start = o->mon_py_start;

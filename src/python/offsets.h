@@ -239,6 +239,7 @@ struct pyv_offsets {
 	int32_t gen_state_created;      /* 3.11+: FRAME_CREATED */
 	int32_t gen_state_executing;    /* 3.11+: FRAME_EXECUTING */
 	int32_t gen_state_suspended_yield_from; /* 3.13+ */
+	int32_t cfunc_module;           /* PyCFunctionObject.m_module: its __module__ */
 };
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,

@@ -25,6 +25,7 @@ compiled from strings).
 """
 
 import json
+import math
 import sys
 import threading
 
@@ -99,6 +100,7 @@ def mapper(x):
 def c_callbacks():
     a = sorted([3, 1, 2], key=key_of)
     b = list(map(mapper, [1, 2]))
+    a.append(math.floor(2.5))   # a module's function, a method
     return a, b
 
 
@@ -195,6 +197,19 @@ def _qualname(code):
     return getattr(code, "co_qualname", code.co_name)
 
 
+def _c_name(arg):
+    """A module's function as module.name (time.sleep; a builtin
+    unqualified); a method by its name alone, prefixed by "." (the tests
+    compare only that part)."""
+    name = getattr(arg, "__name__", "?")
+    module = getattr(arg, "__module__", None)
+    if isinstance(module, str) and module not in ("builtins", "__builtin__"):
+        return module + "." + name
+    if isinstance(module, str):
+        return name
+    return "." + name
+
+
 def _profiler(frame, event, arg):
     code = frame.f_code
     if event in ("call", "return"):
@@ -208,7 +223,7 @@ def _profiler(frame, event, arg):
             "generator": bool(code.co_flags & GEN_FLAGS),
         }
     elif event.startswith("c_"):
-        rec = {"event": event, "function": getattr(arg, "__name__", "?")}
+        rec = {"event": event, "function": _c_name(arg)}
     else:
         return
     rec["thread"] = threading.current_thread().name

@@ -223,4 +223,5 @@ const struct pyv_offsets pyv_offsets_312 = {
 	.gen_state_created = -2,
 	.gen_state_executing = 0,
 	.gen_state_suspended_yield_from = PYV_NONE,
+	.cfunc_module = 32,
 };

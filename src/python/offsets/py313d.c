@@ -223,4 +223,5 @@ const struct pyv_offsets pyv_offsets_313d = {
 	.gen_state_created = -3,
 	.gen_state_executing = 0,
 	.gen_state_suspended_yield_from = -1,
+	.cfunc_module = 32,
 };

@@ -223,4 +223,5 @@ const struct pyv_offsets pyv_offsets_315d = {
 	.gen_state_created = 0,
 	.gen_state_executing = 4,
 	.gen_state_suspended_yield_from = 2,
+	.cfunc_module = 32,
 };
