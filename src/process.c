@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "mem/arena.h"
@@ -247,6 +248,91 @@ static int process_scratch(struct pt_process *p)
 	return p->scratch ? 0 : -ENOMEM;
 }
 
+/* Walks thread state ts[i] into the scratch at *total; true if it has
+ * frames. A frameless walk leaves *total as it was. */
+static bool snapshot_walk_tstate(struct pt_process *p, struct pt_arena *arena, const struct pt_pytstate *ts,
+				 size_t *total, const char **why)
+{
+	size_t n = 0;
+	const char *wwhy = NULL;
+
+	pt_python_walk(&p->py, &p->mem, ts->addr, arena, p->scratch + *total, MAX_PY_FRAMES - *total, &n, &wwhy);
+	if (!n)
+		return false;
+	for (size_t j = 0; j < n; j++)
+		p->scratch[*total + j].interp = ts->interp_no;
+	*total += n;
+	if (wwhy && !*why)
+		*why = wwhy;
+	return true;
+}
+
+/* The Python stack of thread k from every thread state mapping to it
+ * (owner[i] == k). Several can: a frameless one made by PyThreadState_New
+ * for a thread that has one already, a child's during Thread.start() that
+ * still carries its parent's pthread id (3.6-3.11), one per interpreter the
+ * thread entered. In each interpreter (newest first: a subinterpreter runs
+ * inside a call of the one that created it) the thread state with frames
+ * wins, the GIL holder first; the frames of every interpreter are joined,
+ * innermost first. */
+static void snapshot_thread_python(struct pt_process *p, struct pt_snapshot *snap, struct pt_thread *t,
+				   const struct pt_pytstate *ts, const size_t *owner, size_t nts, size_t k,
+				   uint64_t holder)
+{
+	size_t total = 0;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < nts; i++) {
+		if (owner[i] != k)
+			continue;
+		t->has_python = true;
+		t->n_tstates++;
+		t->holds_gil |= holder && holder == ts[i].addr;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = owner[j] == k && ts[j].interp == ts[i].interp;
+		if (seen || total >= MAX_PY_FRAMES)
+			continue;
+		/* The first of this interpreter: pick its thread state. */
+		bool found = false;
+		for (size_t j = i; j < nts && !found; j++)
+			if (owner[j] == k && ts[j].interp == ts[i].interp && holder && ts[j].addr == holder)
+				found = snapshot_walk_tstate(p, snap->arena, &ts[j], &total, &why);
+		for (size_t j = i; j < nts && !found; j++)
+			if (owner[j] == k && ts[j].interp == ts[i].interp && !(holder && ts[j].addr == holder))
+				found = snapshot_walk_tstate(p, snap->arena, &ts[j], &total, &why);
+		t->n_interps += found;
+	}
+	if (!t->has_python)
+		return;
+	t->py_error = why;
+	t->py = pt_arena_alloc(snap->arena, (total ? total : 1) * sizeof(*t->py));
+	if (!t->py) {
+		t->py_error = "out of memory";
+		return;
+	}
+	memcpy(t->py, p->scratch, total * sizeof(*t->py));
+	t->n_py = total;
+}
+
+/* What each thread was doing when stopped: in a system call (orig_rax is
+ * its number), and if that is a futex wait on the GIL, waiting for it. */
+static void snapshot_activity(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work,
+			      const struct pt_pytstate *ts, size_t nts)
+{
+	for (size_t k = 0; k < snap->n_threads; k++) {
+		struct pt_thread *t = &snap->threads[k];
+		if (!work[k].have_regs)
+			continue;
+		long nr = (long)work[k].regs.orig_rax;
+		t->activity = nr < 0 ? PT_ACT_RUNNING : PT_ACT_SYSCALL;
+		t->syscall = nr;
+		if (nr == SYS_futex && p->is_python && t->has_python && !t->holds_gil &&
+		    pt_python_futex_is_gil(&p->py, &p->mem, ts, nts, work[k].regs.rdi))
+			t->activity = PT_ACT_GIL_WAIT;
+	}
+}
+
 /* Reads the Python stacks of the snapshot's threads (all stopped). */
 static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
 {
@@ -274,38 +360,32 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 		}
 	}
 	uint64_t holder = pt_python_gil_holder(&p->py, &p->mem, ts, nts);
+	snap->no_gil = !pyv_has_gil(&p->py);
 
+	/* Which kernel thread runs each thread state? By its kernel id where
+	 * CPython records one, unless the target lives in another PID
+	 * namespace (a container: the id is its own, not ours); else by
+	 * pthread_self(), which is the thread's fs base. */
+	size_t *owner = calloc(nts ? nts : 1, sizeof(*owner));
+	if (!owner) {
+		why = "out of memory";
+		nts = 0;
+	}
 	for (size_t i = 0; i < nts; i++) {
-		/* Which kernel thread runs this thread state? By its kernel
-		 * id where CPython records one, unless the target lives in
-		 * another PID namespace (a container: the id is its own, not
-		 * ours); else by pthread_self(), which is the thread's fs base. */
-		struct pt_thread *t = NULL;
 		bool by_tid = ts[i].native_tid && !p->other_pidns;
-		for (size_t k = 0; k < snap->n_threads && !t; k++) {
+		owner[i] = snap->n_threads;
+		for (size_t k = 0; k < snap->n_threads && owner[i] == snap->n_threads; k++)
 			if (by_tid ? ts[i].native_tid == snap->threads[k].tid
 				   : work[k].have_regs && work[k].regs.fs_base == ts[i].pthread_id)
-				t = &snap->threads[k];
-		}
-		if (!t || t->has_python)
-			continue;
-		t->has_python = true;
-		t->holds_gil = holder && holder == ts[i].addr;
-		size_t n = 0;
-		const char *wwhy = NULL;
-		pt_python_walk(&p->py, &p->mem, ts[i].addr, snap->arena, p->scratch, MAX_PY_FRAMES, &n, &wwhy);
-		t->py_error = wwhy;
-		t->py = pt_arena_alloc(snap->arena, (n ? n : 1) * sizeof(*t->py));
-		if (!t->py) {
-			t->py_error = "out of memory";
-			continue;
-		}
-		memcpy(t->py, p->scratch, n * sizeof(*t->py));
-		t->n_py = n;
+				owner[i] = k;
 	}
+	for (size_t k = 0; k < snap->n_threads; k++)
+		snapshot_thread_python(p, snap, &snap->threads[k], ts, owner, nts, k, holder);
+	free(owner);
 	if (why)
 		for (size_t k = 0; k < snap->n_threads; k++)
 			snap->threads[k].py_error = why;
+	snapshot_activity(p, snap, work, ts, nts);
 	if (ts != ts_small)
 		free(ts);
 }
@@ -379,6 +459,8 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, unsi
 	}
 	if (p->is_python)
 		snapshot_python(p, snap, work);
+	else
+		snapshot_activity(p, snap, work, NULL, 0);
 	if (native && !p->native_scratch)
 		p->native_scratch = malloc(MAX_NATIVE_FRAMES * sizeof(*p->native_scratch));
 	for (size_t k = 0; native && k < n; k++) {
