@@ -338,13 +338,16 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 {
 	struct pt_pytstate ts_small[64], *ts = ts_small;
 	size_t nts = 0, cap = 64;
-	const char *why = NULL;
+	const char *why = NULL, *cut = NULL;
 
 	/* Most processes have few threads: try the stack array first. */
 	for (;;) {
 		if (pt_python_list_tstates(&p->py, &p->mem, ts, cap, &nts) < 0) {
-			why = "cannot read the interpreter's thread list";
-			nts = 0;
+			/* What was listed before the failed read is still good. */
+			if (nts)
+				cut = "the interpreter's thread list could not be read to its end";
+			else
+				why = "cannot read the interpreter's thread list";
 			break;
 		}
 		if (nts < cap || cap >= MAX_TSTATES)
@@ -385,6 +388,9 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 	if (why)
 		for (size_t k = 0; k < snap->n_threads; k++)
 			snap->threads[k].py_error = why;
+	for (size_t k = 0; cut && k < snap->n_threads; k++)
+		if (!snap->threads[k].has_python)
+			snap->threads[k].py_error = cut;
 	snapshot_activity(p, snap, work, ts, nts);
 	if (ts != ts_small)
 		free(ts);

@@ -51,6 +51,8 @@ void pt_out_json_string(FILE *f, const char *str)
 	fputc('"', f);
 }
 
+unsigned long pt_out_dump_index;
+
 /* Frames name their interpreter in a thread that runs more than the main
  * one (a subinterpreter). */
 static bool json_interp_shown;
@@ -155,7 +157,10 @@ void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_
 		const struct pt_thread *t = &snap->threads[k];
 		if (!native && !t->has_python)
 			continue;
-		fprintf(f, "{\"pid\":%d,\"tid\":%d,\"name\":", (int)snap->pid, (int)t->tid);
+		fputc('{', f);
+		if (pt_out_dump_index)
+			fprintf(f, "\"dump\":%lu,", pt_out_dump_index);
+		fprintf(f, "\"pid\":%d,\"tid\":%d,\"name\":", (int)snap->pid, (int)t->tid);
 		pt_out_json_string(f, t->name);
 		fprintf(f, ",\"python_version\":");
 		pt_out_json_string(f, py ? py->version : NULL);

@@ -61,7 +61,9 @@ void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const ch
 void pt_out_json_string(FILE *f, const char *s);
 void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native);
 
-/* pytrace dump. */
+/* pytrace dump. pt_out_dump_index: which dump of a --repeat this is (1..),
+ * or 0 for a single dump; JSON objects carry it as "dump". */
+extern unsigned long pt_out_dump_index;
 void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
 		      bool native);
 void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,

@@ -98,7 +98,8 @@ struct pt_pytstate {
 				* interpreter is 0, the next one created 1) */
 };
 
-/* Every thread state of every interpreter (at most max). */
+/* Every thread state of every interpreter (at most max). On a failed
+ * read, a negative status with *n the thread states listed before it. */
 int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			   struct pt_pytstate *out, size_t max, size_t *n);
 /* The thread state holding the GIL, or 0. */

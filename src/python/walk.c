@@ -53,7 +53,7 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 		struct pt_chain tss;
 		uint64_t ts;
 		if ((rc = pt_rfield_ptr(mem, interp, o->interp_size, o->interp_tstate_head, &ts)) < 0)
-			return rc;
+			goto out;
 		/* A chain that loops or changes under us ends the list. */
 		pt_chain_init(&tss, ts, MAX_TSTATES_PER_INTERP);
 		while (ts && *n < max) {
@@ -63,7 +63,7 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			t->interp = interp;
 			t->interp_no = n_interps - 1;  /* place from the newest, for now */
 			if ((rc = pt_rfield_u64(mem, ts, o->tstate_size, o->tstate_thread_id, &t->pthread_id)) < 0)
-				return rc;
+				goto out;
 			if (pyv_has_native_thread_id(py)) {
 				uint64_t tid;
 				if (pt_rfield_u64(mem, ts, o->tstate_size, o->tstate_native_thread_id, &tid) == 0)
@@ -71,18 +71,22 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			}
 			(*n)++;
 			if ((rc = pt_rfield_ptr(mem, ts, o->tstate_size, o->tstate_next, &ts)) < 0)
-				return rc;
+				goto out;
 			if (ts && pt_chain_next(&tss, ts) < 0)
 				break;
 		}
 		if ((rc = pt_rfield_ptr(mem, interp, o->interp_size, o->interp_next, &interp)) < 0)
-			return rc;
+			goto out;
 		if (interp && pt_chain_next(&interps, interp) < 0)
 			break;
 	}
+	rc = 0;
+out:
+	/* Cut short: what was read stays listed, numbered as if the list
+	 * ended there. */
 	for (size_t i = 0; i < *n; i++)
 		out[i].interp_no = n_interps - 1 - out[i].interp_no;
-	return 0;
+	return rc;
 }
 
 /* A _gil_runtime_state (3.12+) spans interval, last_holder, locked,

@@ -7,6 +7,9 @@ usage: thread_states.py MODE TRUTH_JSON READY_FD
 MODE:
   churn    the main thread starts and joins threads without end; the truth
            holds the outer frames of its stack (which never change)
+  recurse  the main thread calls a recursive function without end (eval
+           invocations entering and leaving all the time); the truth holds
+           the outer frames of its stack
   extra    the main thread owns a second, frameless thread state made with
            ctypes.pythonapi.PyThreadState_New, then blocks in os.read(0)
   idle     a thread blocked in read(), two threads spinning (one of them is
@@ -87,18 +90,53 @@ def noop():
     pass
 
 
+def report_after_first_round(truth):
+    """Reports from another thread once the main thread has left report's
+    code and gone once round its loop: returns the list to append to."""
+    rounds = []
+
+    def run():
+        while not rounds:
+            pass
+        report(truth)
+    threading.Thread(target=run).start()
+    return rounds
+
+
 def churn():
-    outer = frames_of(sys._getframe(1))
-    report({"pid": os.getpid(), "main_tid": gettid(), "outer": outer,
-            "churn_file": churn.__code__.co_filename})
+    rounds = report_after_first_round({
+        "pid": os.getpid(), "main_tid": gettid(), "outer": frames_of(sys._getframe(1))})
     while True:
         t = threading.Thread(target=noop)
         t.start()
         t.join()
+        if not rounds:
+            rounds.append(1)
 
 
 def run_churn():
     churn()
+
+
+# --- recurse ---------------------------------------------------------------
+
+def rec(n):
+    if n:
+        return rec(n - 1) + 1
+    return 0
+
+
+def recurse_loop():
+    rounds = report_after_first_round({
+        "pid": os.getpid(), "main_tid": gettid(), "outer": frames_of(sys._getframe(1))})
+    while True:
+        rec(40)
+        if not rounds:
+            rounds.append(1)
+
+
+def run_recurse():
+    recurse_loop()
 
 
 # --- extra -----------------------------------------------------------------
@@ -164,8 +202,13 @@ def run_idle():
         t.start()
     while len(tids) < 3:
         pass
-    wait_blocked(tids["reader"], ("0",))
-    report({"pid": os.getpid(), "main_tid": gettid(), "tids": tids})
+    main_tid = gettid()
+
+    def reporter():
+        wait_blocked(tids["reader"], ("0",))
+        wait_blocked(main_tid, ("0",))
+        report({"pid": os.getpid(), "main_tid": main_tid, "tids": tids})
+    threading.Thread(target=reporter).start()
     while os.read(0, 1):
         pass
     os._exit(0)
@@ -225,5 +268,5 @@ def run_subinterp():
 
 
 exit_on_eof() if MODE != "idle" else None
-{"churn": run_churn, "extra": run_extra, "idle": run_idle,
+{"churn": run_churn, "recurse": run_recurse, "extra": run_extra, "idle": run_idle,
  "subinterp": run_subinterp}[MODE]()
