@@ -158,6 +158,45 @@ def test_frameless_extra_thread_state(states, python_id):
 
 
 # ---------------------------------------------------------------------------
+# 2. subinterpreters
+
+def test_subinterpreter(states, python_id):
+    """The main thread runs code in a subinterpreter (_interpreters,
+    _xxsubinterpreters, or ctypes Py_NewInterpreter before 3.8) blocked in
+    read(): its stack is the subinterpreter's frames, then the main
+    interpreter's, each after "In interpreter N:"; --native merges both."""
+    target = states("subinterp")
+    truth = target.truth
+    main, sub_id = truth["main_tid"], truth["interp_id"]
+    sub = [frame_tuple(f) for f in truth["sub_frames"]]
+    outer = [frame_tuple(f) for f in truth["main_frames"]]
+    result = target.dump()
+    harness.expect_exit(result, EXIT_OK)
+    _, threads = parse_text(result)
+    got = threads[main]
+    assert got["python"] == sub + outer and got["interps"] == [(sub_id, 0), (0, len(sub))], \
+        "expected In interpreter %d: %s, In interpreter 0: %s\n%s" % (
+            sub_id, sub, outer, result.describe(3000))
+    result = target.dump("--json")
+    harness.expect_exit(result, EXIT_OK)
+    got = _thread_json(result, main)
+    frames = [(frame_tuple(f), f.get("interpreter")) for f in got["frames"]]
+    assert frames == [(f, sub_id) for f in sub] + [(f, 0) for f in outer], result.describe(3000)
+    assert got["interpreter"] == sub_id and got["thread_states"] >= 2, result.describe(3000)
+    result = target.dump("--native")
+    harness.expect_exit(result, EXIT_OK)
+    _, threads = parse_text(result, native=True)
+    got = threads[main]
+    assert got["not_merged"] is None and got["merged_python"] == sub + outer, result.describe(4000)
+    assert [i for i, _ in got["interps"]] == [sub_id, 0], result.describe(4000)
+    # Each interpreter's frames follow an eval-loop frame of their own: some
+    # native frame lies between the two groups.
+    kinds = [k for k, _ in got["items"]]
+    first_outer = [i for i, (k, f) in enumerate(got["items"]) if k == "python"][len(sub)]
+    assert "native" in kinds[kinds.index("python") + len(sub):first_outer], result.describe(4000)
+
+
+# ---------------------------------------------------------------------------
 # 6. --native merge of an eval invocation between frames
 
 def test_recursion_always_merges(states, python_id):

@@ -225,7 +225,7 @@ def sub_leaf():
         out.append({"function": getattr(f.f_code, "co_qualname", f.f_code.co_name),
                     "file": f.f_code.co_filename, "line": f.f_lineno})
         f = f.f_back
-    out[0]["line"] += 10
+    out[0]["line"] = %(line)d
     os.write(%(w)d, (json.dumps(out) + "\\n").encode())
     os.read(%(r)d, 1)
 def sub_middle():
@@ -235,11 +235,13 @@ sub_middle()
 
 
 def sub_module():
-    try:
-        import _interpreters as mod
-    except ImportError:
-        import _xxsubinterpreters as mod
-    return mod
+    """_interpreters (3.13+) or _xxsubinterpreters (3.8+); None before."""
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        try:
+            return __import__(name)
+        except ImportError:
+            pass
+    return None
 
 
 def enter_sub(mod, interp, code, where):
@@ -249,10 +251,23 @@ def enter_sub(mod, interp, code, where):
     run(interp, code)
 
 
+def enter_sub_ctypes(code, where):
+    """Py_NewInterpreter() makes the new interpreter's thread state current;
+    PyRun_SimpleString runs the code there (and never returns)."""
+    api = ctypes.pythonapi
+    api.Py_NewInterpreter.restype = ctypes.c_void_p
+    api.PyRun_SimpleString.argtypes = [ctypes.c_char_p]
+    where.extend(frames_of(sys._getframe()))
+    where[0]["line"] += 4  # the PyRun_SimpleString line below
+    if not api.Py_NewInterpreter():
+        raise RuntimeError("Py_NewInterpreter failed")
+    api.PyRun_SimpleString(code.encode())
+
+
 def run_subinterp():
     mod = sub_module()
-    interp = mod.create()
-    interp_id = int(interp)
+    interp = mod.create() if mod else None
+    interp_id = int(interp) if mod else 1
     r, _w = os.pipe()
     tr, tw = os.pipe()
     main_tid = gettid()
@@ -264,7 +279,13 @@ def run_subinterp():
                 "sub_frames": sub, "main_frames": main_frames})
     main_frames = []
     threading.Thread(target=reporter).start()
-    enter_sub(mod, interp, SUB_CODE % {"w": tw, "r": r}, main_frames)
+    lines = SUB_CODE.split("\n")
+    read_line = [i for i, l in enumerate(lines) if "os.read(" in l][0] + 1
+    code = SUB_CODE % {"w": tw, "r": r, "line": read_line}
+    if mod:
+        enter_sub(mod, interp, code, main_frames)
+    else:
+        enter_sub_ctypes(code, main_frames)
 
 
 exit_on_eof() if MODE != "idle" else None
