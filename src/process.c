@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The library's front door: open a target, take a snapshot of its stacks. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,10 @@
 
 struct pt_process {
 	pid_t pid;
+	pid_t reader;                /* whose /proc maps and memory are read:
+					the pid, or a live thread once the main
+					thread has exited (a zombie leader has
+					neither) */
 	bool is_python;
 	bool other_pidns;            /* a container's: its thread ids are not ours */
 	struct pt_maps maps;
@@ -47,15 +52,18 @@ static bool process_exists(pid_t pid)
 	return stat(path, &st) == 0;
 }
 
-/* The state letter and flags (PF_*) of /proc/PID/stat: 0, or -1 if the
- * process is gone. */
-static int process_stat(pid_t pid, char *state, unsigned long *pf)
+/* The state letter and flags (PF_*) of /proc/PID/stat (or of its thread
+ * tid's, when tid is not pid): 0, or -1 if the process is gone. */
+static int process_task_stat(pid_t pid, pid_t tid, char *state, unsigned long *pf)
 {
-	char path[64], buf[1024];
+	char path[96], buf[1024];
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (tid == pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 	if (!(f = fopen(path, "re")))
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -69,20 +77,65 @@ static int process_stat(pid_t pid, char *state, unsigned long *pf)
 	return 0;
 }
 
+static int process_stat(pid_t pid, char *state, unsigned long *pf)
+{
+	return process_task_stat(pid, pid, state, pf);
+}
+
 #define PROCESS_PF_EXITING 0x00000004u
 #define PROCESS_PF_KTHREAD 0x00200000u
 
 /* Whether a process that could not be read is on its way out (gone, a
  * zombie, or exiting: its memory may already be gone). Then a failed read
  * means "it exited", whichever read failed. */
-static bool process_exiting(pid_t pid)
+static bool process_task_exiting(pid_t pid, pid_t tid)
 {
 	char state;
 	unsigned long pf;
 
-	if (process_stat(pid, &state, &pf) < 0)
+	if (process_task_stat(pid, tid, &state, &pf) < 0)
 		return true;
 	return state == 'Z' || state == 'X' || (pf & PROCESS_PF_EXITING);
+}
+
+static bool process_exiting(pid_t pid)
+{
+	return process_task_exiting(pid, pid);
+}
+
+/* Whose maps and memory to read. A main thread that has exited
+ * (pthread_exit) while others run on leaves a zombie leader: its /proc
+ * maps, mem and exe are empty, but every live thread shares the address
+ * space and shows it. The pid unless its leader is such a zombie. */
+static pid_t process_reader(pid_t pid)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *de;
+	pid_t reader = pid;
+
+	if (!process_exiting(pid))
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(dir = opendir(path)))
+		return pid;
+	while ((de = readdir(dir)) && reader == pid) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && !*end && tid != pid &&
+		    !process_task_exiting(pid, (pid_t)tid))
+			reader = (pid_t)tid;
+	}
+	closedir(dir);
+	return reader;
+}
+
+/* Whether the process is on its way out: its leader (or, once the main
+ * thread has exited, the thread read through) is gone, a zombie or
+ * exiting. */
+static bool process_gone(const struct pt_process *p)
+{
+	return process_task_exiting(p->pid, p->reader);
 }
 
 /* A test hook (tests/e2e/test_exit_codes.py): makes the target exit
@@ -113,9 +166,10 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 	if (!p)
 		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	p->pid = pid;
+	p->reader = process_reader(pid);
 	p->other_pidns = pt_pidns_differs(pid);
-	pt_mem_init(&p->mem, pid);
-	rc = pt_maps_read(pid, &p->maps);
+	pt_mem_init(&p->mem, p->reader);
+	rc = pt_maps_read(p->reader, &p->maps);
 	if (rc == -EACCES || rc == -EPERM) {
 		pt_ptrace_explain_eperm(pid, err);
 		rc = -PT_E_PERM;
@@ -134,7 +188,7 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 		goto fail;
 	}
 	process_test_exit_window(pid);
-	rc = pt_python_detect(pid, &p->maps, &p->mem, &p->py, err);
+	rc = pt_python_detect(p->reader, &p->maps, &p->mem, &p->py, err);
 	if (rc == 0) {
 		p->is_python = true;
 		/* Reading memory needs the same permission as ptrace. */
@@ -157,7 +211,7 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 fail:
 	/* A read failed because the process went away (not because its
 	 * Python is unsupported or unreadable): it existed when we began. */
-	if (rc != -PT_E_PERM && rc != -PT_E_NOPROC && rc != -PT_E_EXITED && process_exiting(pid))
+	if (rc != -PT_E_PERM && rc != -PT_E_NOPROC && rc != -PT_E_EXITED && process_gone(p))
 		rc = pt_error_set(err, PT_E_EXITED, "process %d exited while being read", (int)pid);
 	pt_process_close(p);
 	return rc;
@@ -170,7 +224,12 @@ int pt_process_refresh(pt_process *p, struct pt_error *err)
 
 	err->status = 0;
 	err->msg[0] = 0;
-	if ((rc = pt_maps_read(p->pid, &maps)) < 0)
+	if (p->reader != p->pid && process_gone(p)) {
+		/* The thread read through has exited: another may still run. */
+		p->reader = process_reader(p->pid);
+		p->mem.pid = p->reader;
+	}
+	if ((rc = pt_maps_read(p->reader, &maps)) < 0)
 		return pt_error_set(err, process_exists(p->pid) ? PT_E_EXITED : PT_E_NOPROC,
 					 "cannot read the mappings of process %d", (int)p->pid);
 	pt_maps_free(&p->maps);
@@ -181,7 +240,7 @@ int pt_process_refresh(pt_process *p, struct pt_error *err)
 	}
 	pt_python_fini(&p->py);
 	p->is_python = false;
-	rc = pt_python_detect(p->pid, &p->maps, &p->mem, &p->py, err);
+	rc = pt_python_detect(p->reader, &p->maps, &p->mem, &p->py, err);
 	if (rc == 0)
 		p->is_python = true;
 	if (rc == -PT_E_NOTPYTHON) {
@@ -508,7 +567,7 @@ static int process_prepare_native(struct pt_process *p, bool native, struct pt_e
 {
 	/* Slow set-up (reading ELF files) happens before any thread stops. */
 	if (native && !p->uw)
-		return pt_unwinder_open(p->pid, &p->mem, &p->uw, err);
+		return pt_unwinder_open(p->reader, &p->mem, &p->uw, err);
 	return 0;
 }
 
@@ -549,7 +608,7 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 			(*out)->pause_ns = ctx.resumed_ns - start;
 	}
 	/* Failed, or read, as the process went away: it exited. */
-	if (rc != -PT_E_PERM && rc != -PT_E_EXITED && process_exiting(p->pid)) {
+	if (rc != -PT_E_PERM && rc != -PT_E_EXITED && process_gone(p)) {
 		pt_snapshot_free(*out);
 		*out = NULL;
 		rc = pt_error_set(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);

@@ -197,6 +197,68 @@ def test_subinterpreter(states, python_id):
 
 
 # ---------------------------------------------------------------------------
+# 5. the main thread has exited
+
+def test_main_thread_exited(states, python_id):
+    """The main thread ended with pthread_exit while a worker blocks in
+    read(): /proc/PID/maps and mem are empty, so everything is read through
+    a live thread. dump (text, JSON, --native) shows the worker's stack;
+    stacks -p shows its blocked read with that stack; flow -p refuses with a
+    clear message."""
+    target = states("mainexit")
+    truth = target.truth
+    worker = truth["worker_tid"]
+    want = [frame_tuple(f) for f in truth["frames"]]
+    assert harness.task_state(target.pid) == "Z"
+    result = target.dump()
+    harness.expect_exit(result, EXIT_OK)
+    _, threads = parse_text(result)
+    assert truth["main_tid"] not in threads and threads[worker]["python"] == want, \
+        result.describe(3000)
+    result = target.dump("--json", "--native")
+    harness.expect_exit(result, EXIT_OK)
+    got = _thread_json(result, worker)
+    assert got["merged"] and [frame_tuple(f) for f in got["frames"] if f["kind"] == "python"] == want, \
+        result.describe(4000)
+
+    # stacks -p: the worker's read, blocked since before the attach, is
+    # shown with its stack (by the time pytrace detaches).
+    proc = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "read", "-p", str(target.pid)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([proc.stderr], [], [], harness.PYTRACE_TIMEOUT)
+        first = proc.stderr.readline().decode(errors="replace") if ready else ""
+        # Attached with every thread stopped: once the worker blocks in
+        # read() again, pytrace has seen the call restart.
+        def back_in_read():
+            sc = harness.task_syscall(target.pid, worker)
+            return harness.task_state(target.pid, worker) == "S" and sc is not None and \
+                sc.startswith("0 ")
+        if first:
+            harness.poll_until(back_in_read, harness.PYTRACE_TIMEOUT, "the worker to block again")
+    finally:
+        proc.send_signal(2)
+        out, err = proc.communicate(timeout=harness.PYTRACE_TIMEOUT)
+    text = out.decode(errors="replace")
+    needle = "%d/%d read(" % (target.pid, worker)
+    assert "attached to process %d" % target.pid in first and proc.returncode == 0 and \
+        needle in text, "stacks -p: exit %s\n%s%s\n%s" % (
+            proc.returncode, first, err.decode(errors="replace"), text[:3000])
+    lines = text.split(needle, 1)[1].splitlines()[1:len(want) + 1]
+    got = []
+    for line in lines:
+        m = harness.PY_PLAIN_RE.match(line)
+        got.append((m.group("func"), m.group("file"), int(m.group("line"))) if m else line)
+    assert got == want, "stacks -p: worker's stack %s, expected %s\n%s" % (got, want, text[:3000])
+
+    result = run_pytrace(["flow", "-p", target.pid], timeout=harness.PYTRACE_TIMEOUT)
+    assert result.returncode == harness.EXIT_EXITED and "main thread has exited" in result.stderr, \
+        result.describe(2000)
+    assert target.proc.poll() is None and not [
+        t for t in harness.task_ids(target.pid) if harness.task_state(target.pid, t) in ("t", "T")]
+
+
+# ---------------------------------------------------------------------------
 # 6. --native merge of an eval invocation between frames
 
 def test_recursion_always_merges(states, python_id):

@@ -14,6 +14,8 @@ MODE:
            ctypes.pythonapi.PyThreadState_New, then blocks in os.read(0)
   idle     a thread blocked in read(), two threads spinning (one of them is
            always waiting for the GIL on a GIL build)
+  mainexit the main thread ends (pthread_exit) while a worker thread
+           blocks in read(); truth: the worker's frames
   subinterp  the main thread runs code in a subinterpreter that blocks in
            read(); truth: the subinterpreter's and the main interpreter's
            frames, innermost first, and the subinterpreter's id
@@ -214,6 +216,44 @@ def run_idle():
     os._exit(0)
 
 
+# --- mainexit --------------------------------------------------------------
+
+def worker_leaf(fd, out):
+    out.extend(frames_of(sys._getframe()))
+    out[0]["line"] += 2  # the os.read line below
+    os.read(fd, 1)
+
+
+def worker(fd, out):
+    worker_leaf(fd, out)
+
+
+def run_mainexit():
+    """The main thread ends with pthread_exit (ctypes releases the GIL
+    around the call) while a worker blocks in read()."""
+    r, _w = os.pipe()
+    frames, tids = [], {}
+
+    def start():
+        tids["worker"] = gettid()
+        worker(r, frames)
+    t = threading.Thread(target=start)
+    t.start()
+    main_tid = gettid()
+
+    def reporter():
+        while "worker" not in tids:
+            pass
+        wait_blocked(tids["worker"], ("0",))
+        while os.path.exists("/proc/self/task/%d" % main_tid) and \
+                open("/proc/self/task/%d/stat" % main_tid).read().rsplit(")", 1)[1].split()[0] != "Z":
+            pass
+        report({"pid": os.getpid(), "main_tid": main_tid, "worker_tid": tids["worker"],
+                "frames": frames})
+    threading.Thread(target=reporter).start()
+    ctypes.CDLL(None).pthread_exit(None)
+
+
 # --- subinterp -------------------------------------------------------------
 
 SUB_CODE = """
@@ -289,5 +329,5 @@ def run_subinterp():
 
 
 exit_on_eof() if MODE != "idle" else None
-{"churn": run_churn, "recurse": run_recurse, "extra": run_extra, "idle": run_idle,
+{"churn": run_churn, "recurse": run_recurse, "mainexit": run_mainexit, "extra": run_extra, "idle": run_idle,
  "subinterp": run_subinterp}[MODE]()
