@@ -10,10 +10,11 @@ MODE:
   recurse  the main thread calls a recursive function without end (eval
            invocations entering and leaving all the time); the truth holds
            the outer frames of its stack
-  extra    the main thread owns a second, frameless thread state made with
-           ctypes.pythonapi.PyThreadState_New, then blocks in os.read(0)
   idle     a thread blocked in read(), two threads spinning (one of them is
-           always waiting for the GIL on a GIL build)
+           always waiting for the GIL on a GIL build), and the main thread,
+           which owns a second, frameless thread state made with
+           ctypes.pythonapi.PyThreadState_New, blocked in read(); truth:
+           the main thread's frames (sys._current_frames())
   mainexit the main thread ends (pthread_exit) while a worker thread
            blocks in read(); truth: the worker's frames
   subinterp  the main thread runs code in a subinterpreter that blocks in
@@ -159,20 +160,6 @@ def with_extra_tstate(fd):
     blocked_in_read(fd)
 
 
-def run_extra():
-    r, _w = os.pipe()
-    main_ident = threading.current_thread().ident
-    main_tid = gettid()
-
-    def reporter():
-        wait_blocked(main_tid, ("0",))
-        truth = {"pid": os.getpid(), "main_tid": main_tid,
-                 "frames": frames_of(sys._current_frames()[main_ident])}
-        report(truth)
-    threading.Thread(target=reporter).start()
-    with_extra_tstate(r)
-
-
 # --- idle ------------------------------------------------------------------
 
 def spin():
@@ -205,15 +192,16 @@ def run_idle():
     while len(tids) < 3:
         pass
     main_tid = gettid()
+    main_ident = threading.current_thread().ident
+    r_main, _w_main = os.pipe()
 
     def reporter():
         wait_blocked(tids["reader"], ("0",))
         wait_blocked(main_tid, ("0",))
-        report({"pid": os.getpid(), "main_tid": main_tid, "tids": tids})
+        report({"pid": os.getpid(), "main_tid": main_tid, "tids": tids,
+                "frames": frames_of(sys._current_frames()[main_ident])})
     threading.Thread(target=reporter).start()
-    while os.read(0, 1):
-        pass
-    os._exit(0)
+    with_extra_tstate(r_main)
 
 
 # --- mainexit --------------------------------------------------------------
@@ -328,6 +316,6 @@ def run_subinterp():
         enter_sub_ctypes(code, main_frames)
 
 
-exit_on_eof() if MODE != "idle" else None
-{"churn": run_churn, "recurse": run_recurse, "mainexit": run_mainexit, "extra": run_extra, "idle": run_idle,
+exit_on_eof()
+{"churn": run_churn, "recurse": run_recurse, "mainexit": run_mainexit, "idle": run_idle,
  "subinterp": run_subinterp}[MODE]()
