@@ -117,26 +117,27 @@ def test_churning_thread_keeps_its_stack(states, python_id):
     n = CHURN_DUMPS_BY_ID if tuple(target.version[:2]) <= (3, 11) else CHURN_DUMPS
     outer = [frame_tuple(f) for f in target.truth["outer"]]
     main = target.truth["main_tid"]
-    result = target.dump("--repeat", n)
+    result = target.dump("--json", "--repeat", n)
     harness.expect_exit(result, EXIT_OK)
-    dumps = ["Process " + d for d in result.stdout.split("\nProcess ")]
-    dumps[0] = dumps[0][len("Process "):]
-    assert len(dumps) == n, "%d dumps printed, %d expected\n%s" % (
-        len(dumps), n, result.describe(3000))
-    lost, bad = 0, []
-    for i, text in enumerate(dumps):
-        _, threads = parse_text(harness.Result(result.argv, 0, text, "", 0))
-        got = threads.get(main)
-        if got is None or not got["python"]:
+    objs = parse_json_lines(result)
+    # A dump that read no thread at all prints nothing: say so apart.
+    empty = sorted(set(range(1, n + 1)) - set(t["dump"] for t in objs))
+    mine = dict((t["dump"], t) for t in objs if t["tid"] == main)
+    lost, bad = 0, ["dumps %s printed no thread at all" % empty] if empty else []
+    for i in range(1, n + 1):
+        got = mine.get(i)
+        frames = [frame_tuple(f) for f in got["frames"]] if got else []
+        if not frames:
             lost += 1
             if len(bad) < 3:
-                bad.append("dump %d lost thread %d's stack:\n%s" % (i + 1, main, text[:1500]))
+                bad.append("dump %d lost thread %d's stack: %s" % (
+                    i, main, json.dumps([t for t in objs if t["dump"] == i])[:1500]))
             continue
-        tail = got["python"][-len(outer):]
-        churn = got["python"][-len(outer) - 1] if len(got["python"]) > len(outer) else None
+        tail = frames[-len(outer):]
+        churn = frames[-len(outer) - 1] if len(frames) > len(outer) else None
         if tail != outer or churn is None or churn[0] != "churn":
             bad.append("dump %d: outer frames %s (then %s), expected %s under churn" % (
-                i + 1, tail, churn, outer))
+                i, tail, churn, outer))
     assert not bad, "%d of %d dumps lost the stack of thread %d; %d problems:\n%s" % (
         lost, n, main, len(bad), "\n".join(bad[:5]))
 
