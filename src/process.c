@@ -578,6 +578,8 @@ static uint64_t process_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#define SNAPSHOT_TORN_RETRIES 4
+
 struct resume_ctx {
 	struct pt_stopset *set;
 	uint64_t resumed_ns;
@@ -601,11 +603,19 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	err->msg[0] = 0;
 	struct resume_ctx ctx = { .set = &set };
 	uint64_t start = 0;
-	if ((rc = process_prepare_native(p, native, err)) == 0 && (start = process_now_ns()) &&
-	    (rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
-		rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
-		if (rc == 0)
-			(*out)->pause_ns = ctx.resumed_ns - start;
+	/* A thread list caught while a thread state is being linked in is
+	 * read again after letting the target run (microseconds suffice). */
+	for (int attempt = 0; attempt < SNAPSHOT_TORN_RETRIES; attempt++) {
+		if ((rc = process_prepare_native(p, native, err)) == 0 && (start = process_now_ns()) &&
+		    (rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
+			rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
+			if (rc == 0)
+				(*out)->pause_ns = ctx.resumed_ns - start;
+		}
+		if (rc < 0 || !p->is_python || !p->py.tstates_torn || attempt + 1 == SNAPSHOT_TORN_RETRIES)
+			break;
+		pt_snapshot_free(*out);
+		*out = NULL;
 	}
 	/* Failed, or read, as the process went away: it exited. */
 	if (rc != -PT_E_PERM && rc != -PT_E_EXITED && process_gone(p)) {

@@ -43,6 +43,10 @@ struct pt_python {
 	struct pyv_range gil_words[4];
 	size_t n_gil_words;
 	uint64_t gil_lock_ptr_addr;  /* 2.7: &interpreter_lock (a sem_t*) */
+	/* Set by pt_python_list_tstates when an interpreter's list was one
+	 * thread state with no thread id: one caught while being created,
+	 * which 3.11 makes the head before linking the others behind it. */
+	bool tstates_torn;
 	struct pyv_code_cache *codes;
 	uint8_t *string_raw;         /* units of the string being read */
 	/* Bumped by every consistent read (threads stopped): a code object

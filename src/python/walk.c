@@ -43,6 +43,7 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 	int n_interps = 0;
 
 	*n = 0;
+	py->tstates_torn = false;
 	if ((rc = walk_first_interp(py, mem, &interp)) < 0)
 		return rc;
 	pt_chain_init(&interps, interp, MAX_INTERPRETERS);
@@ -54,6 +55,7 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 		uint64_t ts;
 		if ((rc = pt_rfield_ptr(mem, interp, o->interp_size, o->interp_tstate_head, &ts)) < 0)
 			goto out;
+		size_t first = *n;
 		/* A chain that loops or changes under us ends the list. */
 		pt_chain_init(&tss, ts, MAX_TSTATES_PER_INTERP);
 		while (ts && *n < max) {
@@ -75,6 +77,11 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			if (ts && pt_chain_next(&tss, ts) < 0)
 				break;
 		}
+		/* new_threadstate() (3.11) sets the head to a copy of the
+		 * template, then links the old head behind it: caught between,
+		 * the list is that one thread state, with no thread id yet. */
+		if (*n == first + 1 && !out[first].pthread_id)
+			py->tstates_torn = true;
 		if ((rc = pt_rfield_ptr(mem, interp, o->interp_size, o->interp_next, &interp)) < 0)
 			goto out;
 		if (interp && pt_chain_next(&interps, interp) < 0)
