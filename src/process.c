@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The library's front door: open a target, take a snapshot of its stacks. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "mem/arena.h"
@@ -27,6 +29,10 @@
 
 struct pt_process {
 	pid_t pid;
+	pid_t reader;                /* whose /proc maps and memory are read:
+					the pid, or a live thread once the main
+					thread has exited (a zombie leader has
+					neither) */
 	bool is_python;
 	bool other_pidns;            /* a container's: its thread ids are not ours */
 	struct pt_maps maps;
@@ -47,15 +53,18 @@ static bool process_exists(pid_t pid)
 	return stat(path, &st) == 0;
 }
 
-/* The state letter and flags (PF_*) of /proc/PID/stat: 0, or -1 if the
- * process is gone. */
-static int process_stat(pid_t pid, char *state, unsigned long *pf)
+/* The state letter and flags (PF_*) of /proc/PID/stat (or of its thread
+ * tid's, when tid is not pid): 0, or -1 if the process is gone. */
+static int process_task_stat(pid_t pid, pid_t tid, char *state, unsigned long *pf)
 {
-	char path[64], buf[1024];
+	char path[96], buf[1024];
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (tid == pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 	if (!(f = fopen(path, "re")))
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -69,20 +78,65 @@ static int process_stat(pid_t pid, char *state, unsigned long *pf)
 	return 0;
 }
 
+static int process_stat(pid_t pid, char *state, unsigned long *pf)
+{
+	return process_task_stat(pid, pid, state, pf);
+}
+
 #define PROCESS_PF_EXITING 0x00000004u
 #define PROCESS_PF_KTHREAD 0x00200000u
 
 /* Whether a process that could not be read is on its way out (gone, a
  * zombie, or exiting: its memory may already be gone). Then a failed read
  * means "it exited", whichever read failed. */
-static bool process_exiting(pid_t pid)
+static bool process_task_exiting(pid_t pid, pid_t tid)
 {
 	char state;
 	unsigned long pf;
 
-	if (process_stat(pid, &state, &pf) < 0)
+	if (process_task_stat(pid, tid, &state, &pf) < 0)
 		return true;
 	return state == 'Z' || state == 'X' || (pf & PROCESS_PF_EXITING);
+}
+
+static bool process_exiting(pid_t pid)
+{
+	return process_task_exiting(pid, pid);
+}
+
+/* Whose maps and memory to read. A main thread that has exited
+ * (pthread_exit) while others run on leaves a zombie leader: its /proc
+ * maps, mem and exe are empty, but every live thread shares the address
+ * space and shows it. The pid unless its leader is such a zombie. */
+static pid_t process_reader(pid_t pid)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *de;
+	pid_t reader = pid;
+
+	if (!process_exiting(pid))
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(dir = opendir(path)))
+		return pid;
+	while ((de = readdir(dir)) && reader == pid) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && !*end && tid != pid &&
+		    !process_task_exiting(pid, (pid_t)tid))
+			reader = (pid_t)tid;
+	}
+	closedir(dir);
+	return reader;
+}
+
+/* Whether the process is on its way out: its leader (or, once the main
+ * thread has exited, the thread read through) is gone, a zombie or
+ * exiting. */
+static bool process_gone(const struct pt_process *p)
+{
+	return process_task_exiting(p->pid, p->reader);
 }
 
 /* A test hook (tests/e2e/test_exit_codes.py): makes the target exit
@@ -113,9 +167,10 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 	if (!p)
 		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	p->pid = pid;
+	p->reader = process_reader(pid);
 	p->other_pidns = pt_pidns_differs(pid);
-	pt_mem_init(&p->mem, pid);
-	rc = pt_maps_read(pid, &p->maps);
+	pt_mem_init(&p->mem, p->reader);
+	rc = pt_maps_read(p->reader, &p->maps);
 	if (rc == -EACCES || rc == -EPERM) {
 		pt_ptrace_explain_eperm(pid, err);
 		rc = -PT_E_PERM;
@@ -134,7 +189,7 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 		goto fail;
 	}
 	process_test_exit_window(pid);
-	rc = pt_python_detect(pid, &p->maps, &p->mem, &p->py, err);
+	rc = pt_python_detect(p->reader, &p->maps, &p->mem, &p->py, err);
 	if (rc == 0) {
 		p->is_python = true;
 		/* Reading memory needs the same permission as ptrace. */
@@ -157,7 +212,7 @@ int pt_process_open(pid_t pid, unsigned flags, pt_process **out, struct pt_error
 fail:
 	/* A read failed because the process went away (not because its
 	 * Python is unsupported or unreadable): it existed when we began. */
-	if (rc != -PT_E_PERM && rc != -PT_E_NOPROC && rc != -PT_E_EXITED && process_exiting(pid))
+	if (rc != -PT_E_PERM && rc != -PT_E_NOPROC && rc != -PT_E_EXITED && process_gone(p))
 		rc = pt_error_set(err, PT_E_EXITED, "process %d exited while being read", (int)pid);
 	pt_process_close(p);
 	return rc;
@@ -170,7 +225,12 @@ int pt_process_refresh(pt_process *p, struct pt_error *err)
 
 	err->status = 0;
 	err->msg[0] = 0;
-	if ((rc = pt_maps_read(p->pid, &maps)) < 0)
+	if (p->reader != p->pid && process_gone(p)) {
+		/* The thread read through has exited: another may still run. */
+		p->reader = process_reader(p->pid);
+		p->mem.pid = p->reader;
+	}
+	if ((rc = pt_maps_read(p->reader, &maps)) < 0)
 		return pt_error_set(err, process_exists(p->pid) ? PT_E_EXITED : PT_E_NOPROC,
 					 "cannot read the mappings of process %d", (int)p->pid);
 	pt_maps_free(&p->maps);
@@ -181,7 +241,7 @@ int pt_process_refresh(pt_process *p, struct pt_error *err)
 	}
 	pt_python_fini(&p->py);
 	p->is_python = false;
-	rc = pt_python_detect(p->pid, &p->maps, &p->mem, &p->py, err);
+	rc = pt_python_detect(p->reader, &p->maps, &p->mem, &p->py, err);
 	if (rc == 0)
 		p->is_python = true;
 	if (rc == -PT_E_NOTPYTHON) {
@@ -248,18 +308,106 @@ static int process_scratch(struct pt_process *p)
 	return p->scratch ? 0 : -ENOMEM;
 }
 
+/* Walks thread state ts[i] into the scratch at *total; true if it has
+ * frames. A frameless walk leaves *total as it was. */
+static bool snapshot_walk_tstate(struct pt_process *p, struct pt_arena *arena, const struct pt_pytstate *ts,
+				 size_t *total, const char **why)
+{
+	size_t n = 0;
+	const char *wwhy = NULL;
+
+	pt_python_walk(&p->py, &p->mem, ts->addr, arena, p->scratch + *total, MAX_PY_FRAMES - *total, &n, &wwhy);
+	if (!n)
+		return false;
+	for (size_t j = 0; j < n; j++)
+		p->scratch[*total + j].interp = ts->interp_no;
+	*total += n;
+	if (wwhy && !*why)
+		*why = wwhy;
+	return true;
+}
+
+/* The Python stack of thread k from every thread state mapping to it
+ * (owner[i] == k). Several can: a frameless one made by PyThreadState_New
+ * for a thread that has one already, a child's during Thread.start() that
+ * still carries its parent's pthread id (3.6-3.11), one per interpreter the
+ * thread entered. In each interpreter (newest first: a subinterpreter runs
+ * inside a call of the one that created it) the thread state with frames
+ * wins, the GIL holder first; the frames of every interpreter are joined,
+ * innermost first. */
+static void snapshot_thread_python(struct pt_process *p, struct pt_snapshot *snap, struct pt_thread *t,
+				   const struct pt_pytstate *ts, const size_t *owner, size_t nts, size_t k,
+				   uint64_t holder)
+{
+	size_t total = 0;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < nts; i++) {
+		if (owner[i] != k)
+			continue;
+		t->has_python = true;
+		t->n_tstates++;
+		t->holds_gil |= holder && holder == ts[i].addr;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = owner[j] == k && ts[j].interp == ts[i].interp;
+		if (seen || total >= MAX_PY_FRAMES)
+			continue;
+		/* The first of this interpreter: pick its thread state. */
+		bool found = false;
+		for (size_t j = i; j < nts && !found; j++)
+			if (owner[j] == k && ts[j].interp == ts[i].interp && holder && ts[j].addr == holder)
+				found = snapshot_walk_tstate(p, snap->arena, &ts[j], &total, &why);
+		for (size_t j = i; j < nts && !found; j++)
+			if (owner[j] == k && ts[j].interp == ts[i].interp && !(holder && ts[j].addr == holder))
+				found = snapshot_walk_tstate(p, snap->arena, &ts[j], &total, &why);
+		t->n_interps += found;
+	}
+	if (!t->has_python)
+		return;
+	t->py_error = why;
+	t->py = pt_arena_alloc(snap->arena, (total ? total : 1) * sizeof(*t->py));
+	if (!t->py) {
+		t->py_error = "out of memory";
+		return;
+	}
+	memcpy(t->py, p->scratch, total * sizeof(*t->py));
+	t->n_py = total;
+}
+
+/* What each thread was doing when stopped: in a system call (orig_rax is
+ * its number), and if that is a futex wait on the GIL, waiting for it. */
+static void snapshot_activity(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work,
+			      const struct pt_pytstate *ts, size_t nts)
+{
+	for (size_t k = 0; k < snap->n_threads; k++) {
+		struct pt_thread *t = &snap->threads[k];
+		if (!work[k].have_regs)
+			continue;
+		long nr = (long)work[k].regs.orig_rax;
+		t->activity = nr < 0 ? PT_ACT_RUNNING : PT_ACT_SYSCALL;
+		t->syscall = nr;
+		if (nr == SYS_futex && p->is_python && t->has_python && !t->holds_gil &&
+		    pt_python_futex_is_gil(&p->py, &p->mem, ts, nts, work[k].regs.rdi))
+			t->activity = PT_ACT_GIL_WAIT;
+	}
+}
+
 /* Reads the Python stacks of the snapshot's threads (all stopped). */
 static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
 {
 	struct pt_pytstate ts_small[64], *ts = ts_small;
 	size_t nts = 0, cap = 64;
-	const char *why = NULL;
+	const char *why = NULL, *cut = NULL;
 
 	/* Most processes have few threads: try the stack array first. */
 	for (;;) {
 		if (pt_python_list_tstates(&p->py, &p->mem, ts, cap, &nts) < 0) {
-			why = "cannot read the interpreter's thread list";
-			nts = 0;
+			/* What was listed before the failed read is still good. */
+			if (nts)
+				cut = "the interpreter's thread list could not be read to its end";
+			else
+				why = "cannot read the interpreter's thread list";
 			break;
 		}
 		if (nts < cap || cap >= MAX_TSTATES)
@@ -275,38 +423,35 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 		}
 	}
 	uint64_t holder = pt_python_gil_holder(&p->py, &p->mem, ts, nts);
+	snap->no_gil = !pyv_has_gil(&p->py);
 
+	/* Which kernel thread runs each thread state? By its kernel id where
+	 * CPython records one, unless the target lives in another PID
+	 * namespace (a container: the id is its own, not ours); else by
+	 * pthread_self(), which is the thread's fs base. */
+	size_t *owner = calloc(nts ? nts : 1, sizeof(*owner));
+	if (!owner) {
+		why = "out of memory";
+		nts = 0;
+	}
 	for (size_t i = 0; i < nts; i++) {
-		/* Which kernel thread runs this thread state? By its kernel
-		 * id where CPython records one, unless the target lives in
-		 * another PID namespace (a container: the id is its own, not
-		 * ours); else by pthread_self(), which is the thread's fs base. */
-		struct pt_thread *t = NULL;
 		bool by_tid = ts[i].native_tid && !p->other_pidns;
-		for (size_t k = 0; k < snap->n_threads && !t; k++) {
+		owner[i] = snap->n_threads;
+		for (size_t k = 0; k < snap->n_threads && owner[i] == snap->n_threads; k++)
 			if (by_tid ? ts[i].native_tid == snap->threads[k].tid
 				   : work[k].have_regs && work[k].regs.fs_base == ts[i].pthread_id)
-				t = &snap->threads[k];
-		}
-		if (!t || t->has_python)
-			continue;
-		t->has_python = true;
-		t->holds_gil = holder && holder == ts[i].addr;
-		size_t n = 0;
-		const char *wwhy = NULL;
-		pt_python_walk(&p->py, &p->mem, ts[i].addr, snap->arena, p->scratch, MAX_PY_FRAMES, &n, &wwhy);
-		t->py_error = wwhy;
-		t->py = pt_arena_alloc(snap->arena, (n ? n : 1) * sizeof(*t->py));
-		if (!t->py) {
-			t->py_error = "out of memory";
-			continue;
-		}
-		memcpy(t->py, p->scratch, n * sizeof(*t->py));
-		t->n_py = n;
+				owner[i] = k;
 	}
+	for (size_t k = 0; k < snap->n_threads; k++)
+		snapshot_thread_python(p, snap, &snap->threads[k], ts, owner, nts, k, holder);
+	free(owner);
 	if (why)
 		for (size_t k = 0; k < snap->n_threads; k++)
 			snap->threads[k].py_error = why;
+	for (size_t k = 0; cut && k < snap->n_threads; k++)
+		if (!snap->threads[k].has_python)
+			snap->threads[k].py_error = cut;
+	snapshot_activity(p, snap, work, ts, nts);
 	if (ts != ts_small)
 		free(ts);
 }
@@ -380,6 +525,8 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, unsi
 	}
 	if (p->is_python)
 		snapshot_python(p, snap, work);
+	else
+		snapshot_activity(p, snap, work, NULL, 0);
 	if (native && !p->native_scratch)
 		p->native_scratch = malloc(MAX_NATIVE_FRAMES * sizeof(*p->native_scratch));
 	for (size_t k = 0; native && k < n; k++) {
@@ -421,7 +568,7 @@ static int process_prepare_native(struct pt_process *p, bool native, struct pt_e
 {
 	/* Slow set-up (reading ELF files) happens before any thread stops. */
 	if (native && !p->uw)
-		return pt_unwinder_open(p->pid, &p->mem, &p->uw, err);
+		return pt_unwinder_open(p->reader, &p->mem, &p->uw, err);
 	return 0;
 }
 
@@ -431,6 +578,8 @@ static uint64_t process_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+#define SNAPSHOT_TORN_RETRIES 4
 
 struct resume_ctx {
 	struct pt_stopset *set;
@@ -455,14 +604,22 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	err->msg[0] = 0;
 	struct resume_ctx ctx = { .set = &set };
 	uint64_t start = 0;
-	if ((rc = process_prepare_native(p, native, err)) == 0 && (start = process_now_ns()) &&
-	    (rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
-		rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
-		if (rc == 0)
-			(*out)->pause_ns = ctx.resumed_ns - start;
+	/* A thread list caught while a thread state is being linked in is
+	 * read again after letting the target run (microseconds suffice). */
+	for (int attempt = 0; attempt < SNAPSHOT_TORN_RETRIES; attempt++) {
+		if ((rc = process_prepare_native(p, native, err)) == 0 && (start = process_now_ns()) &&
+		    (rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
+			rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
+			if (rc == 0)
+				(*out)->pause_ns = ctx.resumed_ns - start;
+		}
+		if (rc < 0 || !p->is_python || !p->py.tstates_torn || attempt + 1 == SNAPSHOT_TORN_RETRIES)
+			break;
+		pt_snapshot_free(*out);
+		*out = NULL;
 	}
 	/* Failed, or read, as the process went away: it exited. */
-	if (rc != -PT_E_PERM && rc != -PT_E_EXITED && process_exiting(p->pid)) {
+	if (rc != -PT_E_PERM && rc != -PT_E_EXITED && process_gone(p)) {
 		pt_snapshot_free(*out);
 		*out = NULL;
 		rc = pt_error_set(err, PT_E_EXITED, "process %d exited during the dump", (int)p->pid);

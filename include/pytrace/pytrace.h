@@ -69,6 +69,9 @@ struct pt_pyframe {
 	 * (one frame per invocation up to 3.10). */
 	bool group_end;
 	uint64_t anchor;
+	/* The interpreter whose thread state holds the frame, numbered by
+	 * creation order among those alive: 0 is the main interpreter. */
+	int interp;
 };
 
 /* One native frame, innermost first. */
@@ -81,11 +84,28 @@ struct pt_native_frame {
 	bool is_eval;          /* a function that runs bytecode */
 };
 
+/* What a thread was doing when it was stopped (py-spy's --idle). */
+enum pt_thread_activity {
+	PT_ACT_UNKNOWN = 0,    /* registers unreadable */
+	PT_ACT_RUNNING,        /* running code, not in a system call */
+	PT_ACT_SYSCALL,        /* blocked in (or making) system call `syscall` */
+	PT_ACT_GIL_WAIT,       /* in a futex wait on the GIL's lock or condition */
+};
+
 struct pt_thread {
 	pid_t tid;
 	char name[16];         /* /proc comm */
 	bool has_python;       /* has a Python thread state */
 	bool holds_gil;
+	enum pt_thread_activity activity;
+	long syscall;          /* PT_ACT_SYSCALL, PT_ACT_GIL_WAIT: its number */
+	/* Thread states that map to this thread (a frameless one made by
+	 * PyThreadState_New, a child's during Thread.start() carrying this
+	 * thread's id, one per interpreter it entered); frames come from the
+	 * one with frames in each interpreter, innermost interpreter first. */
+	size_t n_tstates;
+	int n_interps;         /* interpreters whose frames py holds (0 or 1
+				* unless it runs a subinterpreter) */
 	size_t n_py;
 	struct pt_pyframe *py;
 	size_t n_native;       /* only with PT_SNAP_NATIVE */
@@ -96,6 +116,7 @@ struct pt_thread {
 
 struct pt_snapshot {
 	pid_t pid;
+	bool no_gil;           /* a free-threaded build: no thread holds a GIL */
 	size_t n_threads;
 	struct pt_thread *threads;
 	uint64_t pause_ns;     /* how long the target's threads were stopped */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* pytrace dump: the Python (and native) stacks of every thread, once. */
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 #include "pytrace/pytrace.h"
 
 static const char dump_usage[] =
-	"usage: pytrace dump [--native] [--json] [--depth N] [--stats] (PID | -p PID)...\n"
+	"usage: pytrace dump [--native] [--json] [--depth N] [--repeat N] [--stats] (PID | -p PID)...\n"
 	"       pytrace dump --tasks [--json] (PID | -p PID)...\n"
 	"\n"
 	"Prints the Python stack of every thread of each process, innermost frame\n"
@@ -26,6 +28,8 @@ static const char dump_usage[] =
 	"                  {\"kind\",\"function\",\"file\",\"line\"} (native: module, symbol...)\n"
 	"  --depth N       at most N frames per stack, innermost first (DTrace's\n"
 	"                  jstack(N)); the rest is counted on a last line\n"
+	"  --repeat N      dump each process N times in a row (a sampler's view; the\n"
+	"                  process is opened once); JSON objects then carry \"dump\": i\n"
 	"  --stats         on stderr: how long the target was stopped\n"
 	"  --tasks         the asyncio tasks instead of the thread stacks: per event\n"
 	"                  loop, each task (name, state, the future it waits for)\n"
@@ -33,6 +37,9 @@ static const char dump_usage[] =
 	"                  waits for under it; suspended tasks included. CPython\n"
 	"                  3.7+ (2.7 and 3.6 exit 6, saying why)\n"
 	"\n"
+	"Each thread line says what the thread was doing when stopped: [running],\n"
+	"[idle: SYSCALL] (blocked in that system call), or [waiting for the GIL];\n"
+	"frames a subinterpreter runs follow \"In interpreter N:\" (the main one is 0).\n"
 	"Recursion is collapsed in text: N identical consecutive frames print once,\n"
 	"followed by \"[previous frame repeated N-1 more times]\".\n"
 	"Exit status: 0; 2 usage; 3 no such process; 4 permission denied; 5 not a\n"
@@ -40,12 +47,12 @@ static const char dump_usage[] =
 	"exited while being read; 1 the output cannot be written. With several\n"
 	"PIDs, the first failure's status.\n";
 
-static int dump_one(int pid, bool native, bool json, bool stats);
+static int dump_one(int pid, bool native, bool json, bool stats, unsigned long repeat);
 static int dump_tasks_one(int pid, bool json, bool stats);
 
 int cmd_dump(int argc, char **argv)
 {
-	enum { OPT_DEPTH = 256, OPT_TASKS };
+	enum { OPT_DEPTH = 256, OPT_TASKS, OPT_REPEAT };
 	static const struct option opts[] = {
 		{ "native", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
@@ -53,10 +60,12 @@ int cmd_dump(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "depth", required_argument, NULL, OPT_DEPTH },
 		{ "tasks", no_argument, NULL, OPT_TASKS },
+		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool native = false, json = false, stats = false, tasks = false;
+	unsigned long repeat = 1;
 	struct cli_pids pids = { 0 };
 	int c;
 
@@ -75,6 +84,17 @@ int cmd_dump(int argc, char **argv)
 			if (cli_parse_depth(optarg, "dump") < 0)
 				return 2;
 			break;
+		case OPT_REPEAT: {
+			char *end;
+			errno = 0;
+			repeat = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || repeat < 1 || repeat > 1000000 ||
+			    optarg[0] == '-') {
+				cli_error("dump: --repeat needs a count from 1 to 1000000, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'f':
 			cli_error("dump: -f does not apply: dump reads the processes named, not their "
 				  "children");
@@ -98,7 +118,7 @@ int cmd_dump(int argc, char **argv)
 	int status = 0;
 	for (size_t i = 0; i < pids.n; i++) {
 		int rc = tasks ? dump_tasks_one(pids.pid[i], json, stats)
-			       : dump_one(pids.pid[i], native, json, stats);
+			       : dump_one(pids.pid[i], native, json, stats, repeat);
 		if (rc && !status)
 			status = rc;
 		if (rc == CLI_EXIT_OUTPUT)
@@ -107,36 +127,31 @@ int cmd_dump(int argc, char **argv)
 	return status;
 }
 
-static int dump_one(int pid, bool native, bool json, bool stats)
+/* One snapshot of an open process, printed. 0, a pt_status (negative), or
+ * CLI_EXIT_OUTPUT. */
+static int dump_snapshot(pt_process *proc, bool native, bool json, bool stats, unsigned long index,
+			 struct pt_error *err)
 {
-	struct pt_error err = { 0 };
-	pt_process *proc = NULL;
 	struct pt_snapshot *snap = NULL;
-	unsigned oflags = native ? PT_OPEN_ALLOW_NON_PYTHON : 0;
-	int rc = pt_process_open(pid, oflags, &proc, &err);
-	if (rc == 0) {
-		/* A signal while the target is stopped waits until it runs again. */
-		sigset_t block, old;
-		sigemptyset(&block);
-		sigaddset(&block, SIGINT);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGHUP);
-		sigaddset(&block, SIGQUIT);
-		sigprocmask(SIG_BLOCK, &block, &old);
-		rc = pt_snapshot_take(proc, native ? PT_SNAP_NATIVE : 0, &snap, &err);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	}
-	if (rc < 0) {
-		cli_error("%s", err.msg[0] ? err.msg : pt_status_name(rc));
-		pt_process_close(proc);
-		return pt_status_exit_code(rc);
-	}
+	/* A signal while the target is stopped waits until it runs again. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	int rc = pt_snapshot_take(proc, native ? PT_SNAP_NATIVE : 0, &snap, err);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0)
+		return rc;
 	const struct pt_python_info *py = pt_process_python(proc);
 	/* A closed pipe ends pytrace by SIGPIPE, as it ends cat; any other
 	 * write failure is named and exits CLI_EXIT_OUTPUT. */
 	struct pt_out_file out;
 	int orc = pt_out_file_open(&out, STDOUT_FILENO, false, NULL, NULL);
 	if (orc == 0) {
+		pt_out_dump_index = index;
 		struct pt_sink *sink;
 		if (pt_sink_open(&sink, pt_format_find(json ? "json" : "text"), out.f, NULL) == 0) {
 			pt_sink_event(sink, &(struct pt_fmt_event){
@@ -150,7 +165,6 @@ static int dump_one(int pid, bool native, bool json, bool stats)
 		fprintf(stderr, "pytrace: target stopped for %.3f ms (%zu threads)\n",
 			(double)snap->pause_ns / 1e6, snap->n_threads);
 	pt_snapshot_free(snap);
-	pt_process_close(proc);
 	if (orc < 0) {
 		cli_write_error(NULL, -orc);
 		return CLI_EXIT_OUTPUT;
@@ -197,6 +211,24 @@ static int dump_tasks_one(int pid, bool json, bool stats)
 	if (orc < 0) {
 		cli_write_error(NULL, -orc);
 		return CLI_EXIT_OUTPUT;
+	}
+	return 0;
+}
+
+static int dump_one(int pid, bool native, bool json, bool stats, unsigned long repeat)
+{
+	struct pt_error err = { 0 };
+	pt_process *proc = NULL;
+	unsigned oflags = native ? PT_OPEN_ALLOW_NON_PYTHON : 0;
+	int rc = pt_process_open(pid, oflags, &proc, &err);
+	for (unsigned long i = 0; rc == 0 && i < repeat; i++)
+		rc = dump_snapshot(proc, native, json, stats, repeat > 1 ? i + 1 : 0, &err);
+	pt_process_close(proc);
+	if (rc == CLI_EXIT_OUTPUT)
+		return rc;
+	if (rc < 0) {
+		cli_error("%s", err.msg[0] ? err.msg : pt_status_name(rc));
+		return pt_status_exit_code(rc);
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -133,9 +134,20 @@ static int session_open_python(struct flow_session *s, struct pt_error *err)
 	if (s->have_maps)
 		pt_maps_free(&s->maps);
 	s->have_maps = false;
-	if ((rc = pt_maps_read(s->pid, &s->maps)) < 0)
+	if ((rc = pt_maps_read(s->pid, &s->maps)) < 0) {
+		char task[64];
+		struct stat st;
+		/* A zombie leader whose threads run on (pthread_exit in main):
+		 * /proc/PID/maps is empty, but the process is there. */
+		snprintf(task, sizeof(task), "/proc/%d/task", (int)s->pid);
+		if (stat(task, &st) == 0 && st.st_nlink > 3)
+			return pt_error_set(err, PT_E_EXITED,
+					    "process %d: its main thread has exited while other threads run on; "
+					    "flow cannot load its agent into such a process (dump and stacks read it)",
+					    (int)s->pid);
 		return pt_error_set(err, PT_E_EXITED, "cannot read the mappings of process %d",
 				    (int)s->pid);
+	}
 	s->have_maps = true;
 	rc = pt_python_detect(s->pid, &s->maps, &s->mem, &s->py, err);
 	if (rc < 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "output/output.h"
+#include "syscalls/syscalls.h"
 
 /* Length of the valid UTF-8 sequence at s, or 0. */
 static size_t json_utf8_len(const unsigned char *s)
@@ -50,13 +51,25 @@ void pt_out_json_string(FILE *f, const char *str)
 	fputc('"', f);
 }
 
+unsigned long pt_out_dump_index;
+
+/* Frames name their interpreter in a thread that runs more than the main
+ * one (a subinterpreter). */
+static bool json_interp_shown;
+
 static void json_pyframe(FILE *f, const struct pt_pyframe *fr)
 {
+	if (json_interp_shown) {
+		fputs("{\"interpreter\":", f);
+		fprintf(f, "%d,", fr->interp);
+	} else {
+		fputc('{', f);
+	}
 	if (fr->unreadable) {
-		fprintf(f, "{\"kind\":\"python\",\"unreadable\":true,\"address\":%" PRIu64 "}", fr->addr);
+		fprintf(f, "\"kind\":\"python\",\"unreadable\":true,\"address\":%" PRIu64 "}", fr->addr);
 		return;
 	}
-	fputs("{\"kind\":\"python\",\"function\":", f);
+	fputs("\"kind\":\"python\",\"function\":", f);
 	pt_out_json_string(f, fr->function);
 	fputs(",\"file\":", f);
 	pt_out_json_string(f, fr->file);
@@ -102,6 +115,7 @@ static void json_native_list(FILE *f, const struct pt_thread *t)
 
 void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native)
 {
+	json_interp_shown = t->n_interps > 1 || (t->n_py && t->py[0].interp != 0);
 	if (!native) {
 		fputs("\"frames\":", f);
 		json_py_list(f, t);
@@ -143,12 +157,30 @@ void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_
 		const struct pt_thread *t = &snap->threads[k];
 		if (!native && !t->has_python)
 			continue;
-		fprintf(f, "{\"pid\":%d,\"tid\":%d,\"name\":", (int)snap->pid, (int)t->tid);
+		fputc('{', f);
+		if (pt_out_dump_index)
+			fprintf(f, "\"dump\":%lu,", pt_out_dump_index);
+		fprintf(f, "\"pid\":%d,\"tid\":%d,\"name\":", (int)snap->pid, (int)t->tid);
 		pt_out_json_string(f, t->name);
 		fprintf(f, ",\"python_version\":");
 		pt_out_json_string(f, py ? py->version : NULL);
 		fprintf(f, ",\"holds_gil\":%s,\"python\":%s,", t->holds_gil ? "true" : "false",
 			t->has_python ? "true" : "false");
+		/* py-spy's --idle: running, idle in a system call, or waiting
+		 * for the GIL (never on a free-threaded build: "gil":false). */
+		fputs("\"activity\":", f);
+		pt_out_json_string(f, pt_out_activity_name(t->activity));
+		if (t->activity == PT_ACT_SYSCALL || t->activity == PT_ACT_GIL_WAIT) {
+			fputs(",\"syscall\":", f);
+			pt_out_json_string(f, pt_syscall_name(t->syscall));
+		}
+		if (py)
+			fprintf(f, ",\"gil\":%s", snap->no_gil ? "false" : "true");
+		if (t->has_python)
+			fprintf(f, ",\"thread_states\":%zu,\"interpreter\":%d,", t->n_tstates,
+				t->n_py ? t->py[0].interp : 0);
+		else
+			fputc(',', f);
 		pt_out_json_frames(f, t, native);
 		if (t->py_error) {
 			fputs(",\"python_error\":", f);

@@ -48,6 +48,11 @@ extern struct pt_out_stack_style pt_out_style;
 /* One frame, as text, without indentation or newline. */
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr);
 void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr);
+/* What a thread was doing: " [running]", " [idle: read]", " [waiting for
+ * the GIL]" (nothing when unknown); its JSON name ("running", "idle",
+ * "gil_wait", or NULL). */
+void pt_out_text_activity(FILE *f, const struct pt_thread *t);
+const char *pt_out_activity_name(enum pt_thread_activity a);
 /* A thread's stack: Python frames (indent 2), or with native the merged
  * stack (native indent 2, Python frames in brackets indent 4); when the
  * merge fails, "(not merged: why)" and both stacks. */
@@ -58,7 +63,9 @@ void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const ch
 void pt_out_json_string(FILE *f, const char *s);
 void pt_out_json_frames(FILE *f, const struct pt_thread *t, bool native);
 
-/* pytrace dump. */
+/* pytrace dump. pt_out_dump_index: which dump of a --repeat this is (1..),
+ * or 0 for a single dump; JSON objects carry it as "dump". */
+extern unsigned long pt_out_dump_index;
 void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,
 		      bool native);
 void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_snapshot *snap,

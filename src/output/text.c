@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "output/output.h"
+#include "syscalls/syscalls.h"
 
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr)
 {
@@ -39,13 +40,46 @@ void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr)
 		fprintf(f, "0x%" PRIx64, fr->pc);
 }
 
+const char *pt_out_activity_name(enum pt_thread_activity a)
+{
+	switch (a) {
+	case PT_ACT_RUNNING: return "running";
+	case PT_ACT_SYSCALL: return "idle";
+	case PT_ACT_GIL_WAIT: return "gil_wait";
+	case PT_ACT_UNKNOWN: break;
+	}
+	return NULL;
+}
+
+void pt_out_text_activity(FILE *f, const struct pt_thread *t)
+{
+	const char *sc = pt_syscall_name(t->syscall);
+
+	switch (t->activity) {
+	case PT_ACT_RUNNING:
+		fputs(" [running]", f);
+		break;
+	case PT_ACT_SYSCALL:
+		if (sc)
+			fprintf(f, " [idle: %s]", sc);
+		else
+			fprintf(f, " [idle: syscall %ld]", t->syscall);
+		break;
+	case PT_ACT_GIL_WAIT:
+		fputs(" [waiting for the GIL]", f);
+		break;
+	case PT_ACT_UNKNOWN:
+		break;
+	}
+}
+
 struct pt_out_stack_style pt_out_style = { .depth = 0, .collapse = true };
 
 static bool pyframe_same(const struct pt_pyframe *a, const struct pt_pyframe *b)
 {
 	if (a->unreadable || b->unreadable)
 		return false;
-	return a->line == b->line && a->function && b->function && a->file && b->file &&
+	return a->line == b->line && a->interp == b->interp && a->function && b->function && a->file && b->file &&
 	       !strcmp(a->function, b->function) && !strcmp(a->file, b->file);
 }
 
@@ -62,6 +96,16 @@ static void text_more(FILE *f, const char *indent, size_t n, size_t shown)
 			n - shown == 1 ? "" : "s", pt_out_style.depth);
 }
 
+/* Whether frame i of t starts the frames of another interpreter than the
+ * one before it, in a thread that runs more than the main interpreter: as
+ * pystack, "In interpreter N:" then goes before it. */
+static bool text_interp_starts(const struct pt_thread *t, size_t i)
+{
+	if (t->n_interps < 2 && !(t->n_py && t->py[0].interp != 0))
+		return false;
+	return i == 0 || t->py[i].interp != t->py[i - 1].interp;
+}
+
 static void text_python_only(FILE *f, const struct pt_thread *t, const char *indent)
 {
 	size_t shown = text_shown(t->n_py);
@@ -70,6 +114,8 @@ static void text_python_only(FILE *f, const struct pt_thread *t, const char *ind
 		fprintf(f, "%s(no Python frames)\n", indent);
 	for (size_t i = 0; i < shown; i++) {
 		size_t same = 1;
+		if (text_interp_starts(t, i))
+			fprintf(f, "%sIn interpreter %d:\n", indent, t->py[i].interp);
 		/* Recursion: as Python's "[Previous line repeated N more times]". */
 		while (pt_out_style.collapse && i + same < shown &&
 		       pyframe_same(&t->py[i], &t->py[i + same]))
@@ -119,6 +165,8 @@ void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const ch
 	}
 	size_t shown = text_shown(n);
 	for (size_t i = 0; i < shown; i++) {
+		if (m[i].py && text_interp_starts(t, (size_t)(m[i].py - t->py)))
+			fprintf(f, "%s  In interpreter %d:\n", indent, m[i].py->interp);
 		fputs(indent, f);
 		if (m[i].native) {
 			pt_out_text_native_frame(f, m[i].native);
@@ -143,12 +191,16 @@ void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_
 		fprintf(f, "Process %d: Python %s (%s)\n", (int)snap->pid, py->version, py->runtime_path);
 	else
 		fprintf(f, "Process %d: not a Python process (native stacks only)\n", (int)snap->pid);
+	if (py && snap->no_gil)
+		fputs("Free-threaded build: no GIL, so no thread holds or waits for it\n", f);
 	for (size_t k = 0; k < snap->n_threads; k++) {
 		const struct pt_thread *t = &snap->threads[k];
 		if (!native && !t->has_python)
 			continue;
-		fprintf(f, "\nThread %d \"%s\"%s\n", (int)t->tid, t->name,
+		fprintf(f, "\nThread %d \"%s\"%s", (int)t->tid, t->name,
 			t->holds_gil ? " (holds the GIL)" : "");
+		pt_out_text_activity(f, t);
+		fputc('\n', f);
 		pt_out_text_stack(f, t, native, "  ");
 	}
 }

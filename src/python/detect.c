@@ -551,6 +551,29 @@ static void detect_eval_range(struct pt_python *py, struct pt_elf *elf, const ch
 	}
 }
 
+/* Where a thread waiting for the GIL waits (pt_python_futex_is_gil):
+ * fixed addresses up to 3.11; 3.12+ follow each interpreter's ceval.gil. */
+static void detect_gil_words(struct pt_python *py, struct pt_elf *elf)
+{
+	static const char *const statics[] = { "gil_mutex", "gil_cond", "switch_mutex", "switch_cond" };
+	uint64_t v, size;
+
+	if (!pyv_has_gil(py) || py->off.interp_ceval_gil != PYV_NONE)
+		return;
+	if (py->runtime && py->off.runtime_size > 0) {
+		py->gil_words[py->n_gil_words].lo = py->runtime;
+		py->gil_words[py->n_gil_words++].hi = py->runtime + (uint64_t)py->off.runtime_size;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(statics) / sizeof(statics[0]); i++)
+		if (pt_elf_symbol(elf, statics[i], &v, &size) && size > 0 && size < 4096) {
+			py->gil_words[py->n_gil_words].lo = v + py->bias;
+			py->gil_words[py->n_gil_words++].hi = v + py->bias + size;
+		}
+	if (pt_elf_symbol(elf, "interpreter_lock", &v, NULL))
+		py->gil_lock_ptr_addr = v + py->bias;
+}
+
 int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 		     struct pt_python *py, struct pt_error *err)
 {
@@ -636,6 +659,8 @@ int pt_python_detect(pid_t pid, const struct pt_maps *maps, struct pt_mem *mem,
 			goto out_version;
 		}
 	}
+
+	detect_gil_words(py, elf);
 
 	/* Types used to validate what the walker reads. */
 	if (pt_elf_symbol(elf, "PyCode_Type", &v, NULL))

@@ -37,6 +37,16 @@ struct pt_python {
 	uint64_t bytes_type;         /* &PyBytes_Type (&PyString_Type on 2.7) */
 	struct pyv_range eval[4];    /* functions that run bytecode */
 	size_t n_eval;
+	/* Where the GIL's futex words lie, when fixed: 3.6's static
+	 * gil_mutex/gil_cond/switch_* (.symtab), 3.7-3.11's _PyRuntime (whose
+	 * only inline locks are the GIL's). 3.12+ follow interp->ceval.gil. */
+	struct pyv_range gil_words[4];
+	size_t n_gil_words;
+	uint64_t gil_lock_ptr_addr;  /* 2.7: &interpreter_lock (a sem_t*) */
+	/* Set by pt_python_list_tstates when an interpreter's list was one
+	 * thread state with no thread id: one caught while being created,
+	 * which 3.11 makes the head before linking the others behind it. */
+	bool tstates_torn;
 	struct pyv_code_cache *codes;
 	uint8_t *string_raw;         /* units of the string being read */
 	/* Bumped by every consistent read (threads stopped): a code object
@@ -87,14 +97,24 @@ struct pt_pytstate {
 	uint64_t interp;
 	uint64_t pthread_id;   /* == the thread's fs_base */
 	pid_t native_tid;      /* 0 where the version lacks it */
+	int interp_no;         /* the interpreter's number: its place in the
+				* list counted from the oldest (the main
+				* interpreter is 0, the next one created 1) */
 };
 
-/* Every thread state of every interpreter (at most max). */
+/* Every thread state of every interpreter (at most max). On a failed
+ * read, a negative status with *n the thread states listed before it. */
 int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			   struct pt_pytstate *out, size_t max, size_t *n);
 /* The thread state holding the GIL, or 0. */
 uint64_t pt_python_gil_holder(struct pt_python *py, struct pt_mem *mem,
 			      const struct pt_pytstate *tstates, size_t n);
+
+/* Whether a futex word at uaddr belongs to the GIL (its mutex, condition
+ * variables or, on 2.7, its lock's semaphore): a thread waiting on it waits
+ * for the GIL. Never on a free-threaded build. */
+bool pt_python_futex_is_gil(struct pt_python *py, struct pt_mem *mem,
+			    const struct pt_pytstate *tstates, size_t n, uint64_t uaddr);
 
 /* Walks one thread's frames, innermost first, into out (at most max);
  * strings are copied into arena. A frame that cannot be read is marked

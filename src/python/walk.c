@@ -40,15 +40,22 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 	uint64_t interp;
 	int rc;
 
+	int n_interps = 0;
+
 	*n = 0;
+	py->tstates_torn = false;
 	if ((rc = walk_first_interp(py, mem, &interp)) < 0)
 		return rc;
 	pt_chain_init(&interps, interp, MAX_INTERPRETERS);
+	/* Interpreters are prepended as they are created: the list runs from
+	 * the newest to the main one. */
 	while (interp) {
+		n_interps++;
 		struct pt_chain tss;
 		uint64_t ts;
 		if ((rc = pt_rfield_ptr(mem, interp, o->interp_size, o->interp_tstate_head, &ts)) < 0)
-			return rc;
+			goto out;
+		size_t first = *n;
 		/* A chain that loops or changes under us ends the list. */
 		pt_chain_init(&tss, ts, MAX_TSTATES_PER_INTERP);
 		while (ts && *n < max) {
@@ -56,8 +63,9 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			memset(t, 0, sizeof(*t));
 			t->addr = ts;
 			t->interp = interp;
+			t->interp_no = n_interps - 1;  /* place from the newest, for now */
 			if ((rc = pt_rfield_u64(mem, ts, o->tstate_size, o->tstate_thread_id, &t->pthread_id)) < 0)
-				return rc;
+				goto out;
 			if (pyv_has_native_thread_id(py)) {
 				uint64_t tid;
 				if (pt_rfield_u64(mem, ts, o->tstate_size, o->tstate_native_thread_id, &tid) == 0)
@@ -65,16 +73,63 @@ int pt_python_list_tstates(struct pt_python *py, struct pt_mem *mem,
 			}
 			(*n)++;
 			if ((rc = pt_rfield_ptr(mem, ts, o->tstate_size, o->tstate_next, &ts)) < 0)
-				return rc;
+				goto out;
 			if (ts && pt_chain_next(&tss, ts) < 0)
 				break;
 		}
+		/* new_threadstate() (3.11) sets the head to a copy of the
+		 * template, then links the old head behind it: caught between,
+		 * the list is that one thread state, with no thread id yet. */
+		if (*n == first + 1 && !out[first].pthread_id)
+			py->tstates_torn = true;
 		if ((rc = pt_rfield_ptr(mem, interp, o->interp_size, o->interp_next, &interp)) < 0)
-			return rc;
+			goto out;
 		if (interp && pt_chain_next(&interps, interp) < 0)
 			break;
 	}
-	return 0;
+	rc = 0;
+out:
+	/* Cut short: what was read stays listed, numbered as if the list
+	 * ended there. */
+	for (size_t i = 0; i < *n; i++)
+		out[i].interp_no = n_interps - 1 - out[i].interp_no;
+	return rc;
+}
+
+/* A _gil_runtime_state (3.12+) spans interval, last_holder, locked,
+ * switch_number, then two mutexes and two condition variables: about 210
+ * bytes on x86_64 glibc. */
+#define GIL_STATE_SPAN 256
+/* A sem_t (2.7's interpreter_lock points at one). */
+#define SEM_SPAN 32
+
+bool pt_python_futex_is_gil(struct pt_python *py, struct pt_mem *mem,
+			    const struct pt_pytstate *tstates, size_t n, uint64_t uaddr)
+{
+	const struct pyv_offsets *o = &py->off;
+
+	if (!pyv_has_gil(py) || !uaddr)
+		return false;
+	for (size_t i = 0; i < py->n_gil_words; i++)
+		if (uaddr >= py->gil_words[i].lo && uaddr < py->gil_words[i].hi)
+			return true;
+	if (py->gil_lock_ptr_addr) {
+		uint64_t lock;
+		if (pt_mem_read_u64(mem, py->gil_lock_ptr_addr, &lock) == 0 && lock &&
+		    uaddr >= lock && uaddr - lock < SEM_SPAN)
+			return true;
+	}
+	if (o->interp_ceval_gil == PYV_NONE)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t gil;
+		if (i > 0 && tstates[i].interp == tstates[i - 1].interp)
+			continue;
+		if (pt_rfield_ptr(mem, tstates[i].interp, o->interp_size, o->interp_ceval_gil, &gil) == 0 &&
+		    gil && uaddr >= gil && uaddr - gil < GIL_STATE_SPAN)
+			return true;
+	}
+	return false;
 }
 
 uint64_t pt_python_gil_holder(struct pt_python *py, struct pt_mem *mem,

@@ -32,7 +32,11 @@
  *
  * Without anchors (up to 3.10, one Python frame per invocation) there is
  * nothing to check but the count: each is_eval frame (found by symbol)
- * takes the next group, and eval frames and groups must be equally many.
+ * takes the next group, and eval frames and groups must be equally many,
+ * with one tolerance: one eval frame more than groups, the innermost, is
+ * an invocation between frames (entering, before it sets tstate->frame to
+ * its frame; leaving, after it set it back to f_back) and stays bare. A
+ * thread stopped there is common in recursive code (2-6 % of dumps).
  *
  * A group is every Python frame up to and including one with group_end; a
  * last group without group_end (a Python stack cut short) counts as one.
@@ -226,8 +230,9 @@ static int merge_by_order(const struct pt_thread *t, struct pt_merged_frame *m, 
 			  size_t n_eval, size_t n_groups, struct pt_error *err)
 {
 	size_t n = 0, p = 0;
+	bool between = n_eval == n_groups + 1;   /* see the top */
 
-	if (n_eval != n_groups) {
+	if (n_eval != n_groups && !between) {
 		fail_count(err, n_eval, n_groups);
 		return -1;
 	}
@@ -235,6 +240,10 @@ static int merge_by_order(const struct pt_thread *t, struct pt_merged_frame *m, 
 		m[n++].native = &t->native[i];
 		if (!t->native[i].is_eval)
 			continue;
+		if (between) {
+			between = false;   /* the innermost eval frame: bare */
+			continue;
+		}
 		for (size_t end = group_end_at(t, p); p < end; p++)
 			m[n++].py = &t->py[p];
 	}
@@ -266,7 +275,7 @@ int pt_stack_merge(const struct pt_thread *thread, struct pt_merged_frame **out,
 		n_groups++;
 		anchored |= group_anchor(t, group_end_at(t, k)) != 0;
 	}
-	if (!anchored && n_eval != n_groups) {
+	if (!anchored && n_eval != n_groups && n_eval != n_groups + 1) {
 		fail_count(err, n_eval, n_groups);
 		return -PT_E_INTERNAL;
 	}

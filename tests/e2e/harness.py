@@ -382,7 +382,9 @@ def by_tid(threads, result):
 
 
 HEADER_RE = re.compile(r"^Process (\d+): Python (\d+)\.(\d+)(?:\.(\d+))? \((.+)\)$")
-THREAD_RE = re.compile(r'^Thread (\d+) "(.*)"( \(holds the GIL\))?$')
+THREAD_RE = re.compile(r'^Thread (\d+) "(.*)"( \(holds the GIL\))?(?: \[([^\]]*)\])?$')
+INTERP_RE = re.compile(r"^  (  )?In interpreter (\d+):$")
+NO_GIL_LINE = "Free-threaded build: no GIL, so no thread holds or waits for it"
 PY_PLAIN_RE = re.compile(r"^  (?P<func>\S.*?) \((?P<file>.*):(?P<line>\d+)\)$")
 PY_MERGED_RE = re.compile(r"^    \[ (?P<file>.*):(?P<line>\d+) \((?P<func>.*)\) \]$")
 UNREADABLE_RE = re.compile(r"^(  |    \[ )<unreadable (0x[0-9a-f]+)>( \])?$")
@@ -421,13 +423,23 @@ def parse_text(result, native=False):
         if not line.strip():
             cur = None
             continue
+        if n == 2 and line == NO_GIL_LINE:
+            continue
         m = THREAD_RE.match(line)
         if m:
             cur = {"tid": int(m.group(1)), "name": m.group(2), "holds_gil": bool(m.group(3)),
+                   "activity": m.group(4), "interps": [],
                    "python": [], "merged_python": [], "native": [], "items": [],
                    "not_merged": None, "no_python_frames": False, "notes": []}
             assert cur["tid"] not in threads, "thread %d printed twice" % cur["tid"]
             threads[cur["tid"]] = cur
+            continue
+        m = INTERP_RE.match(line) if cur is not None else None
+        if m:
+            # "In interpreter N:" before the frames of each interpreter
+            # (at the index of its first Python frame)
+            at = len(cur["merged_python"] if m.group(1) else cur["python"])
+            cur["interps"].append((int(m.group(2)), at))
             continue
         assert cur is not None, "line %d outside a thread block: %r\n%s" % (
             n, line, result.describe(2000))
