@@ -60,7 +60,10 @@ static void json_pyframe(FILE *f, const struct pt_pyframe *fr)
 	pt_out_json_string(f, fr->function);
 	fputs(",\"file\":", f);
 	pt_out_json_string(f, fr->file);
-	fprintf(f, ",\"line\":%d}", fr->line);
+	if (fr->line >= 0)
+		fprintf(f, ",\"line\":%d}", fr->line);
+	else
+		fputs(",\"line\":null}", f);   /* an instruction without a line */
 }
 
 static void json_native_frame(FILE *f, const struct pt_native_frame *fr)

@@ -297,14 +297,20 @@ void pt_out_stacks_agg_folded(FILE *f, const struct pt_agg_entry *const *v, size
 	}
 }
 
-/* One Python frame object; line is the text after the colon ("?": none). */
-static void json_python_frame(FILE *f, const char *func, const char *file, const char *line)
+/* One Python frame object; line is the text after the colon ("?": none).
+ * func and file are as the text escaped them (modified in place). */
+static void json_python_frame(FILE *f, char *func, char *file, const char *line)
 {
+	pt_out_text_unescape(func);
+	pt_out_text_unescape(file);
 	fputs("{\"kind\":\"python\",\"function\":", f);
 	pt_out_json_string(f, func);
 	fputs(",\"file\":", f);
 	pt_out_json_string(f, file);
-	fprintf(f, ",\"line\":%d}", line[0] == '?' ? -1 : atoi(line));
+	if (line[0] == '?')
+		fputs(",\"line\":null}", f);
+	else
+		fprintf(f, ",\"line\":%d}", atoi(line));
 }
 
 /* A frame line of an aggregation key back as the object dump --json
@@ -356,6 +362,8 @@ static void json_frame_of_line(FILE *f, const char *s)
 	fputs("{\"kind\":\"native\",\"module\":", f);
 	if (tick || plus) {
 		char *mod = strndup(s, (size_t)((tick ? tick : plus) - s));
+		if (mod)
+			pt_out_text_unescape(mod);
 		pt_out_json_string(f, mod);
 		free(mod);
 	} else {
@@ -364,6 +372,8 @@ static void json_frame_of_line(FILE *f, const char *s)
 	fputs(",\"symbol\":", f);
 	if (tick) {
 		char *sym = strndup(tick + 1, (size_t)((plus && plus > tick ? plus : s + len) - tick - 1));
+		if (sym)
+			pt_out_text_unescape(sym);
 		pt_out_json_string(f, sym);
 		free(sym);
 	} else {

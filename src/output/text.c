@@ -2,10 +2,89 @@
 /* Text output: Python frames as "func (file:line)", native frames in the
  * DTrace ustack form module`symbol+0xoff, merged as the ustack helper did. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "output/output.h"
+
+/*
+ * Names (functions, files, modules, symbols, thread names) are the
+ * target's bytes: a newline or a control character in one would break a
+ * line-based reader. Text output escapes them as strace does: \n \t \r
+ * \v \f, any other byte below 0x20, 0x7f and the C1 controls (UTF-8
+ * c2 80-9f) as \xNN, a backslash as \\. JSON keeps the exact string.
+ */
+size_t pt_out_text_escape(char *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	char *p = out;
+
+	for (; *u; u++) {
+		unsigned c = *u;
+		const char *short_form = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" :
+					 c == '\v' ? "\\v" : c == '\f' ? "\\f" : c == '\\' ? "\\\\" : NULL;
+		bool c1 = c == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f;
+		if (short_form) {
+			memcpy(p, short_form, 2);
+			p += 2;
+		} else if (c < 0x20 || c == 0x7f || c1) {
+			for (int k = 0; k < (c1 ? 2 : 1); k++) {
+				*p++ = '\\';
+				*p++ = 'x';
+				*p++ = hex[u[k] >> 4];
+				*p++ = hex[u[k] & 15];
+			}
+			u += c1;
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p = 0;
+	return (size_t)(p - out);
+}
+
+size_t pt_out_text_unescape(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r; r++) {
+		if (*r != '\\' || !r[1]) {
+			*w++ = *r;
+			continue;
+		}
+		const char *fmt = strchr("ntrvf\\", r[1]);
+		if (fmt) {
+			*w++ = "\n\t\r\v\f\\"[fmt - "ntrvf\\"];
+			r++;
+		} else if (r[1] == 'x' && r[2] && r[3] && strchr("0123456789abcdef", r[2]) &&
+			   strchr("0123456789abcdef", r[3])) {
+			char hx[3] = { r[2], r[3], 0 };
+			*w++ = (char)strtoul(hx, NULL, 16);
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+	return (size_t)(w - s);
+}
+
+void pt_out_text_name(FILE *f, const char *s)
+{
+	char small[256], *buf = small;
+	size_t need = 4 * strlen(s) + 1;
+
+	if (need > sizeof(small) && !(buf = malloc(need))) {
+		fputs("?", f);
+		return;
+	}
+	pt_out_text_escape(buf, s);
+	fputs(buf, f);
+	if (buf != small)
+		free(buf);
+}
 
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr)
 {
@@ -13,30 +92,43 @@ void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr)
 		fprintf(f, "<unreadable 0x%" PRIx64 ">", fr->addr);
 		return;
 	}
+	pt_out_text_name(f, fr->function);
+	fputs(" (", f);
+	pt_out_text_name(f, fr->file);
 	if (fr->line >= 0)
-		fprintf(f, "%s (%s:%d)", fr->function, fr->file, fr->line);
+		fprintf(f, ":%d)", fr->line);
 	else
-		fprintf(f, "%s (%s:?)", fr->function, fr->file);
+		fputs(":?)", f);
 }
 
 static void text_pyframe_bracketed(FILE *f, const struct pt_pyframe *fr)
 {
-	if (fr->unreadable)
+	if (fr->unreadable) {
 		fprintf(f, "[ <unreadable 0x%" PRIx64 "> ]", fr->addr);
-	else if (fr->line >= 0)
-		fprintf(f, "[ %s:%d (%s) ]", fr->file, fr->line, fr->function);
+		return;
+	}
+	fputs("[ ", f);
+	pt_out_text_name(f, fr->file);
+	if (fr->line >= 0)
+		fprintf(f, ":%d (", fr->line);
 	else
-		fprintf(f, "[ %s:? (%s) ]", fr->file, fr->function);
+		fputs(":? (", f);
+	pt_out_text_name(f, fr->function);
+	fputs(") ]", f);
 }
 
 void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr)
 {
-	if (fr->module && fr->symbol)
-		fprintf(f, "%s`%s+0x%" PRIx64, fr->module, fr->symbol, fr->offset);
-	else if (fr->module)
-		fprintf(f, "%s+0x%" PRIx64, fr->module, fr->offset);
-	else
+	if (!fr->module) {
 		fprintf(f, "0x%" PRIx64, fr->pc);
+		return;
+	}
+	pt_out_text_name(f, fr->module);
+	if (fr->symbol) {
+		fputc('`', f);
+		pt_out_text_name(f, fr->symbol);
+	}
+	fprintf(f, "+0x%" PRIx64, fr->offset);
 }
 
 struct pt_out_stack_style pt_out_style = { .depth = 0, .collapse = true };
@@ -147,7 +239,9 @@ void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_
 		const struct pt_thread *t = &snap->threads[k];
 		if (!native && !t->has_python)
 			continue;
-		fprintf(f, "\nThread %d \"%s\"%s\n", (int)t->tid, t->name,
+		fprintf(f, "\nThread %d \"", (int)t->tid);
+		pt_out_text_name(f, t->name);
+		fprintf(f, "\"%s\n",
 			t->holds_gil ? " (holds the GIL)" : "");
 		pt_out_text_stack(f, t, native, "  ");
 	}

@@ -130,6 +130,7 @@ def _mapped(pid, directory):
 
 
 BLOCKED = str(harness.REPO / "tests" / "targets" / "blocked.py")
+WEIRD_ANSWER = u"answer\t\x02\u0085"   # answer()'s name in blocked.py's weird mode
 
 
 class Blocked:
@@ -229,9 +230,9 @@ def _read_stderr_line(proc, pattern, timeout=30):
     return line.decode(errors="replace")
 
 
-def _traced(target, args, ready, pings=1):
+def _traced(target, args, ready, pings=1, json_lines=True):
     """Runs pytrace ARGS -p PID until it says ready, pings, interrupts it:
-    its JSON lines."""
+    its JSON lines (or its text lines) and its output."""
     tracer = subprocess.Popen([harness.pytrace_path()] + args + ["-p", str(target.pid)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -246,7 +247,8 @@ def _traced(target, args, ready, pings=1):
             tracer.wait()
     assert tracer.returncode == EXIT_OK, err.decode(errors="replace")
     target.assert_running(" ".join(args))
-    return [json.loads(l) for l in out.decode().splitlines() if l.strip()], out.decode()
+    lines = out.decode().splitlines()
+    return [json.loads(l) for l in lines if l.strip()] if json_lines else lines, out.decode()
 
 
 def _check_stacks_and_flow(python_id, target, flow=True):
@@ -324,5 +326,84 @@ def test_hidden_by_chroot_and_mount_namespace(python_id, tmp_path):
         modules = set(os.path.basename(m) for m in mapped)
         _check_dumps(target, modules)
         _check_stacks_and_flow(python_id, target)
+    finally:
+        target.stop()
+
+
+def _escaped(s):
+    """s as text output prints a name: strace's escapes (\\n \\t \\r \\v \\f,
+    \\xNN for other control bytes, 0x7f and C1 controls, \\\\)."""
+    short = {0x0a: "\\n", 0x09: "\\t", 0x0d: "\\r", 0x0b: "\\v", 0x0c: "\\f", 0x5c: "\\\\"}
+    b = s.encode("utf-8")
+    out, i = [], 0
+    while i < len(b):
+        c = b[i]
+        if c in short:
+            out.append(short[c])
+        elif c < 0x20 or c == 0x7f:
+            out.append("\\x%02x" % c)
+        elif c == 0xc2 and i + 1 < len(b) and 0x80 <= b[i + 1] <= 0x9f:
+            out.append("\\xc2\\x%02x" % b[i + 1])
+            i += 1
+        else:
+            j = i + 1
+            while j < len(b) and 0x80 <= b[j] < 0xc0:
+                j += 1
+            out.append(b[i:j].decode("utf-8"))
+            i = j - 1
+        i += 1
+    return "".join(out)
+
+
+@pytest.mark.parametrize("python_id", PYTHON_IDS)
+def test_control_characters_in_names(python_id, tmp_path):
+    """A function and a file whose names hold a newline, a tab, control
+    characters, a backslash and a non-ASCII letter: text output escapes them
+    (one line per frame, as strace would), JSON keeps them exact; in dump,
+    dump --native, and (on a few interpreters) stacks -p and flow -p."""
+    if python_id not in INSTALLED:
+        pytest.skip(skip_reason(python_id))
+    target = Blocked(INSTALLED[python_id][0], tmp_path / "run", "weird")
+    try:
+        func, file, line = target.frames[0]
+        assert "\n" in func and "\n" in file, target.frames
+        result = target.dump("--json")
+        expect_exit(result, EXIT_OK)
+        got = [harness.frame_tuple(f) for f in parse_json_lines(result)[0]["frames"]]
+        assert got == target.frames, result.describe()
+        want = "  %s (%s:%d)" % (_escaped(func), _escaped(file), line)
+        for options in ([], ["--native"]):
+            text = target.dump(*options)
+            expect_exit(text, EXIT_OK)
+            lines = text.stdout.splitlines()
+            if options:
+                want = "    [ %s:%d (%s) ]" % (_escaped(file), line, _escaped(func))
+            assert want in lines, "%r not among the lines\n%s" % (want, text.describe())
+            # Every frame on one line: nothing the target named split one.
+            frames = [l for l in lines if l.startswith("  ") and not l.startswith("   ")
+                      or l.startswith("    [")]
+            assert len([l for l in frames if "(" in l]) >= len(target.frames), text.describe()
+        if python_id not in FEW_IDS:
+            return
+        tracer = subprocess.Popen([harness.pytrace_path(), "stacks", "-e", "write", "-p",
+                                   str(target.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _read_stderr_line(tracer, "attached to process %d" % target.pid)
+            target.ping()
+            tracer.send_signal(signal.SIGINT)
+            out, err = tracer.communicate(timeout=60)
+        finally:
+            if tracer.poll() is None:
+                tracer.kill()
+                tracer.wait()
+        assert tracer.returncode == EXIT_OK, err
+        assert "  %s (%s:%d)" % (_escaped(func), _escaped(file), line + 3) in \
+            out.decode().splitlines(), out.decode()
+        target.assert_running("stacks -p")
+        if python_id in FLOW_NOT_YET:
+            return
+        lines, out = _traced(target, ["flow"], "tracing process %d", json_lines=False)
+        want = "-> %s (%s:" % (_escaped(WEIRD_ANSWER), BLOCKED)
+        assert any(l.lstrip().startswith(want) for l in lines), "%r not in\n%s" % (want, out)
     finally:
         target.stop()
