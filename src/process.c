@@ -14,6 +14,7 @@
 #include "mem/mem.h"
 #include "native/unwind.h"
 #include "python/python.h"
+#include "python/values.h"
 #include "stack/merge.h"
 #include "pytrace/pytrace.h"
 #include "error.h"
@@ -31,6 +32,7 @@ struct pt_process {
 	struct pt_maps maps;
 	struct pt_mem mem;
 	struct pt_python py;
+	struct pyv_types types;      /* for PT_SNAP_LOCALS, loaded on first use */
 	struct pt_unwinder *uw;
 	struct pt_pyframe *scratch;  /* MAX_PY_FRAMES, for walks */
 	struct pt_unwound_frame *native_scratch; /* MAX_NATIVE_FRAMES */
@@ -248,7 +250,8 @@ static int process_scratch(struct pt_process *p)
 }
 
 /* Reads the Python stacks of the snapshot's threads (all stopped). */
-static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
+static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work,
+			    bool locals)
 {
 	struct pt_pytstate ts_small[64], *ts = ts_small;
 	size_t nts = 0, cap = 64;
@@ -302,6 +305,9 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 		}
 		memcpy(t->py, p->scratch, n * sizeof(*t->py));
 		t->n_py = n;
+		/* A frame whose locals cannot be read shows none. */
+		for (size_t j = 0; locals && p->types.loaded && j < n; j++)
+			pyv_frame_locals(&p->py, &p->types, &p->mem, snap->arena, &t->py[j]);
 	}
 	if (why)
 		for (size_t k = 0; k < snap->n_threads; k++)
@@ -378,7 +384,7 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, unsi
 		work[k].have_regs = pt_ptrace_get_regs(tids[k], &work[k].regs) == 0;
 	}
 	if (p->is_python)
-		snapshot_python(p, snap, work);
+		snapshot_python(p, snap, work, flags & PT_SNAP_LOCALS);
 	if (native && !p->native_scratch)
 		p->native_scratch = malloc(MAX_NATIVE_FRAMES * sizeof(*p->native_scratch));
 	for (size_t k = 0; native && k < n; k++) {
@@ -424,6 +430,14 @@ static int process_prepare_native(struct pt_process *p, bool native, struct pt_e
 	return 0;
 }
 
+/* The types --locals renders, from the runtime's file (before any stop).
+ * Without them frames show no locals. */
+static void process_prepare_locals(struct pt_process *p, unsigned flags)
+{
+	if ((flags & PT_SNAP_LOCALS) && p->is_python && !p->types.loaded)
+		pyv_types_load(&p->py, p->pid, &p->types);
+}
+
 static uint64_t process_now_ns(void)
 {
 	struct timespec ts;
@@ -454,6 +468,7 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	err->msg[0] = 0;
 	struct resume_ctx ctx = { .set = &set };
 	uint64_t start = 0;
+	process_prepare_locals(p, flags);
 	if ((rc = process_prepare_native(p, native, err)) == 0 && (start = process_now_ns()) &&
 	    (rc = pt_ptrace_stop_all(p->pid, &set, err)) == 0) {
 		rc = snapshot_read(p, set.tids, set.n, flags, out, snapshot_resume_set, &ctx, err);
@@ -478,6 +493,7 @@ int pt_thread_stack(pt_process *p, pid_t tid, unsigned flags, struct pt_snapshot
 	*out = NULL;
 	err->status = 0;
 	err->msg[0] = 0;
+	process_prepare_locals(p, flags);
 	if ((rc = process_prepare_native(p, native, err)) < 0)
 		return rc;
 	return snapshot_read(p, &tid, 1, flags, out, NULL, NULL, err);

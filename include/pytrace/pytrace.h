@@ -54,6 +54,16 @@ struct pt_python_info {
 };
 const struct pt_python_info *pt_process_python(const pt_process *proc);
 
+/* One argument or local variable of a frame (PT_SNAP_LOCALS). */
+struct pt_local {
+	const char *name;
+	const char *type;      /* its type's tp_name, or NULL if unreadable */
+	const char *value;     /* a bounded repr-like rendering, or NULL if
+	                          unreadable (docs/dump.md, "--locals") */
+	uint64_t addr;         /* the object */
+	bool is_arg;           /* an argument (positional, keyword, *, **) */
+};
+
 /* One Python frame, innermost first. Strings are UTF-8 and owned by the
  * snapshot that holds the frame. */
 struct pt_pyframe {
@@ -69,6 +79,10 @@ struct pt_pyframe {
 	 * (one frame per invocation up to 3.10). */
 	bool group_end;
 	uint64_t anchor;
+	/* PT_SNAP_LOCALS: the frame's bound fast locals, in the code
+	 * object's order (arguments first). */
+	size_t n_locals;
+	struct pt_local *locals;
 };
 
 /* One native frame, innermost first. */
@@ -106,6 +120,7 @@ enum {
 	PT_SNAP_NATIVE = 1u << 0, /* unwind native stacks too */
 	PT_SNAP_NO_NAME = 1u << 1, /* leave pt_thread.name empty (saves reading
 				    * /proc/PID/task/TID/comm per thread) */
+	PT_SNAP_LOCALS = 1u << 2, /* each Python frame's arguments and locals */
 };
 
 /* Stops every thread of the process (ptrace), reads the stacks, resumes

@@ -11,7 +11,7 @@
 #include "pytrace/pytrace.h"
 
 static const char dump_usage[] =
-	"usage: pytrace dump [--native] [--json] [--depth N] [--stats] (PID | -p PID)...\n"
+	"usage: pytrace dump [--native] [--locals] [--json] [--depth N] [--stats] (PID | -p PID)...\n"
 	"\n"
 	"Prints the Python stack of every thread of each process, innermost frame\n"
 	"first, then lets it run on (it is stopped while its threads are read).\n"
@@ -21,6 +21,10 @@ static const char dump_usage[] =
 	"                  PIDs (repeated, or -p 12,34) are dumped one after the other\n"
 	"  --native        the native (C) stack too, with the Python frames each\n"
 	"                  interpreter-loop frame was running in brackets under it\n"
+	"  --locals        each frame's arguments and local variables: type and a\n"
+	"                  short rendering of None, bool, int, float, str, bytes, the\n"
+	"                  length of list, tuple, dict, set (read from outside: no\n"
+	"                  code runs in the target)\n"
 	"  --json          one JSON object per thread; frames are objects\n"
 	"                  {\"kind\",\"function\",\"file\",\"line\"} (native: module, symbol...)\n"
 	"  --depth N       at most N frames per stack, innermost first (DTrace's\n"
@@ -34,21 +38,22 @@ static const char dump_usage[] =
 	"exited while being read; 1 the output cannot be written. With several\n"
 	"PIDs, the first failure's status.\n";
 
-static int dump_one(int pid, bool native, bool json, bool stats);
+static int dump_one(int pid, unsigned snap_flags, bool json, bool stats);
 
 int cmd_dump(int argc, char **argv)
 {
-	enum { OPT_DEPTH = 256 };
+	enum { OPT_DEPTH = 256, OPT_LOCALS };
 	static const struct option opts[] = {
 		{ "native", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "depth", required_argument, NULL, OPT_DEPTH },
+		{ "locals", no_argument, NULL, OPT_LOCALS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool native = false, json = false, stats = false;
+	bool native = false, json = false, stats = false, locals = false;
 	struct cli_pids pids = { 0 };
 	int c;
 
@@ -62,6 +67,7 @@ int cmd_dump(int argc, char **argv)
 			if (cli_add_pids(&pids, optarg, "dump") < 0)
 				return 2;
 			break;
+		case OPT_LOCALS: locals = true; break;
 		case OPT_DEPTH:
 			if (cli_parse_depth(optarg, "dump") < 0)
 				return 2;
@@ -84,7 +90,8 @@ int cmd_dump(int argc, char **argv)
 	}
 	int status = 0;
 	for (size_t i = 0; i < pids.n; i++) {
-		int rc = dump_one(pids.pid[i], native, json, stats);
+		int rc = dump_one(pids.pid[i], (native ? PT_SNAP_NATIVE : 0) | (locals ? PT_SNAP_LOCALS : 0),
+				  json, stats);
 		if (rc && !status)
 			status = rc;
 		if (rc == CLI_EXIT_OUTPUT)
@@ -93,8 +100,9 @@ int cmd_dump(int argc, char **argv)
 	return status;
 }
 
-static int dump_one(int pid, bool native, bool json, bool stats)
+static int dump_one(int pid, unsigned snap_flags, bool json, bool stats)
 {
+	bool native = snap_flags & PT_SNAP_NATIVE;
 	struct pt_error err = { 0 };
 	pt_process *proc = NULL;
 	struct pt_snapshot *snap = NULL;
@@ -109,7 +117,7 @@ static int dump_one(int pid, bool native, bool json, bool stats)
 		sigaddset(&block, SIGHUP);
 		sigaddset(&block, SIGQUIT);
 		sigprocmask(SIG_BLOCK, &block, &old);
-		rc = pt_snapshot_take(proc, native ? PT_SNAP_NATIVE : 0, &snap, &err);
+		rc = pt_snapshot_take(proc, snap_flags, &snap, &err);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	if (rc < 0) {

@@ -137,7 +137,8 @@ static bool pyframe_same(const struct pt_pyframe *a, const struct pt_pyframe *b)
 {
 	if (a->unreadable || b->unreadable)
 		return false;
-	return a->line == b->line && a->function && b->function && a->file && b->file &&
+	return a->line == b->line && !a->n_locals && !b->n_locals && a->function && b->function &&
+	       a->file && b->file &&
 	       !strcmp(a->function, b->function) && !strcmp(a->file, b->file);
 }
 
@@ -152,6 +153,33 @@ static void text_more(FILE *f, const char *indent, size_t n, size_t shown)
 	if (shown < n)
 		fprintf(f, "%s... (%zu more frame%s: --depth %zu)\n", indent, n - shown,
 			n - shown == 1 ? "" : "s", pt_out_style.depth);
+}
+
+/* dump --locals: under the frame, arguments then locals, one a line:
+ * "name: type = value" (names and types escaped like other names; values
+ * are rendered escaped already). */
+static void text_locals(FILE *f, const struct pt_pyframe *fr, const char *indent)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		bool header = false;
+		for (size_t i = 0; i < fr->n_locals; i++) {
+			const struct pt_local *l = &fr->locals[i];
+			if (l->is_arg != (pass == 0))
+				continue;
+			if (!header)
+				fprintf(f, "%s    %s:\n", indent, pass == 0 ? "Arguments" : "Locals");
+			header = true;
+			fprintf(f, "%s      ", indent);
+			pt_out_text_name(f, l->name);
+			if (l->type && l->value) {
+				fputs(": ", f);
+				pt_out_text_name(f, l->type);
+				fprintf(f, " = %s\n", l->value);
+			} else {
+				fprintf(f, " = <unreadable 0x%" PRIx64 ">\n", l->addr);
+			}
+		}
+	}
 }
 
 static void text_python_only(FILE *f, const struct pt_thread *t, const char *indent)
@@ -169,6 +197,7 @@ static void text_python_only(FILE *f, const struct pt_thread *t, const char *ind
 		fputs(indent, f);
 		pt_out_text_pyframe(f, &t->py[i]);
 		fputc('\n', f);
+		text_locals(f, &t->py[i], indent);
 		if (same > 2) {
 			fprintf(f, "%s[previous frame repeated %zu more times]\n", indent, same - 1);
 			i += same - 1;
@@ -219,6 +248,8 @@ void pt_out_text_stack(FILE *f, const struct pt_thread *t, bool native, const ch
 			text_pyframe_bracketed(f, m[i].py);
 		}
 		fputc('\n', f);
+		if (!m[i].native)
+			text_locals(f, m[i].py, indent);
 	}
 	text_more(f, indent, n, shown);
 	if (t->native_error)
