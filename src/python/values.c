@@ -26,8 +26,9 @@
  *     added when that looks integral;
  *   str: quoted with '...', \\ \' \n \r \t escaped, other code points below
  *     0x20 and 0x7f-0x9f as \xNN; the first 64 characters, "..." after the
- *     quote when longer (2.7 str: its bytes read as UTF-8);
- *   bytes: b'...', the same with every byte outside 0x20-0x7e as \xNN;
+ *     quote when longer;
+ *   bytes: b'...', the same with every byte outside 0x20-0x7e as \xNN
+ *     (2.7 str, which is bytes: the same without the b);
  *   list, tuple, dict, set, frozenset: "len=N";
  *   anything else: "<TYPE at 0xADDR>".
  */
@@ -460,6 +461,21 @@ static int frame_layout_read(struct pt_python *py, struct pt_mem *mem, uint64_t 
 	return 0;
 }
 
+/* <=3.10: whether name is one of the code object's arguments. */
+static bool frame_arg_named(struct pt_python *py, struct pt_mem *mem, const struct frame_layout *L,
+			    const char *name)
+{
+	char other[1024];
+
+	for (int64_t i = 0; i < L->nargs && i < L->counts[0]; i++) {
+		uint64_t obj;
+		if (pt_mem_read_u64(mem, L->names[0] + 8 * (uint64_t)i, &obj) == 0 &&
+		    pyv_string_read(py, mem, obj, other, sizeof(other)) == 0 && strcmp(other, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 int pyv_frame_locals(struct pt_python *py, const struct pyv_types *t, struct pt_mem *mem,
 		     struct pt_arena *arena, struct pt_pyframe *f)
 {
@@ -504,17 +520,38 @@ int pyv_frame_locals(struct pt_python *py, const struct pyv_types *t, struct pt_
 			if (!obj)
 				continue;   /* an empty cell */
 		}
-		struct pt_local *l = &out[f->n_locals];
-		memset(l, 0, sizeof(*l));
-		l->name = pt_arena_strdup(arena, name);
-		l->addr = obj;
-		l->is_arg = i < L.nargs;
-		if (!l->name)
-			continue;
+		/* <=3.10: an argument that is also a cell has a slot of each
+		 * kind (2.7 keeps both filled); the cell wins, as in f_locals. */
+		struct pt_local *l = NULL;
+		for (size_t m = 0; !L.kinds && k > 0 && m < f->n_locals && !l; m++)
+			if (out[m].is_arg && strcmp(out[m].name, name) == 0)
+				l = &out[m];
+		if (l) {
+			l->addr = obj;
+			l->type = l->value = NULL;
+		} else if (!L.kinds && k > 0 && frame_arg_named(py, mem, &L, name)) {
+			/* 3.6-3.10 empty the argument's own slot. */
+			l = &out[f->n_locals++];
+			memset(l, 0, sizeof(*l));
+			if (!(l->name = pt_arena_strdup(arena, name))) {
+				f->n_locals--;
+				continue;
+			}
+			l->addr = obj;
+			l->is_arg = true;
+		} else {
+			l = &out[f->n_locals];
+			memset(l, 0, sizeof(*l));
+			l->name = pt_arena_strdup(arena, name);
+			l->addr = obj;
+			l->is_arg = i < L.nargs;
+			if (!l->name)
+				continue;
+			f->n_locals++;
+		}
 		if (value_type(py, mem, obj, &type) == 0 && (l->type = value_type_name(py, mem, arena, type)) &&
 		    render_value(py, t, mem, obj, type, l->type, value, sizeof(value)) == 0)
 			l->value = pt_arena_strdup(arena, value);
-		f->n_locals++;
 	}
 	f->locals = out;
 	return 0;
