@@ -72,6 +72,8 @@ struct pt_pyframe {
 	int line;              /* -1 if the line table gives none */
 	uint64_t addr;         /* the frame struct in the target */
 	bool unreadable;       /* print as <unreadable 0x{addr}> */
+	bool truncated;        /* function or file longer than 4096 characters:
+	                          cut there, ending in U+2026 */
 	/* Grouping for the native merge: every frame up to and including one
 	 * with group_end set ran in one native eval-loop invocation. anchor,
 	 * on the group_end frame, is an address on that invocation's C stack

@@ -64,6 +64,8 @@ static void json_pyframe(FILE *f, const struct pt_pyframe *fr)
 		fprintf(f, ",\"line\":%d", fr->line);
 	else
 		fputs(",\"line\":null", f);   /* an instruction without a line */
+	if (fr->truncated)
+		fputs(",\"truncated\":true", f);
 	if (fr->locals) {
 		/* dump --locals: the exact strings; null where unreadable. */
 		fputs(",\"locals\":[", f);

@@ -347,10 +347,10 @@ static int render_value(struct pt_python *py, const struct pyv_types *t, struct 
 		if (!s)
 			return -ENOMEM;
 		rc = pyv_string_read(py, mem, obj, s, 4096 * 4 + 1);
-		if (rc == 0)
-			render_text(s, out);
+		if (rc >= 0)
+			render_text(s, out);   /* a cut one is longer than shown anyway */
 		free(s);
-		return rc;
+		return rc < 0 ? rc : 0;
 	} else if (type == t->bytes_t) {
 		/* 2.7 str is bytes: shown quoted, without the b. */
 		return render_bytes(py, mem, obj, o->string_sval == PYV_NONE, out);
@@ -470,7 +470,7 @@ static bool frame_arg_named(struct pt_python *py, struct pt_mem *mem, const stru
 	for (int64_t i = 0; i < L->nargs && i < L->counts[0]; i++) {
 		uint64_t obj;
 		if (pt_mem_read_u64(mem, L->names[0] + 8 * (uint64_t)i, &obj) == 0 &&
-		    pyv_string_read(py, mem, obj, other, sizeof(other)) == 0 && strcmp(other, name) == 0)
+		    pyv_string_read(py, mem, obj, other, sizeof(other)) >= 0 && strcmp(other, name) == 0)
 			return true;
 	}
 	return false;

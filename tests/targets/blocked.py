@@ -9,7 +9,7 @@ byte read from stdin is answered through answer(), which writes it back to
 stdout (a Python call and a write(1) per ping); EOF ends the process.
 With "weird", the innermost function's name and file hold a newline, a tab,
 control characters, a backslash and a non-ASCII character, as generated code
-can, and answer() is renamed likewise. Runs on CPython 2.7 and 3.6+.
+can, answer() is renamed likewise, and middle() gets a 5000-character name. Runs on CPython 2.7 and 3.6+.
 """
 import json
 import os
@@ -19,6 +19,7 @@ import types
 WEIRD_NAME = u"leaf\n\x01\x7f\\\u00e9"
 WEIRD_FILE = "dir/we\tird\nfile\x1b\\.py"
 WEIRD_ANSWER = u"answer\t\x02\u0085"
+LONG_NAME = u"m" * 5000   # longer than pytrace reads (4096 characters)
 
 LEAF_SOURCE = """
 def leaf(report):
@@ -66,6 +67,7 @@ def main():
     if weird:
         leaf.__code__ = renamed(leaf.__code__, WEIRD_NAME)
         answer.__code__ = renamed(answer.__code__, WEIRD_ANSWER)
+        middle.__code__ = renamed(middle.__code__, LONG_NAME)
 
     def report(frame):
         frames = []
