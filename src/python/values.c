@@ -22,8 +22,8 @@
  * frame.f_locals by them):
  *   None, True, False;
  *   int: decimal, exact up to 1200 bits, else "<int of N bits>";
- *   float: the shortest %.Ng (N = 1..17) that reads back the same, ".0"
- *     added when that looks integral;
+ *   float: as Python's repr: the fewest digits that read back the same,
+ *     positional for exponents -4 to 15 (".0" added), else scientific;
  *   str: quoted with '...', \\ \' \n \r \t escaped, other code points below
  *     0x20 and 0x7f-0x9f as \xNN; the first 64 characters, "..." after the
  *     quote when longer;
@@ -119,13 +119,24 @@ void pyv_render_float(double v, char *buf, size_t cap)
 		snprintf(buf, cap, v < 0 ? "-inf" : "inf");
 		return;
 	}
-	for (int p = 1; p <= 17; p++) {
-		snprintf(buf, cap, "%.*g", p, v);
+	/* The fewest significant digits that read back the same, then laid
+	 * out as Python's repr: positional for exponents -4..15, else
+	 * scientific. */
+	int p, exp = 0;
+	for (p = 1; p < 17; p++) {
+		snprintf(buf, cap, "%.*e", p - 1, v);
 		if (strtod(buf, NULL) == v)
 			break;
 	}
-	if (!strpbrk(buf, ".e"))
-		strncat(buf, ".0", cap - strlen(buf) - 1);
+	snprintf(buf, cap, "%.*e", p - 1, v);
+	const char *e = strchr(buf, 'e');
+	if (e)
+		exp = atoi(e + 1);
+	if (exp >= -4 && exp < 16) {
+		snprintf(buf, cap, "%.*f", p - 1 - exp > 0 ? p - 1 - exp : 0, v);
+		if (!strchr(buf, '.'))
+			strncat(buf, ".0", cap - strlen(buf) - 1);
+	}
 }
 
 /* One code point (or byte) into out, escaped as the rules say. */

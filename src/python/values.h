@@ -38,8 +38,9 @@ int pyv_frame_locals(struct pt_python *py, const struct pyv_types *t, struct pt_
  * not fit cap. */
 bool pyv_render_digits(const uint32_t *digits, size_t n, int shift, bool negative, char *buf,
 		       size_t cap);
-/* A double as the shortest %.Ng that reads back the same, with ".0" added
- * to an integral one (as Python's repr). */
+/* A double as Python's repr writes it: the fewest significant digits
+ * that read back the same, positional for exponents -4..15 ("100.0"),
+ * scientific otherwise ("1e+16", "1.5e-07"). */
 void pyv_render_float(double v, char *buf, size_t cap);
 
 #endif

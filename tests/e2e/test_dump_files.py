@@ -24,11 +24,12 @@ from harness import EXIT_OK, expect_exit, parse_json_lines
 
 q = shlex.quote
 
-# CI's budget: the deleted-and-replaced case runs under every interpreter
-# (dump, --native, stacks -p); flow -p and the hidden case, which go through
-# the same file opening whatever the version, under a few that cover each
-# kind of build (static and shared libpython, 2.7, 3.11's and 3.13's frame
-# models, a chrooted Debian build, free-threaded).
+# CI's budget: each case's dumps run under every interpreter (the files
+# differ per build); what goes through the same code whatever the version
+# (the deleted-only state, stacks -p, flow -p, the hidden case, --native and
+# the tracers' text for odd names) under a few interpreters that cover each
+# kind of build: static and shared libpython, 2.7, 3.11's and 3.13's frame
+# models, a chrooted Debian build, free-threaded.
 FEW_IDS = ["2.7", "3.11", "3.13", "sid-3.14", "ft-3.13", conftest.SYSTEM_ID]
 
 
@@ -255,7 +256,10 @@ def _check_stacks_and_flow(python_id, target, flow=True):
     """stacks -p: the answer's write(1) carries the exact Python stack;
     flow -p: the call of answer() is seen."""
     events, out = _traced(target, ["stacks", "--json", "-e", "write"], "attached to process %d")
-    writes = [e for e in events if e["syscall"] == "write" and e["args"][0] == 1]
+    # One write: a "call" line, or "unfinished" then "resumed" when another
+    # line came between its entry and exit (the stack is on the first).
+    writes = [e for e in events if e["syscall"] == "write" and e["args"][0] == 1 and
+              e.get("event") != "resumed"]
     assert len(writes) == 1, out[-3000:]
     got = [(f.get("function"), f.get("file")) for f in writes[0]["frames"] if f["kind"] == "python"]
     want = [("answer", BLOCKED)] + [(f, p) for f, p, _ in target.frames]
@@ -300,11 +304,13 @@ def test_interpreter_deleted_then_replaced(python_id, tmp_path):
         assert sorted(os.path.basename(m) for m in mapped) == \
             sorted(os.path.basename(c) for c in copies) and all(mapped.values()), mapped
         modules = set(os.path.basename(m) for m in mapped)
-        _check_dumps(target, modules)
+        if python_id in FEW_IDS:
+            _check_dumps(target, modules)
         for f in copies:
             shutil.copy2(others[f], f)
         _check_dumps(target, modules)
-        _check_stacks_and_flow(python_id, target, flow=python_id in FEW_IDS)
+        if python_id in FEW_IDS:
+            _check_stacks_and_flow(python_id, target)
     finally:
         target.stop()
 
@@ -379,7 +385,7 @@ def test_control_characters_in_names(python_id, tmp_path):
         assert [bool(f.get("truncated")) for f in frames] == \
             [len(f) > 4096 for f, _, _ in target.frames], result.describe()
         want = "  %s (%s:%d)" % (_escaped(func), _escaped(file), line)
-        for options in ([], ["--native"]):
+        for options in ([], ["--native"]) if python_id in FEW_IDS else ([],):
             text = target.dump(*options)
             expect_exit(text, EXIT_OK)
             lines = text.stdout.splitlines()

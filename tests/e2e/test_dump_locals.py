@@ -11,10 +11,13 @@ import subprocess
 import pytest
 
 import harness
-from conftest import INSTALLED, PYTHON_IDS, skip_reason
+from conftest import INSTALLED, PYTHON_IDS, SYSTEM_ID, skip_reason
 from harness import EXIT_OK, expect_exit, parse_json_lines
 
 LOCALS = str(harness.REPO / "tests" / "targets" / "locals.py")
+# CI's budget: the values are read under every interpreter (--json); the
+# text layout and --native, the same code whatever the version, under a few.
+FEW_IDS = ["2.7", "3.11", "3.13", "sid-3.14", "ft-3.13", SYSTEM_ID]
 
 
 def _start(python, workdir):
@@ -85,6 +88,8 @@ def test_locals_match_the_target(python_id, tmp_path):
                 "thing"} <= set(leaf) and "late" not in leaf, leaf
         assert "outer_value" in truth["frames"][1]["locals"], truth["frames"][1]
 
+        if python_id not in FEW_IDS:
+            return
         text = harness.run_pytrace(["dump", "--locals", proc.pid])
         expect_exit(text, EXIT_OK)
         lines = text.stdout.splitlines()

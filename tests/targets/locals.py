@@ -46,17 +46,9 @@ def render_bytes(b, prefix):
 
 
 def render_float(v):
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    for p in range(1, 18):
-        s = "%.*g" % (p, v)
-        if float(s) == v:
-            break
-    if "." not in s and "e" not in s:
-        s += ".0"
-    return s
+    """repr(), which pytrace's rule (the fewest digits that read back the
+    same, positional for exponents -4..15) is written to match."""
+    return repr(v)
 
 
 def render(v):
@@ -120,8 +112,7 @@ def leaf(truth_path, ready_fd, num, ratio=2.5, *rest, **options):
     small, zero, negative = 7, 0, -42
     big = 2 ** 100
     huge = -(3 ** 2000)
-    floats = (0.1, 1e16, -0.0, 1.5e-7, 123456789.125)
-    f1, f2, f3, f4 = 0.1, 1e16, 1.5e-7, float('inf')
+    f1, f2, f3, f4, f5, f6, f7 = 0.1, 1e16, 1.5e-7, float('inf'), 100.0, -0.0, 1e15 / 3
     empty, one = [], [1]
     mapping = {'a': 1, 'b': 2}
     members = set([1, 2, 3])
@@ -144,8 +135,7 @@ def leaf(truth_path, ready_fd, num, ratio=2.5, *rest, only=None, **options):
     small, zero, negative = 7, 0, -42
     big = 2 ** 100
     huge = -(3 ** 2000)
-    floats = (0.1, 1e16, -0.0, 1.5e-7, 123456789.125)
-    f1, f2, f3, f4 = 0.1, 1e16, 1.5e-7, float('inf')
+    f1, f2, f3, f4, f5, f6, f7 = 0.1, 1e16, 1.5e-7, float('inf'), 100.0, -0.0, 1e15 / 3
     empty, one = [], [1]
     mapping = {'a': 1, 'b': 2}
     members = {1, 2, 3}
