@@ -82,7 +82,8 @@ struct pt_pyframe {
 	bool group_end;
 	uint64_t anchor;
 	/* PT_SNAP_LOCALS: the frame's bound fast locals, in the code
-	 * object's order (arguments first). */
+	 * object's order (arguments first); locals stays NULL when they
+	 * could not be read. */
 	size_t n_locals;
 	struct pt_local *locals;
 };

@@ -501,9 +501,8 @@ int pyv_frame_locals(struct pt_python *py, const struct pyv_types *t, struct pt_
 		return -EINVAL;
 	if ((rc = frame_layout_read(py, mem, f->addr, &L)) < 0)
 		return rc;
-	if (!L.n)
-		return 0;
-	struct pt_local *out = pt_arena_alloc(arena, (size_t)L.n * sizeof(*out));
+	/* Non-NULL even when empty: the frame's locals were read (JSON []). */
+	struct pt_local *out = pt_arena_alloc(arena, (size_t)(L.n ? L.n : 1) * sizeof(*out));
 	if (!out)
 		return -ENOMEM;
 	for (int64_t i = 0; i < L.n; i++) {
