@@ -17,6 +17,7 @@
 #include "native/unwind.h"
 #include "python/asyncio.h"
 #include "python/python.h"
+#include "python/values.h"
 #include "stack/merge.h"
 #include "pytrace/pytrace.h"
 #include "error.h"
@@ -38,6 +39,7 @@ struct pt_process {
 	struct pt_maps maps;
 	struct pt_mem mem;
 	struct pt_python py;
+	struct pyv_types types;      /* for PT_SNAP_LOCALS, loaded on first use */
 	struct pt_unwinder *uw;
 	struct pt_pyframe *scratch;  /* MAX_PY_FRAMES, for walks */
 	struct pt_unwound_frame *native_scratch; /* MAX_NATIVE_FRAMES */
@@ -337,7 +339,7 @@ static bool snapshot_walk_tstate(struct pt_process *p, struct pt_arena *arena, c
  * innermost first. */
 static void snapshot_thread_python(struct pt_process *p, struct pt_snapshot *snap, struct pt_thread *t,
 				   const struct pt_pytstate *ts, const size_t *owner, size_t nts, size_t k,
-				   uint64_t holder)
+				   uint64_t holder, bool locals)
 {
 	size_t total = 0;
 	const char *why = NULL;
@@ -373,6 +375,9 @@ static void snapshot_thread_python(struct pt_process *p, struct pt_snapshot *sna
 	}
 	memcpy(t->py, p->scratch, total * sizeof(*t->py));
 	t->n_py = total;
+	/* A frame whose locals cannot be read shows none. */
+	for (size_t j = 0; locals && p->types.loaded && j < total; j++)
+		pyv_frame_locals(&p->py, &p->types, &p->mem, snap->arena, &t->py[j]);
 }
 
 /* What each thread was doing when stopped: in a system call (orig_rax is
@@ -394,7 +399,8 @@ static void snapshot_activity(struct pt_process *p, struct pt_snapshot *snap, st
 }
 
 /* Reads the Python stacks of the snapshot's threads (all stopped). */
-static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
+static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work,
+			    bool locals)
 {
 	struct pt_pytstate ts_small[64], *ts = ts_small;
 	size_t nts = 0, cap = 64;
@@ -443,7 +449,7 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 				owner[i] = k;
 	}
 	for (size_t k = 0; k < snap->n_threads; k++)
-		snapshot_thread_python(p, snap, &snap->threads[k], ts, owner, nts, k, holder);
+		snapshot_thread_python(p, snap, &snap->threads[k], ts, owner, nts, k, holder, locals);
 	free(owner);
 	if (why)
 		for (size_t k = 0; k < snap->n_threads; k++)
@@ -524,7 +530,7 @@ static int snapshot_read(struct pt_process *p, const pid_t *tids, size_t n, unsi
 		work[k].have_regs = pt_ptrace_get_regs(tids[k], &work[k].regs) == 0;
 	}
 	if (p->is_python)
-		snapshot_python(p, snap, work);
+		snapshot_python(p, snap, work, flags & PT_SNAP_LOCALS);
 	else
 		snapshot_activity(p, snap, work, NULL, 0);
 	if (native && !p->native_scratch)
@@ -572,6 +578,14 @@ static int process_prepare_native(struct pt_process *p, bool native, struct pt_e
 	return 0;
 }
 
+/* The types --locals renders, from the runtime's file (before any stop).
+ * Without them frames show no locals. */
+static void process_prepare_locals(struct pt_process *p, unsigned flags)
+{
+	if ((flags & PT_SNAP_LOCALS) && p->is_python && !p->types.loaded)
+		pyv_types_load(&p->py, p->pid, &p->types);
+}
+
 static uint64_t process_now_ns(void)
 {
 	struct timespec ts;
@@ -604,6 +618,7 @@ int pt_snapshot_take(pt_process *p, unsigned flags, struct pt_snapshot **out, st
 	err->msg[0] = 0;
 	struct resume_ctx ctx = { .set = &set };
 	uint64_t start = 0;
+	process_prepare_locals(p, flags);
 	/* A thread list caught while a thread state is being linked in is
 	 * read again after letting the target run (microseconds suffice). */
 	for (int attempt = 0; attempt < SNAPSHOT_TORN_RETRIES; attempt++) {
@@ -636,6 +651,7 @@ int pt_thread_stack(pt_process *p, pid_t tid, unsigned flags, struct pt_snapshot
 	*out = NULL;
 	err->status = 0;
 	err->msg[0] = 0;
+	process_prepare_locals(p, flags);
 	if ((rc = process_prepare_native(p, native, err)) < 0)
 		return rc;
 	return snapshot_read(p, &tid, 1, flags, out, NULL, NULL, err);

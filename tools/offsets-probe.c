@@ -81,6 +81,10 @@
 #include <pycore_instruments.h> /* PY_MONITORING_EVENT_* (3.13: public) */
 #endif
 
+#if PY_VERSION_HEX < 0x030B0000
+#include <longintrepr.h>      /* PyLongObject, digit (3.11+: via Python.h) */
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +141,73 @@ static void print_unicode_bits(void)
 	HEX(unicode_ascii_bit, ascii);
 }
 #endif
+
+/* dump --locals: where a frame keeps its fast locals, how the code object
+ * names them, and the objects whose values are rendered. */
+static void print_locals_offsets(void)
+{
+#if PY_VERSION_HEX < 0x030B0000
+	OFF(frame_localsplus, PyFrameObject, f_localsplus);
+	NONE(iframe_localsplus);
+	OFF(code_nlocals, PyCodeObject, co_nlocals);
+	OFF(code_varnames, PyCodeObject, co_varnames);
+	OFF(code_cellvars, PyCodeObject, co_cellvars);
+	OFF(code_freevars, PyCodeObject, co_freevars);
+	NONE(code_nlocalsplus);
+	NONE(code_localsplusnames);
+	NONE(code_localspluskinds);
+	NONE(fast_hidden);
+	NONE(fast_local);
+	NONE(fast_cell);
+	NONE(fast_free);
+#else
+	NONE(frame_localsplus);
+	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
+	NONE(code_nlocals);
+	NONE(code_varnames);
+	NONE(code_cellvars);
+	NONE(code_freevars);
+	OFF(code_nlocalsplus, PyCodeObject, co_nlocalsplus);
+	OFF(code_localsplusnames, PyCodeObject, co_localsplusnames);
+	OFF(code_localspluskinds, PyCodeObject, co_localspluskinds);
+#ifdef CO_FAST_HIDDEN
+	VAL(fast_hidden, CO_FAST_HIDDEN);
+#else
+	NONE(fast_hidden);
+#endif
+	VAL(fast_local, CO_FAST_LOCAL);
+	VAL(fast_cell, CO_FAST_CELL);
+	VAL(fast_free, CO_FAST_FREE);
+#endif
+	OFF(code_argcount, PyCodeObject, co_argcount);
+#if PY_MAJOR_VERSION >= 3
+	OFF(code_kwonlyargcount, PyCodeObject, co_kwonlyargcount);
+#else
+	NONE(code_kwonlyargcount);
+#endif
+	VAL(co_varargs, CO_VARARGS);
+	VAL(co_varkeywords, CO_VARKEYWORDS);
+	OFF(cell_ref, PyCellObject, ob_ref);
+#if PY_VERSION_HEX >= 0x030C0000
+	OFF(long_digits, PyLongObject, long_value.ob_digit);
+	OFF(long_tag, PyLongObject, long_value.lv_tag);
+	VAL(long_non_size_bits, _PyLong_NON_SIZE_BITS);
+#else
+	OFF(long_digits, PyLongObject, ob_digit);
+	NONE(long_tag);
+	NONE(long_non_size_bits);
+#endif
+	VAL(long_shift, PyLong_SHIFT);
+	VAL(long_digit_size, sizeof(digit));
+#if PY_MAJOR_VERSION < 3
+	OFF(int_ival, PyIntObject, ob_ival);
+#else
+	NONE(int_ival);
+#endif
+	OFF(float_fval, PyFloatObject, ob_fval);
+	OFF(dict_used, PyDictObject, ma_used);
+	OFF(set_used, PySetObject, used);
+}
 
 /* pytrace flow: where profile hooks live, how a suspended generator is
  * recognised, and (3.12+) the monitoring events and pending-call queue. */
@@ -504,20 +575,16 @@ static void print_asyncio_offsets(void)
 	/* int (a 3.12+ task's lazy name, Task-N): 30-bit digits; the digit
 	 * count in ob_size (<=3.11) or lv_tag >> 3 (3.12+), sign apart. */
 #if PY_VERSION_HEX >= 0x030C0000
-	OFF(long_digits, PyLongObject, long_value.ob_digit);
 	OFF(long_lv_tag, PyLongObject, long_value.lv_tag);
 #elif PY_MAJOR_VERSION >= 3
-	OFF(long_digits, PyLongObject, ob_digit);
 	NONE(long_lv_tag);
 #else
-	NONE(long_digits);
 	NONE(long_lv_tag);
 #endif
 	/* A suspended generator's yield-from target is its frame's stack top
 	 * (_PyGen_yf); 3.11/3.12 tell it by the RESUME after the yield, 3.13+
 	 * by the frame state. */
 #if PY_VERSION_HEX >= 0x030E0000
-	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
 	NONE(iframe_stacktop);
 	OFF(iframe_stackpointer, _PyInterpreterFrame, stackpointer);
 	/* Slots below the stack pointer to the awaited object: 3.15 suspends
@@ -525,12 +592,10 @@ static void print_asyncio_offsets(void)
 	 * stackpointer[-2]); observed by tests/e2e/test_dump_tasks.py. */
 	VAL(yield_from_depth, PY_VERSION_HEX >= 0x030F0000 ? 2 : 1);
 #elif PY_VERSION_HEX >= 0x030B0000
-	OFF(iframe_localsplus, _PyInterpreterFrame, localsplus);
 	OFF(iframe_stacktop, _PyInterpreterFrame, stacktop);
 	NONE(iframe_stackpointer);
 	VAL(yield_from_depth, 1);
 #else
-	NONE(iframe_localsplus);
 	NONE(iframe_stacktop);
 	NONE(iframe_stackpointer);
 	NONE(yield_from_depth);
@@ -772,6 +837,7 @@ int main(void)
 	NONE(bytes_sval);
 #endif
 	print_flow_offsets();
+	print_locals_offsets();
 	print_debug_offsets_layout();
 	print_asyncio_offsets();
 	return 0;

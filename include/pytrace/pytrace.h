@@ -54,6 +54,16 @@ struct pt_python_info {
 };
 const struct pt_python_info *pt_process_python(const pt_process *proc);
 
+/* One argument or local variable of a frame (PT_SNAP_LOCALS). */
+struct pt_local {
+	const char *name;
+	const char *type;      /* its type's tp_name, or NULL if unreadable */
+	const char *value;     /* a bounded repr-like rendering, or NULL if
+	                          unreadable (docs/dump.md, "--locals") */
+	uint64_t addr;         /* the object */
+	bool is_arg;           /* an argument (positional, keyword, *, **) */
+};
+
 /* One Python frame, innermost first. Strings are UTF-8 and owned by the
  * snapshot that holds the frame. */
 struct pt_pyframe {
@@ -62,6 +72,8 @@ struct pt_pyframe {
 	int line;              /* -1 if the line table gives none */
 	uint64_t addr;         /* the frame struct in the target */
 	bool unreadable;       /* print as <unreadable 0x{addr}> */
+	bool truncated;        /* function or file longer than 4096 characters:
+	                          cut there, ending in U+2026 */
 	/* Grouping for the native merge: every frame up to and including one
 	 * with group_end set ran in one native eval-loop invocation. anchor,
 	 * on the group_end frame, is an address on that invocation's C stack
@@ -72,6 +84,11 @@ struct pt_pyframe {
 	/* The interpreter whose thread state holds the frame, numbered by
 	 * creation order among those alive: 0 is the main interpreter. */
 	int interp;
+	/* PT_SNAP_LOCALS: the frame's bound fast locals, in the code
+	 * object's order (arguments first); locals stays NULL when they
+	 * could not be read. */
+	size_t n_locals;
+	struct pt_local *locals;
 };
 
 /* One native frame, innermost first. */
@@ -127,6 +144,7 @@ enum {
 	PT_SNAP_NATIVE = 1u << 0, /* unwind native stacks too */
 	PT_SNAP_NO_NAME = 1u << 1, /* leave pt_thread.name empty (saves reading
 				    * /proc/PID/task/TID/comm per thread) */
+	PT_SNAP_LOCALS = 1u << 2, /* each Python frame's arguments and locals */
 };
 
 /* Stops every thread of the process (ptrace), reads the stacks, resumes

@@ -13,7 +13,7 @@
 #include "pytrace/pytrace.h"
 
 static const char dump_usage[] =
-	"usage: pytrace dump [--native] [--json] [--depth N] [--repeat N] [--stats] (PID | -p PID)...\n"
+	"usage: pytrace dump [--native] [--locals] [--json] [--depth N] [--repeat N] [--stats] (PID | -p PID)...\n"
 	"       pytrace dump --tasks [--json] (PID | -p PID)...\n"
 	"\n"
 	"Prints the Python stack of every thread of each process, innermost frame\n"
@@ -24,6 +24,14 @@ static const char dump_usage[] =
 	"                  PIDs (repeated, or -p 12,34) are dumped one after the other\n"
 	"  --native        the native (C) stack too, with the Python frames each\n"
 	"                  interpreter-loop frame was running in brackets under it\n"
+	"  --locals        each frame's arguments and local variables: type and a\n"
+	"                  short rendering of None, bool, int, float, str, bytes, the\n"
+	"                  length of list, tuple, dict, set (read from outside: no\n"
+	"                  code runs in the target)\n"
+	"  --locals        each frame's arguments and local variables: type and a\n"
+	"                  short rendering of None, bool, int, float, str, bytes, the\n"
+	"                  length of list, tuple, dict, set (read from outside: no\n"
+	"                  code runs in the target)\n"
 	"  --json          one JSON object per thread; frames are objects\n"
 	"                  {\"kind\",\"function\",\"file\",\"line\"} (native: module, symbol...)\n"
 	"  --depth N       at most N frames per stack, innermost first (DTrace's\n"
@@ -47,12 +55,12 @@ static const char dump_usage[] =
 	"exited while being read; 1 the output cannot be written. With several\n"
 	"PIDs, the first failure's status.\n";
 
-static int dump_one(int pid, bool native, bool json, bool stats, unsigned long repeat);
+static int dump_one(int pid, unsigned snap_flags, bool json, bool stats, unsigned long repeat);
 static int dump_tasks_one(int pid, bool json, bool stats);
 
 int cmd_dump(int argc, char **argv)
 {
-	enum { OPT_DEPTH = 256, OPT_TASKS, OPT_REPEAT };
+	enum { OPT_DEPTH = 256, OPT_TASKS, OPT_REPEAT, OPT_LOCALS };
 	static const struct option opts[] = {
 		{ "native", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
@@ -61,10 +69,11 @@ int cmd_dump(int argc, char **argv)
 		{ "depth", required_argument, NULL, OPT_DEPTH },
 		{ "tasks", no_argument, NULL, OPT_TASKS },
 		{ "repeat", required_argument, NULL, OPT_REPEAT },
+		{ "locals", no_argument, NULL, OPT_LOCALS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool native = false, json = false, stats = false, tasks = false;
+	bool native = false, json = false, stats = false, tasks = false, locals = false;
 	unsigned long repeat = 1;
 	struct cli_pids pids = { 0 };
 	int c;
@@ -80,6 +89,7 @@ int cmd_dump(int argc, char **argv)
 				return 2;
 			break;
 		case OPT_TASKS: tasks = true; break;
+		case OPT_LOCALS: locals = true; break;
 		case OPT_DEPTH:
 			if (cli_parse_depth(optarg, "dump") < 0)
 				return 2;
@@ -111,14 +121,17 @@ int cmd_dump(int argc, char **argv)
 		cli_error("dump needs a PID (see pytrace help dump)");
 		return 2;
 	}
-	if (tasks && native) {
-		cli_error("dump: --tasks and --native do not combine");
+	if (tasks && (native || locals || repeat > 1)) {
+		cli_error("dump: --tasks does not combine with %s",
+			  native ? "--native" : locals ? "--locals" : "--repeat");
 		return 2;
 	}
 	int status = 0;
 	for (size_t i = 0; i < pids.n; i++) {
 		int rc = tasks ? dump_tasks_one(pids.pid[i], json, stats)
-			       : dump_one(pids.pid[i], native, json, stats, repeat);
+			       : dump_one(pids.pid[i],
+					  (native ? PT_SNAP_NATIVE : 0) | (locals ? PT_SNAP_LOCALS : 0),
+					  json, stats, repeat);
 		if (rc && !status)
 			status = rc;
 		if (rc == CLI_EXIT_OUTPUT)
@@ -129,9 +142,10 @@ int cmd_dump(int argc, char **argv)
 
 /* One snapshot of an open process, printed. 0, a pt_status (negative), or
  * CLI_EXIT_OUTPUT. */
-static int dump_snapshot(pt_process *proc, bool native, bool json, bool stats, unsigned long index,
-			 struct pt_error *err)
+static int dump_snapshot(pt_process *proc, unsigned snap_flags, bool json, bool stats,
+			 unsigned long index, struct pt_error *err)
 {
+	bool native = snap_flags & PT_SNAP_NATIVE;
 	struct pt_snapshot *snap = NULL;
 	/* A signal while the target is stopped waits until it runs again. */
 	sigset_t block, old;
@@ -141,7 +155,7 @@ static int dump_snapshot(pt_process *proc, bool native, bool json, bool stats, u
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	int rc = pt_snapshot_take(proc, native ? PT_SNAP_NATIVE : 0, &snap, err);
+	int rc = pt_snapshot_take(proc, snap_flags, &snap, err);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
 		return rc;
@@ -215,14 +229,15 @@ static int dump_tasks_one(int pid, bool json, bool stats)
 	return 0;
 }
 
-static int dump_one(int pid, bool native, bool json, bool stats, unsigned long repeat)
+static int dump_one(int pid, unsigned snap_flags, bool json, bool stats, unsigned long repeat)
 {
+	bool native = snap_flags & PT_SNAP_NATIVE;
 	struct pt_error err = { 0 };
 	pt_process *proc = NULL;
 	unsigned oflags = native ? PT_OPEN_ALLOW_NON_PYTHON : 0;
 	int rc = pt_process_open(pid, oflags, &proc, &err);
 	for (unsigned long i = 0; rc == 0 && i < repeat; i++)
-		rc = dump_snapshot(proc, native, json, stats, repeat > 1 ? i + 1 : 0, &err);
+		rc = dump_snapshot(proc, snap_flags, json, stats, repeat > 1 ? i + 1 : 0, &err);
 	pt_process_close(proc);
 	if (rc == CLI_EXIT_OUTPUT)
 		return rc;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ELF access through libelf: symbol by name, section, file-backed bytes. */
 #include "elf/elf.h"
+#include "mem/maps.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,32 +21,45 @@ struct pt_elf {
 	size_t shstrndx;
 };
 
+static int elf_open_fd(int fd, struct pt_elf **out);
+
 int pt_elf_open_mapped(pid_t pid, const char *path, struct pt_elf **out)
 {
-	char buf[4200];
+	struct pt_maps maps;
+	const struct pt_map *m;
+	char name[4200];
+	int fd, rc;
 
-	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
-	if (pt_elf_open(buf, out) == 0)
-		return 0;
-	return pt_elf_open(path, out);
+	if ((rc = pt_maps_read(pid, &maps)) < 0)
+		return rc;
+	m = pt_maps_find_path(&maps, path);
+	fd = m ? pt_map_open(pid, m, name, sizeof(name)) : -ENOENT;
+	pt_maps_free(&maps);
+	return fd < 0 ? fd : elf_open_fd(fd, out);
 }
 
 int pt_elf_open(const char *path, struct pt_elf **out)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : elf_open_fd(fd, out);
+}
+
+/* Takes fd over, closing it on failure. */
+static int elf_open_fd(int fd, struct pt_elf **out)
+{
 	struct pt_elf *e;
 	int rc = -ENOEXEC;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		close(fd);
 		return -ENOEXEC;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	e->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (e->fd < 0) {
-		rc = -errno;
-		free(e);
-		return rc;
 	}
+	if (!(e = calloc(1, sizeof(*e)))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	e->fd = fd;
 	e->elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
 	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !gelf_getehdr(e->elf, &e->ehdr) ||
 	    e->ehdr.e_ident[EI_CLASS] != ELFCLASS64 || elf_getshdrstrndx(e->elf, &e->shstrndx))

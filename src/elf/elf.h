@@ -12,8 +12,9 @@ struct pt_elf;
 
 /* 0 or -errno / -ENOEXEC for a file that is not a usable ELF. */
 int pt_elf_open(const char *path, struct pt_elf **out);
-/* A file process pid maps, as it sees it: through /proc/PID/root first (a
- * container's or chroot's own files), then by the plain path. */
+/* The file process pid maps under path, the very one it maps (see
+ * pt_map_open: also deleted, replaced, or only in the target's own mount
+ * namespace). -ENOENT when path is not mapped or nothing names that file. */
 int pt_elf_open_mapped(pid_t pid, const char *path, struct pt_elf **out);
 void pt_elf_close(struct pt_elf *elf);
 

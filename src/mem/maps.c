@@ -3,10 +3,16 @@
 #include "mem/maps.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static const char maps_deleted[] = " (deleted)";
 
 int pt_maps_read(pid_t pid, struct pt_maps *maps)
 {
@@ -21,12 +27,13 @@ int pt_maps_read(pid_t pid, struct pt_maps *maps)
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
-		uint64_t start, end, off;
+		uint64_t start, end, off, inode = 0;
+		unsigned int major = 0, minor = 0;
 		char perms[8];
 		int pathpos = 0;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
-			   &start, &end, perms, &off, &pathpos) < 4)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &start, &end, perms, &off, &major, &minor, &inode, &pathpos) < 4)
 			continue;
 		if (maps->n == alloc) {
 			size_t nalloc = alloc ? alloc * 2 : 64;
@@ -44,9 +51,18 @@ int pt_maps_read(pid_t pid, struct pt_maps *maps)
 		m->w = perms[1] == 'w';
 		m->x = perms[2] == 'x';
 		m->path = NULL;
+		m->dev = makedev(major, minor);
+		m->inode = inode;
+		m->deleted = false;
 		char *p = pathpos ? line + pathpos : NULL;
 		if (p) {
 			p[strcspn(p, "\n")] = 0;
+			/* The kernel appends this to the path of an unlinked file. */
+			size_t len = strlen(p), dl = sizeof(maps_deleted) - 1;
+			if (p[0] == '/' && len > dl && strcmp(p + len - dl, maps_deleted) == 0) {
+				p[len - dl] = 0;
+				m->deleted = true;
+			}
 			if (*p) {
 				m->path = strdup(p);
 				if (!m->path)
@@ -101,4 +117,69 @@ bool pt_maps_file_bias(const struct pt_maps *maps, const char *path,
 		}
 	}
 	return false;
+}
+
+const struct pt_map *pt_maps_find_path(const struct pt_maps *maps, const char *path)
+{
+	for (size_t i = 0; i < maps->n; i++)
+		if (maps->v[i].path && strcmp(maps->v[i].path, path) == 0)
+			return &maps->v[i];
+	return NULL;
+}
+
+/* fd if it is the mapped file (closed and -1 otherwise). */
+static int maps_verified(int fd, const struct pt_map *m)
+{
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == m->inode &&
+	    st.st_dev == m->dev)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+static int maps_try(const char *path, const struct pt_map *m, char *name, size_t cap)
+{
+	int fd = maps_verified(open(path, O_RDONLY | O_CLOEXEC), m);
+
+	if (fd >= 0)
+		snprintf(name, cap, "%s", path);
+	return fd;
+}
+
+int pt_map_open(pid_t pid, const struct pt_map *m, char *name, size_t cap)
+{
+	char buf[4200];
+	int fd;
+
+	if (!m->path || m->path[0] != '/')
+		return -ENOENT;
+	if (!m->deleted && (fd = maps_try(m->path, m, name, cap)) >= 0)
+		return fd;
+	if (!m->deleted && snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, m->path) <
+			       (int)sizeof(buf) &&
+	    (fd = maps_try(buf, m, name, cap)) >= 0)
+		return fd;
+	snprintf(buf, sizeof(buf), "/proc/%d/exe", (int)pid);
+	if ((fd = maps_try(buf, m, name, cap)) >= 0)
+		return fd;
+	/* Needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE): a root pytrace. */
+	snprintf(buf, sizeof(buf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start,
+		 m->end);
+	if ((fd = maps_try(buf, m, name, cap)) >= 0)
+		return fd;
+	if (m->deleted)
+		return -ENOENT;
+	/* Unverified, as the target names it. */
+	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, m->path);
+	if ((fd = open(buf, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(buf, sizeof(buf), "%s", m->path);
+		if ((fd = open(buf, O_RDONLY | O_CLOEXEC)) < 0)
+			return -errno;
+	}
+	snprintf(name, cap, "%s", buf);
+	return fd;
 }

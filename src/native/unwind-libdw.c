@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The native unwinder on elfutils libdwfl: CFI walk from ptrace registers, symbols from ELF/DWARF. */
 #include "error.h"
+#include "mem/maps.h"
 #include "native/unwind.h"
 
 #include <dwarf.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * libdwfl does the CFI work; everything it touches in the target comes from
@@ -42,6 +44,7 @@ struct pt_unwinder {
 	Dwfl *dwfl;
 	pid_t pid;
 	struct pt_mem *mem;
+	struct pt_maps maps;    /* to open each module's file (unwind_find_elf) */
 
 	/* The one thread being walked: libdwfl asks for it by tid. */
 	pid_t tid;
@@ -74,26 +77,42 @@ static char *unwind_debuginfo_path;
 /*
  * Module files are named by the paths the target sees. A process in a
  * container, a chroot or its own mount namespace may see other files under
- * those paths than we do, so a file is opened through /proc/PID/root when
- * the two differ (compared by device and inode), and by its plain path
- * otherwise (which keeps libdwfl's search for separate debug files next to
- * it and under /usr/lib/debug working as usual). Each module's userdata is
- * its unwinder (set in pt_unwinder_open) for the pid.
+ * those paths than we do, and a file may have been deleted or replaced
+ * since it was mapped (a package upgrade), so the file is the one
+ * pt_map_open() finds by device and inode (through /proc/PID/root,
+ * /proc/PID/exe or /proc/PID/map_files). When that is the plain path,
+ * libdwfl opens it itself, which keeps its search for separate debug files
+ * next to it and under /usr/lib/debug working as usual. Each module's
+ * userdata is its unwinder (set in pt_unwinder_open) for the pid.
  */
 static int unwind_find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 			   char **file_name, Elf **elfp)
 {
 	const struct pt_unwinder *uw = *userdata;
-	char rooted[PATH_MAX + 32];
-	struct stat plain, inside;
+	char path[PATH_MAX + 32], opened[PATH_MAX + 64];
+	const struct pt_map *m = NULL;
+	size_t len = strlen(name), dl = sizeof(" (deleted)") - 1;
 
-	if (uw && name[0] == '/' &&
-	    snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)uw->pid, name) < (int)sizeof(rooted) &&
-	    stat(rooted, &inside) == 0 && S_ISREG(inside.st_mode) &&
-	    (stat(name, &plain) != 0 || plain.st_dev != inside.st_dev || plain.st_ino != inside.st_ino)) {
-		int fd = dwfl_linux_proc_find_elf(mod, userdata, rooted, base, file_name, elfp);
-		if (fd >= 0 || *elfp)
-			return fd;
+	snprintf(path, sizeof(path), "%s", name);
+	if (len > dl && strcmp(name + len - dl, " (deleted)") == 0 && len - dl < sizeof(path))
+		path[len - dl] = 0;
+	if (uw && path[0] == '/')
+		m = pt_maps_find_path(&uw->maps, path);
+	if (m) {
+		int fd = pt_map_open(uw->pid, m, opened, sizeof(opened));
+		if (fd >= 0 && strcmp(opened, path) == 0 && !m->deleted) {
+			close(fd);
+			return dwfl_linux_proc_find_elf(mod, userdata, path, base, file_name, elfp);
+		}
+		if (fd >= 0) {
+			*elfp = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+			if (*elfp && (*file_name = strdup(opened)))
+				return fd;
+			if (*elfp)
+				elf_end(*elfp);
+			*elfp = NULL;
+			close(fd);
+		}
 	}
 	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
 }
@@ -199,6 +218,8 @@ int pt_unwinder_open(pid_t pid, struct pt_mem *mem, struct pt_unwinder **out,
 		return pt_error_set(err, PT_E_INTERNAL, "out of memory");
 	uw->pid = pid;
 	uw->mem = mem;
+	/* Failure leaves no maps: files are then opened by their plain paths. */
+	pt_maps_read(pid, &uw->maps);
 	uw->dwfl = dwfl_begin(&unwind_dwfl_callbacks);
 	if (!uw->dwfl) {
 		rc = pt_error_set(err, PT_E_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
@@ -246,6 +267,7 @@ void pt_unwinder_close(struct pt_unwinder *uw)
 		return;
 	if (uw->dwfl)
 		dwfl_end(uw->dwfl);
+	pt_maps_free(&uw->maps);
 	free(uw->syms);
 	free(uw);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Formats `pytrace flow` lines: no printf per line, strings preformatted
  * per function, one big buffer written with write(2). */
+#include "output/escape.h"
 #include "output/flow.h"
 
 #include <errno.h>
@@ -284,17 +285,18 @@ int pt_out_flow_fn_init(struct pt_flow_fn *fn)
 	size_t nl = strlen(fn->name), fl = fn->file ? strlen(fn->file) : 0;
 	char *p;
 
-	fn->text_call = malloc(nl + fl + 32 + SLACK);
-	fn->text_head = malloc(nl + fl + 8 + SLACK);
+	/* Text escapes each byte into at most 4 (pt_out_text_escape). */
+	fn->text_call = malloc(4 * (nl + fl) + 32 + SLACK);
+	fn->text_head = malloc(4 * (nl + fl) + 8 + SLACK);
 	fn->json = malloc(6 * (nl + fl) + 64 + SLACK);
 	if (!fn->text_call || !fn->text_head || !fn->json) {
 		pt_out_flow_fn_fini(fn);
 		return -ENOMEM;
 	}
-	p = put(fn->text_head, fn->name, nl);
+	p = fn->text_head + pt_out_text_escape(fn->text_head, fn->name);
 	if (fn->file) {
 		p = PUTS(p, " (");
-		p = put(p, fn->file, fl);
+		p += pt_out_text_escape(p, fn->file);
 		*p++ = ':';
 	}
 	fn->text_head_len = (size_t)(p - fn->text_head);

@@ -73,7 +73,29 @@ static void json_pyframe(FILE *f, const struct pt_pyframe *fr)
 	pt_out_json_string(f, fr->function);
 	fputs(",\"file\":", f);
 	pt_out_json_string(f, fr->file);
-	fprintf(f, ",\"line\":%d}", fr->line);
+	if (fr->line >= 0)
+		fprintf(f, ",\"line\":%d", fr->line);
+	else
+		fputs(",\"line\":null", f);   /* an instruction without a line */
+	if (fr->truncated)
+		fputs(",\"truncated\":true", f);
+	if (fr->locals) {
+		/* dump --locals: the exact strings; null where unreadable. */
+		fputs(",\"locals\":[", f);
+		for (size_t i = 0; i < fr->n_locals; i++) {
+			const struct pt_local *l = &fr->locals[i];
+			fputs(i ? ",{\"name\":" : "{\"name\":", f);
+			pt_out_json_string(f, l->name);
+			fputs(",\"type\":", f);
+			pt_out_json_string(f, l->type);
+			fputs(",\"value\":", f);
+			pt_out_json_string(f, l->value);
+			fprintf(f, ",\"address\":%" PRIu64 ",\"arg\":%s}", l->addr,
+				l->is_arg ? "true" : "false");
+		}
+		fputc(']', f);
+	}
+	fputc('}', f);
 }
 
 static void json_native_frame(FILE *f, const struct pt_native_frame *fr)

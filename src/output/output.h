@@ -5,6 +5,7 @@
 #define PYTRACE_OUTPUT_OUTPUT_H
 
 #include <errno.h>
+#include "output/escape.h"
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ struct pt_out_stack_style {
 extern struct pt_out_stack_style pt_out_style;
 
 /* One frame, as text, without indentation or newline. */
+/* A name from the target, escaped (output/escape.h). */
+void pt_out_text_name(FILE *f, const char *s);
 void pt_out_text_pyframe(FILE *f, const struct pt_pyframe *fr);
 void pt_out_text_native_frame(FILE *f, const struct pt_native_frame *fr);
 /* What a thread was doing: " [running]", " [idle: read]", " [waiting for

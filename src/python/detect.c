@@ -510,6 +510,9 @@ static int detect_runtime_file(pid_t pid, const struct pt_maps *maps,
 	ssize_t len = readlink(link, exe, sizeof(exe) - 1);
 	if (len > 0)
 		exe[len] = 0;
+	/* As the maps path: without the suffix of a deleted file. */
+	if (len > 10 && strcmp(exe + len - 10, " (deleted)") == 0)
+		exe[len - 10] = 0;
 
 	for (int pass = 0; pass < 3; pass++) {
 		const char *last = NULL;

@@ -9,7 +9,8 @@
 
 #include "mem/rstruct.h"
 
-#define MAX_NAME_CHARS 4096          /* a longer name or file is garbage */
+#define MAX_NAME_CHARS 4096          /* a longer name or file is cut here */
+#define MAX_STRING_CHARS (1 << 24)   /* a longer string is garbage */
 #define MAX_TABLE_BYTES (1u << 20)   /* a line table larger than this is garbage */
 #define CODE_CACHE_SLOTS 4096
 
@@ -81,6 +82,26 @@ static int object_read_terminated(struct pt_mem *mem, uint64_t data, uint8_t *bu
 		if (buf[units * unit + i])
 			return -EINVAL;
 	return 0;
+}
+
+/* As object_read_terminated, but a string longer than keep units is read
+ * up to keep and its terminating NUL checked where it lies: 1 (cut), 0, or
+ * a negative errno. */
+static int object_read_cut(struct pt_mem *mem, uint64_t data, uint8_t *buf, size_t units,
+			   size_t unit, size_t keep)
+{
+	uint8_t nul[4];
+	int rc;
+
+	if (units <= keep)
+		return object_read_terminated(mem, data, buf, units, unit);
+	if ((rc = pt_mem_read(mem, data, buf, keep * unit)) < 0 ||
+	    (rc = pt_mem_read(mem, data + units * unit, nul, unit)) < 0)
+		return rc;
+	for (size_t i = 0; i < unit; i++)
+		if (nul[i])
+			return -EINVAL;
+	return 1;
 }
 
 /* Decodes nchars code units of the given kind (1, 2 or 4 bytes) into UTF-8
@@ -190,12 +211,14 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 			return -EINVAL;
 		if ((rc = pt_rstruct_i64(&hdr, o->varobject_size, &size)) < 0)
 			return rc;
-		if (size < 0 || size > MAX_NAME_CHARS)
+		if (size < 0 || size > MAX_STRING_CHARS)
 			return -EINVAL;
-		if ((rc = object_read_terminated(mem, addr + (uint64_t)o->string_sval, raw, (size_t)size, 1)) < 0)
-			return rc;
-		pyv_bytes_decode(raw, (size_t)size, buf, cap);
-		return 0;
+		int cut = object_read_cut(mem, addr + (uint64_t)o->string_sval, raw, (size_t)size, 1,
+					  MAX_NAME_CHARS);
+		if (cut < 0)
+			return cut;
+		pyv_bytes_decode(raw, cut ? MAX_NAME_CHARS : (size_t)size, buf, cap);
+		return cut;
 	}
 
 	/* 3.x str: the PyASCIIObject header holds the length and the state. */
@@ -208,7 +231,7 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 	if ((rc = pt_rstruct_i64(&hdr, o->unicode_length, &length)) < 0 ||
 	    (rc = pt_rstruct_u32(&hdr, o->unicode_state, &state)) < 0)
 		return rc;
-	if (length < 0 || length > MAX_NAME_CHARS)
+	if (length < 0 || length > MAX_STRING_CHARS)
 		return -EINVAL;
 	unsigned kind = (state & o->unicode_kind_mask) >> (o->unicode_kind_shift & 31);
 	if (kind != 1 && kind != 2 && kind != 4)
@@ -221,16 +244,18 @@ int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr, cha
 	/* PyUnicodeObject: the compact header, then the data pointer. */
 	else if ((rc = pt_rfield_ptr(mem, addr, (int64_t)o->unicode_compact_size + 8, o->unicode_data, &data)) < 0)
 		return rc;
-	if ((rc = object_read_terminated(mem, data, raw, (size_t)length, kind)) < 0)
-		return rc;
+	int cut = object_read_cut(mem, data, raw, (size_t)length, kind, MAX_NAME_CHARS);
+	if (cut < 0)
+		return cut;
+	size_t units = cut ? MAX_NAME_CHARS : (size_t)length;
 	/* An ASCII string holds nothing else: a header that lies about where
 	 * its data starts shows here. */
 	bool ascii = (state & o->unicode_compact_bit) && (state & o->unicode_ascii_bit);
-	for (size_t i = 0; ascii && i < (size_t)length; i++)
+	for (size_t i = 0; ascii && i < units; i++)
 		if (raw[i] == 0 || raw[i] >= 0x80)
 			return -EINVAL;
-	pyv_string_decode(raw, (size_t)length, kind, buf, cap);
-	return 0;
+	pyv_string_decode(raw, units, kind, buf, cap);
+	return cut;
 }
 
 /* The bytes of a bytes object (str on 2.7), at most cap, plus their NUL
@@ -309,10 +334,16 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 	code_slot_clear(s);
 	char name[MAX_NAME_CHARS * 4 + 1], file[MAX_NAME_CHARS * 4 + 1];
 	size_t table_len = 0;
-	if ((rc = pyv_string_read(py, mem, name_ptr, name, sizeof(name))) < 0 ||
-	    (rc = pyv_string_read(py, mem, file_ptr, file, sizeof(file))) < 0 ||
+	int name_cut, file_cut;
+	if ((rc = name_cut = pyv_string_read(py, mem, name_ptr, name, sizeof(name) - 4)) < 0 ||
+	    (rc = file_cut = pyv_string_read(py, mem, file_ptr, file, sizeof(file) - 4)) < 0 ||
 	    (rc = bytes_read(py, mem, table_ptr, py->codes->scratch, MAX_TABLE_BYTES, &table_len)) < 0)
 		return rc;
+	/* A name cut at MAX_NAME_CHARS ends in U+2026 (the frame says so too). */
+	if (name_cut)
+		strcat(name, "\xe2\x80\xa6");
+	if (file_cut)
+		strcat(file, "\xe2\x80\xa6");
 	s->name = strdup(name);
 	s->file = strdup(file);
 	s->table = malloc(table_len ? table_len : 1);
@@ -321,7 +352,7 @@ int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		return -ENOMEM;
 	}
 	memcpy(s->table, py->codes->scratch, table_len);
-	s->pub = (struct pyv_code){ .name = s->name, .file = s->file,
+	s->pub = (struct pyv_code){ .name = s->name, .file = s->file, .cut = name_cut || file_cut,
 		.firstlineno = firstlineno, .firsttraceable = firsttraceable, .table = s->table, .table_len = table_len };
 	s->addr = addr;
 	s->name_ptr = name_ptr;

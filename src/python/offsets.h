@@ -164,6 +164,35 @@ struct pyv_offsets {
 	int32_t tstate_eval_breaker;    /* 3.13: uintptr_t, per thread */
 	int32_t eval_breaker_calls_bit; /* value or'ed in for pending calls */
 
+	/* dump --locals: a frame's fast locals and the objects rendered. */
+	int32_t frame_localsplus;       /* <=3.10 PyFrameObject.f_localsplus */
+	int32_t iframe_localsplus;      /* 3.11+ _PyInterpreterFrame.localsplus
+	                                   (3.14+ _PyStackRef, tagged) */
+	int32_t code_nlocals;           /* <=3.10 int: co_varnames' count */
+	int32_t code_varnames;          /* <=3.10 tuple, then cellvars and */
+	int32_t code_cellvars;          /*   freevars: f_localsplus in that */
+	int32_t code_freevars;          /*   order */
+	int32_t code_nlocalsplus;       /* 3.11+ int */
+	int32_t code_localsplusnames;   /* 3.11+ tuple */
+	int32_t code_localspluskinds;   /* 3.11+ bytes, one CO_FAST_* each */
+	int32_t fast_hidden;            /* 3.12+ CO_FAST_HIDDEN (comprehension) */
+	int32_t fast_local, fast_cell, fast_free; /* 3.11+ CO_FAST_* */
+	int32_t code_argcount;          /* int, positional ones included */
+	int32_t code_kwonlyargcount;    /* 3.x int */
+	int32_t co_varargs, co_varkeywords; /* co_flags bits: *args, **kw */
+	int32_t cell_ref;               /* PyCellObject.ob_ref */
+	int32_t long_digits;            /* PyLongObject ob_digit[] */
+	int32_t long_tag;               /* 3.12+ lv_tag: digits << non_size_bits
+	                                   | sign (0 +, 1 zero, 2 -); before,
+	                                   ob_size is the signed digit count */
+	int32_t long_non_size_bits;     /* 3.12+ */
+	int32_t long_shift;             /* PyLong_SHIFT (bits per digit) */
+	int32_t long_digit_size;        /* sizeof(digit) */
+	int32_t int_ival;               /* 2.7 PyIntObject.ob_ival (long) */
+	int32_t float_fval;             /* PyFloatObject.ob_fval (double) */
+	int32_t dict_used;              /* PyDictObject.ma_used */
+	int32_t set_used;               /* PySetObject.used */
+
 	/* 3.13+: the layout of _Py_DebugOffsets itself, which grows with each
 	 * minor version. dbg_size is its size; each dbg_X is where in it the
 	 * value of member X above lies (a uint64_t), or PYV_NONE when this
@@ -226,9 +255,7 @@ struct pyv_offsets {
 	int32_t frame_state_executing;  /* 3.10: FRAME_EXECUTING */
 	int32_t frame_valuestack;       /* 3.10: PyObject **f_valuestack */
 	int32_t frame_stackdepth;       /* 3.10: int f_stackdepth */
-	int32_t long_digits;            /* PyLongObject digits (30-bit) */
 	int32_t long_lv_tag;            /* 3.12+: digit count << 3 | sign */
-	int32_t iframe_localsplus;      /* 3.11+ */
 	int32_t iframe_stacktop;        /* 3.11-3.13: int, index in localsplus */
 	int32_t iframe_stackpointer;    /* 3.14+: _PyStackRef* */
 	int32_t yield_from_depth;       /* 3.11+: slots from the stack top down

@@ -128,6 +128,7 @@ int pt_python_walk(struct pt_python *py, struct pt_mem *mem, uint64_t tstate,
  * revalidated on every use. */
 struct pyv_code {
 	const char *name, *file;     /* owned by the cache */
+	bool cut;                    /* either cut at 4096 characters, ending in U+2026 */
 	int firstlineno;
 	int firsttraceable;          /* 3.11+: code units of prologue, else 0 */
 	const uint8_t *table;
@@ -136,7 +137,8 @@ struct pyv_code {
 /* *out stays valid until the next pyv_code_read: copy what you keep. */
 int pyv_code_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		  const struct pyv_code **out);
-/* A str object as UTF-8 into buf (truncated at cap-1 bytes). */
+/* A str object as UTF-8 into buf (truncated at cap-1 bytes): 0, or 1 when
+ * the string is longer than 4096 characters and only those were read. */
 int pyv_string_read(struct pt_python *py, struct pt_mem *mem, uint64_t addr,
 		    char *buf, size_t cap);
 /* The decoding step of pyv_string_read, pure: nchars units of kind bytes

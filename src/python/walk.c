@@ -170,6 +170,7 @@ static void walk_fill_frame(struct pt_python *py, struct pt_arena *arena,
 {
 	f->function = pt_arena_strdup(arena, c->name);
 	f->file = pt_arena_strdup(arena, c->file);
+	f->truncated = c->cut;
 	f->line = pyv_linetable_line(pyv_line_table_kind(py), c->table, c->table_len,
 				     c->firstlineno, addrq);
 	if (!f->function || !f->file)
