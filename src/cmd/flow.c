@@ -154,6 +154,10 @@ int cmd_flow(int argc, char **argv)
 		.install_timeout_ms = 10000,
 		.ring_bytes = 32u << 20,
 	};
+	/* PYTRACE_FLOW_FILTER=pytrace: the filters in pytrace only, every
+	 * event recorded (what it costs without them, for bench/flow) */
+	const char *where = getenv("PYTRACE_FLOW_FILTER");
+	opt.filter_in_target = !where || strcmp(where, "pytrace") != 0;
 	const char **files = calloc((size_t)argc, sizeof(*files));
 	const char **funcs = calloc((size_t)argc, sizeof(*funcs));
 	bool *funcs_seen = calloc((size_t)argc, sizeof(*funcs_seen)), within_seen = false;
@@ -313,10 +317,14 @@ int cmd_flow(int argc, char **argv)
 	if (show_stats) {
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		fprintf(stderr, "pytrace: %llu events, %llu lines, %llu dropped, %llu stalls, "
+		char skipped[64] = "";
+		if (st.filtered_in_target)
+			snprintf(skipped, sizeof(skipped), ", %llu filtered in the target",
+				 (unsigned long long)st.skipped);
+		fprintf(stderr, "pytrace: %llu events, %llu lines, %llu dropped, %llu stalls%s, "
 			"%.3fs CPU in pytrace\n",
 			(unsigned long long)st.events, (unsigned long long)st.lines,
-			(unsigned long long)st.dropped, (unsigned long long)st.stalls,
+			(unsigned long long)st.dropped, (unsigned long long)st.stalls, skipped,
 			ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 				(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	}

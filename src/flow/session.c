@@ -817,6 +817,7 @@ static int session_attach(struct flow_session *s, struct pt_error *err)
 				    (int)s->pid);
 	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0)
 		return rc;
+	s->stats->filtered_in_target = flow_agent_set_filter(&s->agent, s->opt);
 	s->target_pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
 
 	if ((rc = pt_ptrace_stop_all(s->pid, &set, err)) < 0)
@@ -963,8 +964,10 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 	pt_breakpoint_remove(&bp);
 	pid_t tids[1] = { s->pid };
 	struct pt_stopset set = { .pid = s->pid, .n = 1, .tids = tids };
-	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0 ||
-	    (rc = load_agent(s, &set, err)) < 0)
+	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0)
+		return launch_abort(s, rc);
+	s->stats->filtered_in_target = flow_agent_set_filter(&s->agent, s->opt);
+	if ((rc = load_agent(s, &set, err)) < 0)
 		return launch_abort(s, rc);
 	if (pt_ptrace_get_regs(s->pid, &regs) < 0 || inject_install_call(s, s->pid, &regs) < 0)
 		return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
@@ -1177,6 +1180,7 @@ static int session_consume(struct flow_session *s)
 	}
 	s->stats->dropped = h->dropped;
 	s->stats->stalls = h->stalls;
+	s->stats->skipped = h->skipped;
 	flow_ring_fini(&s->ring);
 	return rc;
 }
