@@ -1003,8 +1003,8 @@ static void filter_skip(uint64_t n)
 
 /* Whether an event of a Python frame with verdict v is recorded, keeping
  * the --within depth (an entry of the --within function counts before
- * the test, its exit after). */
-static inline int filter_py(uint32_t v, int entry)
+ * the test, its exit after); one left out counts as n. */
+static inline int filter_py_n(uint32_t v, int entry, uint64_t n)
 {
 	if (LIKELY(!filter_on()))
 		return 1;
@@ -1014,8 +1014,13 @@ static inline int filter_py(uint32_t v, int entry)
 	if (!entry && (v & V_WITHIN))
 		within_leave();
 	if (!rec)
-		filter_skip(1);
+		filter_skip(n);
 	return rec;
+}
+
+static inline int filter_py(uint32_t v, int entry)
+{
+	return filter_py_n(v, entry, 1);
 }
 
 /* Whether a C event is recorded, the frame calling it having verdict
@@ -1745,10 +1750,8 @@ static inline uint64_t eval_enter(void *f, int throwflag)
 	uint32_t v = agent_code(code);
 	uint64_t within = UNLIKELY(filter_on()) && (v & V_WITHIN) ? EVAL_WITHIN : 0;
 	/* the frame's end gets the same verdict (frames nest): counted now */
-	if (!filter_py(v, 1)) {
-		filter_skip(1);
+	if (!filter_py_n(v, 1, 2))
 		return within ? code | within : 0;
-	}
 	ring_put(code, 0, kind, off);
 	return code | within | EVAL_RECORD;
 }
