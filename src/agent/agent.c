@@ -337,6 +337,19 @@ static int set_grow(void)
 
 static uint32_t last_tag;          /* with a GIL: ctx.last_code's tag */
 
+/* In front of the set: the keys last found, as stored (tag included),
+ * direct-mapped, small enough to stay in the L1 cache where the set (a
+ * 128 KiB table and up) does not. One word per entry, so a thread reads
+ * a whole key or none; a key's tag never changes while it is pinned,
+ * and the cache is emptied with the set. */
+#define PIN_CACHE 512
+static uint64_t pin_cache[PIN_CACHE];
+
+static inline uint64_t *pin_cache_slot(uint64_t key)
+{
+	return &pin_cache[(key >> 4 ^ key >> 13) & (PIN_CACHE - 1)];
+}
+
 /*
  * Whether key is new: 1 means the caller describes it and then calls
  * agent_pin_done(key, tag), which adds it to the set; free-threaded, the
@@ -352,9 +365,17 @@ static inline int agent_pin(uint64_t key, uint32_t *tag)
 		*tag = last_tag;
 		return 0;
 	}
-	uint64_t *t = set_table(), v;
+	uint64_t *slot = pin_cache_slot(key), v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	if (LIKELY((v & ~SET_TAG_MASK) == key)) {
+		*tag = (uint32_t)(v & SET_TAG_MASK);
+		if (!agent_ft())
+			ctx.last_code = key, last_tag = *tag;
+		return 0;
+	}
+	uint64_t *t = set_table();
 	if (LIKELY(t) && (v = set_get(t, key))) {
 		*tag = (uint32_t)(v & SET_TAG_MASK);
+		__atomic_store_n(slot, v, __ATOMIC_RELAXED);
 		if (!agent_ft())
 			ctx.last_code = key, last_tag = *tag;
 		return 0;
@@ -407,6 +428,8 @@ static void agent_unpin_all(void)
 
 	ctx.set_addr = 0;
 	ctx.last_code = 0;
+	for (unsigned i = 0; i < PIN_CACHE; i++)
+		pin_cache[i] = 0;
 	if (t)
 		for (uint64_t i = 0; i < t[0]; i++)
 			if (t[2 + i] && !(t[2 + i] & 1))
