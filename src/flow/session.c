@@ -1077,11 +1077,15 @@ static int detach_idle(struct flow_session *s)
 	return 1;
 }
 
-/* Whether the target still maps our ring (it does not after an exec). */
+/* Whether the target still maps our ring (it does not after an exec).
+ * An empty map is a process exiting: between exit_mm() and the exit
+ * notification that makes its pidfd readable, /proc/PID/maps reads
+ * empty. That is no exec (target_alive() will say it exited): taking it
+ * for one printed "replaced its program" after traces that were whole. */
 static bool ring_still_mapped(struct flow_session *s)
 {
 	char path[64], line[512];
-	bool found = false;
+	bool found = false, any = false;
 	FILE *f;
 
 	if (!s->agent.ring_addr)
@@ -1089,10 +1093,12 @@ static bool ring_still_mapped(struct flow_session *s)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
 	if (!(f = fopen(path, "re")))
 		return true;  /* gone: target_alive will say so */
-	while (!found && fgets(line, sizeof(line), f))
+	while (!found && fgets(line, sizeof(line), f)) {
+		any = true;
 		found = strtoull(line, NULL, 16) == s->agent.ring_addr;
+	}
 	fclose(f);
-	return found;
+	return found || !any;
 }
 
 static int session_consume(struct flow_session *s)
