@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Call-heavy workload for the `pytrace flow` benchmark (bench/flow/run).
 
-usage: workload.py [--threads N] [--pytracer OUT]
+usage: workload.py [--side] [--threads N] [--pytracer OUT]
 
 run() makes about 3.2 million Python calls: a recursive fib(29) (1.66M
 calls) and 1.5M method calls on small objects. It prints "elapsed SECONDS cpu
@@ -11,6 +11,9 @@ are not counted: what is measured is what tracing costs the program.
 --pytracer OUT installs a pure-Python sys.setprofile tracer that writes to
 OUT the same lines `pytrace flow` prints (indented call/return arrows,
 function, file:line), as the thing to beat by a factor of ten.
+
+--side makes 1 % of the calls (31250 of 3.2 million) in a second file,
+bench/flow/workload_side.py (bench/flow/predicates: the --file bar).
 
 --threads N runs N threads at once instead (for free-threaded builds:
 N producers calling at full speed), each fib(27) and 500000/N method-call
@@ -55,8 +58,26 @@ def vectors(n):
     return total
 
 
+def vectors_side(n):
+    """vectors(n), and workload_side.tick() every 16th round: 1 % of run()'s calls."""
+    import workload_side
+    tick = workload_side.tick
+    acc = Vector(0, 0)
+    step = Vector(1, 2)
+    total = 0
+    for i in range(n):
+        acc = acc.add(step)
+        total += acc.dot(step)
+        if not i & 15:
+            total += tick(i)
+    return total
+
+
+SIDE = False
+
+
 def run():
-    return fib(29) + vectors(500000)
+    return fib(29) + (vectors_side if SIDE else vectors)(500000)
 
 
 def run_threads(n):
@@ -99,6 +120,10 @@ def main():
     out = None
     args = sys.argv[1:]
     nthreads = 0
+    if args[:1] == ["--side"]:
+        global SIDE
+        SIDE, args = True, args[1:]
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if args[:1] == ["--threads"]:
         nthreads, args = int(args[1]), args[2:]
     if args[:1] == ["--pytracer"]:

@@ -286,16 +286,21 @@ static inline uint64_t *set_table(void)
 	return (uint64_t *)(uintptr_t)__atomic_load_n(&ctx.set_addr, __ATOMIC_ACQUIRE);
 }
 
-/* Lock-free lookup: keys are only ever added (until detach). */
-static inline int set_has(const uint64_t *t, uint64_t key)
+/* A code object's key carries the predicates' verdict on it in bits 1-2
+ * (objects are at least 8-byte aligned; bit 0 marks a PyMethodDef). */
+#define SET_TAG_MASK 6ull
+
+/* Lock-free lookup: keys are only ever added (until detach). Returns the
+ * key as stored (with its tag), or 0. */
+static inline uint64_t set_get(const uint64_t *t, uint64_t key)
 {
 	uint64_t cap = t[0], i = set_slot(key, cap);
 	const uint64_t *keys = t + 2;
 
 	for (;;) {
 		uint64_t v = __atomic_load_n(&keys[i], __ATOMIC_ACQUIRE);
-		if (v == key)
-			return 1;
+		if ((v & ~SET_TAG_MASK) == key)
+			return v;
 		if (!v)
 			return 0;
 		i = (i + 1) & (cap - 1);
@@ -304,7 +309,7 @@ static inline int set_has(const uint64_t *t, uint64_t key)
 
 static inline void set_put(uint64_t *t, uint64_t key)
 {
-	uint64_t cap = t[0], i = set_slot(key, cap);
+	uint64_t cap = t[0], i = set_slot(key & ~SET_TAG_MASK, cap);
 
 	while (t[2 + i])
 		i = (i + 1) & (cap - 1);
@@ -330,24 +335,52 @@ static int set_grow(void)
 	return 0;
 }
 
+static uint32_t last_tag;          /* with a GIL: ctx.last_code's tag */
+
+/* In front of the set: the keys last found, as stored (tag included),
+ * direct-mapped, small enough to stay in the L1 cache where the set (a
+ * 128 KiB table and up) does not. One word per entry, so a thread reads
+ * a whole key or none; a key's tag never changes while it is pinned,
+ * and the cache is emptied with the set. */
+#define PIN_CACHE 512
+static uint64_t pin_cache[PIN_CACHE];
+
+static inline uint64_t *pin_cache_slot(uint64_t key)
+{
+	return &pin_cache[(key >> 4 ^ key >> 13) & (PIN_CACHE - 1)];
+}
+
 /*
  * Whether key is new: 1 means the caller describes it and then calls
- * agent_pin_done(key), which adds it to the set; free-threaded, the
+ * agent_pin_done(key, tag), which adds it to the set; free-threaded, the
  * insert lock is held from here to there, so that no other thread can
  * see the key in the set (and write an event naming it) before its
  * description is in the ring. key is a PyObject (a reference is taken)
- * or, with the low bit set, a PyMethodDef (static data).
+ * or, with the low bit set, a PyMethodDef (static data). A known key's
+ * tag (SET_TAG_MASK bits) goes to *tag (0 if the set was dropped).
  */
-static inline int agent_pin(uint64_t key)
+static inline int agent_pin(uint64_t key, uint32_t *tag)
 {
-	if (LIKELY(key == ctx.last_code))
-		return 0;
-	uint64_t *t = set_table();
-	if (LIKELY(t) && set_has(t, key)) {
-		if (!agent_ft())
-			ctx.last_code = key;
+	if (LIKELY(key == ctx.last_code)) {
+		*tag = last_tag;
 		return 0;
 	}
+	uint64_t *slot = pin_cache_slot(key), v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	if (LIKELY((v & ~SET_TAG_MASK) == key)) {
+		*tag = (uint32_t)(v & SET_TAG_MASK);
+		if (!agent_ft())
+			ctx.last_code = key, last_tag = *tag;
+		return 0;
+	}
+	uint64_t *t = set_table();
+	if (LIKELY(t) && (v = set_get(t, key))) {
+		*tag = (uint32_t)(v & SET_TAG_MASK);
+		__atomic_store_n(slot, v, __ATOMIC_RELAXED);
+		if (!agent_ft())
+			ctx.last_code = key, last_tag = *tag;
+		return 0;
+	}
+	*tag = 0;
 	if (agent_ft()) {
 		unsigned spin = 0;
 		while (__atomic_exchange_n(&ctx.set_lock, 1, __ATOMIC_ACQUIRE)) {
@@ -357,7 +390,8 @@ static inline int agent_pin(uint64_t key)
 			spin_wait(&spin);
 		}
 		t = set_table();
-		if (t && set_has(t, key)) {
+		if (t && (v = set_get(t, key))) {
+			*tag = (uint32_t)(v & SET_TAG_MASK);
 			__atomic_store_n(&ctx.set_lock, 0, __ATOMIC_RELEASE);
 			return 0;
 		}
@@ -365,7 +399,7 @@ static inline int agent_pin(uint64_t key)
 	return 1;
 }
 
-static void agent_pin_done(uint64_t key)
+static void agent_pin_done(uint64_t key, uint32_t tag)
 {
 	/* Not after an uninstall that happened meanwhile (it dropped the
 	 * set): nothing is pinned any more. */
@@ -376,10 +410,10 @@ static void agent_pin_done(uint64_t key)
 		if (t && (ctx.pinned + 1) < t[0]) {
 			if (!(key & 1))
 				py_incref((PyObject *)(uintptr_t)key);
-			set_put(t, key);
+			set_put(t, key | tag);
 			ctx.pinned++;
 			if (!agent_ft())
-				ctx.last_code = key;
+				ctx.last_code = key, last_tag = tag;
 		}
 	}
 	if (agent_ft())
@@ -394,10 +428,12 @@ static void agent_unpin_all(void)
 
 	ctx.set_addr = 0;
 	ctx.last_code = 0;
+	for (unsigned i = 0; i < PIN_CACHE; i++)
+		pin_cache[i] = 0;
 	if (t)
 		for (uint64_t i = 0; i < t[0]; i++)
 			if (t[2 + i] && !(t[2 + i] & 1))
-				py_decref((PyObject *)(uintptr_t)t[2 + i]);
+				py_decref((PyObject *)(uintptr_t)(t[2 + i] & ~SET_TAG_MASK));
 	while (t) {
 		uint64_t *older = (uint64_t *)(uintptr_t)t[1];
 		sys2(SYS_munmap, t, (t[0] + 2) * 8);
@@ -741,13 +777,287 @@ static void agent_describe_name(uint64_t object, const char *name)
 	ring_put_def(PT_EV_DEF_NAME, object, 0, parts, lens, 1);
 }
 
-/* First sight of a code object: pin it and describe it. */
-static inline void agent_see_code(uint64_t code)
+/* ------------------------------------------------------------------ */
+/* Predicates: --within, --file, --function evaluated at the probe      */
+
+/*
+ * What pytrace's filters (src/flow/events.c) would do with an event,
+ * decided here so that an event no line can show is never recorded.
+ * The rules are pytrace's, on the same bytes a description carries;
+ * pytrace applies them again to what it reads, so the agent leaves out
+ * only events whose absence changes no line: a frame neither passed by
+ * --file/--function nor matched by --within (with its exit: the verdict
+ * is per code object, so an entry is left out exactly when its exit is),
+ * a frame outside every --within extent of its thread, and with --file
+ * a C call made by a frame left out. The verdict is computed once per
+ * code object and kept in the tag bits of its key in the pin set.
+ */
+enum { V_PASS = 2, V_WITHIN = 4 };      /* SET_TAG_MASK bits */
+
+static inline int filter_on(void)
 {
-	if (UNLIKELY(agent_pin(code))) {
-		agent_describe_code(code);
-		agent_pin_done(code);
+	return (ctx.flags & PT_AGENT_F_FILTER) != 0;
+}
+
+static inline int filter_within(void)
+{
+	return (ctx.filter.flags & PT_FILTER_WITHIN) != 0;
+}
+
+/* pytrace's copy of a description's string ends at its first NUL. */
+static uint32_t bytes_len(const char *s, uint32_t len)
+{
+	uint32_t n = 0;
+
+	while (n < len && s[n])
+		n++;
+	return n;
+}
+
+static int bytes_equal(const char *a, uint32_t an, const char *b)
+{
+	uint32_t bn = cstr_len(b);
+
+	if (an != bn)
+		return 0;
+	for (uint32_t i = 0; i < an; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/* strstr(h, needle) on h[0, hn) */
+static int bytes_contain(const char *h, uint32_t hn, const char *needle)
+{
+	uint32_t nn = cstr_len(needle);
+
+	for (uint32_t i = 0; i + nn <= hn; i++) {
+		uint32_t k = 0;
+		while (k < nn && h[i + k] == needle[k])
+			k++;
+		if (k == nn)
+			return 1;
 	}
+	return 0;
+}
+
+/* events.c name_matches(): the qualified name, or its last dotted part. */
+static int name_is(const char *name, uint32_t n, const char *want)
+{
+	if (bytes_equal(name, n, want))
+		return 1;
+	for (uint32_t i = n; i-- > 0;)
+		if (name[i] == '.')
+			return bytes_equal(name + i + 1, n - i - 1, want);
+	return 0;
+}
+
+/* events.c code_judge() on code: V_* bits; *named when a --function or
+ * --within name matches (pytrace warns about names that never ran, so
+ * such a code object is described even if none of its events is
+ * recorded). */
+static uint32_t filter_judge(uint64_t code, int *named)
+{
+	const struct pt_agent_offsets *o = &ctx.off;
+	const struct pt_agent_filter *f = &ctx.filter;
+	PyObject *c = (PyObject *)(uintptr_t)code;
+	uint32_t nlen, flen, v = 0;
+	const char *name = agent_str(AT(c, o->code_name, PyObject *), &nlen);
+	const char *file = agent_str(AT(c, o->code_filename, PyObject *), &flen);
+	const char *p = f->strings;
+	int file_ok = f->n_files == 0, func_ok = f->n_funcs == 0;
+
+	nlen = bytes_len(name, nlen > 4096 ? 4096 : nlen);  /* as described */
+	flen = bytes_len(file, flen > 4096 ? 4096 : flen);
+	for (uint32_t i = 0; i < f->n_files; i++, p += cstr_len(p) + 1)
+		file_ok |= bytes_contain(file, flen, p);
+	for (uint32_t i = 0; i < f->n_funcs; i++, p += cstr_len(p) + 1)
+		if (name_is(name, nlen, p))
+			func_ok = *named = 1;
+	if (file_ok && func_ok)
+		v |= V_PASS;
+	if (f->flags & PT_FILTER_WITHIN) {
+		const char *wfile = p + cstr_len(p) + 1;
+		if (name_is(name, nlen, p) &&
+		    (!(f->flags & PT_FILTER_WITHIN_FILE) || bytes_contain(file, flen, wfile)))
+			v |= V_WITHIN, *named = 1;
+	}
+	return v;
+}
+
+/* A code object's verdict (V_PASS when there are no predicates). The
+ * first time: judge, pin it, and describe it if a line may name it. */
+static void agent_set_threading_hook(void);
+
+static inline uint32_t agent_code(uint64_t code)
+{
+	uint32_t tag;
+	int named = 0;
+
+	if (LIKELY(!agent_pin(code, &tag)))
+		return filter_on() ? tag : V_PASS;
+	tag = filter_on() ? filter_judge(code, &named) : V_PASS;
+	if (tag || named)
+		agent_describe_code(code);
+	agent_pin_done(code, tag);
+	/* the profile function: until `threading` is there, look for it at
+	 * each new code object */
+	if (!ctx.threading_done && !(ctx.flags & (PT_AGENT_F_MONITORING | PT_AGENT_F_EVALHOOK)))
+		agent_set_threading_hook();
+	return tag;
+}
+
+/* --within, per thread: how many activations of a matching function are
+ * on its stack (an extent is open while that is not 0). One word per
+ * thread that ever entered an extent: tid << 32 | depth, claimed once
+ * (never emptied, so a lookup stops at the first empty slot); when the
+ * table is full, a slot at depth 0 changes hands. Only the owner changes
+ * its depth, always with a compare-and-swap on the whole word, so a slot
+ * taken over meanwhile is noticed. */
+#define WITHIN_SLOTS 4096
+static uint64_t within_slots[WITHIN_SLOTS];
+
+static uint64_t *within_find(int32_t tid, int claim)
+{
+	uint64_t want = (uint64_t)(uint32_t)tid << 32;
+	uint32_t i = ((uint32_t)tid * 2654435761u) >> 20 & (WITHIN_SLOTS - 1);
+
+	for (uint32_t n = 0; n < WITHIN_SLOTS; n++, i = (i + 1) & (WITHIN_SLOTS - 1)) {
+		uint64_t v = __atomic_load_n(&within_slots[i], __ATOMIC_ACQUIRE);
+		if ((v >> 32) == (want >> 32))
+			return &within_slots[i];
+		if (!v) {
+			if (!claim)
+				return 0;
+			if (__atomic_compare_exchange_n(&within_slots[i], &v, want, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE))
+				return &within_slots[i];
+			if ((v >> 32) == (want >> 32))
+				return &within_slots[i];
+		}
+	}
+	for (uint32_t k = 0; claim && k < WITHIN_SLOTS; k++) {
+		uint64_t v = __atomic_load_n(&within_slots[k], __ATOMIC_ACQUIRE);
+		if (!(uint32_t)v && __atomic_compare_exchange_n(&within_slots[k], &v, want, 0,
+								__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return &within_slots[k];
+	}
+	return 0;
+}
+
+/* Inside an extent: only a thread that opened one has a depth. */
+static inline int within_inside(void)
+{
+	if (LIKELY(!__atomic_load_n(&ctx.within_open, __ATOMIC_RELAXED)))
+		return 0;
+	uint64_t *s = within_find(agent_tid(), 0);
+	return s && (uint32_t)__atomic_load_n(s, __ATOMIC_RELAXED) != 0;
+}
+
+/* Adds d (+1, -1) to this thread's depth; returns the depth before. */
+static uint32_t within_add(int d)
+{
+	int32_t tid = agent_tid();
+
+	for (;;) {
+		uint64_t *s = within_find(tid, d > 0);
+		if (!s)
+			return d > 0 ? ~0u : 0;  /* no slot left; or not inside */
+		uint64_t v = __atomic_load_n(s, __ATOMIC_ACQUIRE);
+		if ((v >> 32) != (uint32_t)tid)
+			continue;            /* taken over: it was at 0 */
+		uint32_t depth = (uint32_t)v;
+		if (d < 0 && !depth)
+			return 0;            /* entered before the install */
+		if (__atomic_compare_exchange_n(s, &v, v + (uint64_t)(int64_t)d, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return depth;
+	}
+}
+
+static void filter_skip(uint64_t n);
+static void mon_restart(void);
+
+/* A call of the --within function starts (or resumes). */
+static void within_enter(void)
+{
+	uint32_t before = within_add(1);
+
+	if (UNLIKELY(before == ~0u)) {
+		filter_skip(0);  /* no room to count this thread: counted as a drop */
+		return;
+	}
+	if (!before) {
+		__atomic_add_fetch(&ctx.within_open, 1, __ATOMIC_SEQ_CST);
+		if (ctx.within_disabled)
+			mon_restart();
+	}
+}
+
+static void within_leave(void)
+{
+	if (within_add(-1) == 1)
+		__atomic_sub_fetch(&ctx.within_open, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Counts n events left out in the ring header (n = 0: one dropped).
+ * With a GIL, busy guards the ring as in ring_begin(); free-threaded,
+ * the event's agent_enter() does. */
+static void filter_skip(uint64_t n)
+{
+	struct pt_ring_header *h;
+
+	if (agent_ft()) {
+		if ((h = ring()))
+			__atomic_add_fetch(n ? &h->skipped : &h->dropped, n ? n : 1, __ATOMIC_RELAXED);
+		return;
+	}
+	ctx.busy = 1;
+	barrier();
+	if ((h = ring())) {
+		if (n)
+			h->skipped += n;
+		else
+			h->dropped++;
+	}
+	barrier();
+	ctx.busy = 0;
+}
+
+/* Whether an event of a Python frame with verdict v is recorded, keeping
+ * the --within depth (an entry of the --within function counts before
+ * the test, its exit after); one left out counts as n. */
+static inline int filter_py_n(uint32_t v, int entry, uint64_t n)
+{
+	if (LIKELY(!filter_on()))
+		return 1;
+	if (entry && (v & V_WITHIN))
+		within_enter();
+	int rec = (v & (V_PASS | V_WITHIN)) && (!filter_within() || within_inside());
+	if (!entry && (v & V_WITHIN))
+		within_leave();
+	if (!rec)
+		filter_skip(n);
+	return rec;
+}
+
+static inline int filter_py(uint32_t v, int entry)
+{
+	return filter_py_n(v, entry, 1);
+}
+
+/* Whether a C event is recorded, the frame calling it having verdict
+ * caller_v: pytrace shows a C call under --file only if its caller is
+ * shown (--function on C names is left to pytrace). */
+static inline int filter_c(uint32_t caller_v)
+{
+	if (LIKELY(!filter_on()))
+		return 1;
+	int rec = (!ctx.filter.n_files || (caller_v & (V_PASS | V_WITHIN))) &&
+		  (!filter_within() || within_inside());
+	if (!rec)
+		filter_skip(1);
+	return rec;
 }
 
 /* ------------------------------------------------------------------ */
@@ -904,6 +1214,12 @@ static int install_monitoring(void)
 	}
 	if (ctx.tool_id < 0)
 		return PT_AGENT_E_NOTOOL;
+	if (ctx.flags & PT_AGENT_F_FILTER) {
+		PyObject *d = API(PyObject_GetAttrString, PyObject *, PyObject *, const char *)(mon, "DISABLE");
+		if (!d)
+			API(PyErr_Clear, void, void)();
+		ctx.mon_disable = (uint64_t)(uintptr_t)d;   /* kept: events may return it */
+	}
 	for (int cb = 0; cb < ncb; cb++) {
 		PyObject *fn = API(PyCFunction_NewEx, PyObject *, struct PyMethodDef *, PyObject *, PyObject *)(
 			&agent_methods[cb], 0, 0);
@@ -1283,13 +1599,15 @@ static inline int frame_suspends(PyObject *frame)
 /* A C event for method definition ml with a self of type type. */
 static void c_event_def(uint32_t kind, uint64_t ml, PyObject *type)
 {
-	if (agent_pin(ml | 1)) {
+	uint32_t tag;
+
+	if (agent_pin(ml | 1, &tag)) {
 		agent_describe_name(ml, *(const char **)(uintptr_t)ml);
-		agent_pin_done(ml | 1);
+		agent_pin_done(ml | 1, 0);
 	}
-	if (type && agent_pin((uint64_t)(uintptr_t)type)) {
+	if (type && agent_pin((uint64_t)(uintptr_t)type, &tag)) {
 		agent_describe_name((uint64_t)(uintptr_t)type, AT(type, ctx.off.type_name, const char *));
-		agent_pin_done((uint64_t)(uintptr_t)type);
+		agent_pin_done((uint64_t)(uintptr_t)type, 0);
 	}
 	ring_put(ml, (uint64_t)(uintptr_t)type, kind, PT_REC_NO_OFFSET);
 }
@@ -1341,12 +1659,8 @@ static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg
 	switch (what) {
 	case PyTrace_CALL:
 		code = code_of(frame);
-		if (UNLIKELY(agent_pin(code))) {
-			agent_describe_code(code);
-			agent_pin_done(code);
-			if (!ctx.threading_done)
-				agent_set_threading_hook();
-		}
+		if (!filter_py(agent_code(code), 1))
+			break;
 		if (UNLIKELY(code_is_generator(code))) {
 			off = frame_offset(frame, code);
 			if (frame_resumes(code, off)) {
@@ -1358,7 +1672,8 @@ static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg
 		break;
 	case PyTrace_RETURN:
 		code = code_of(frame);
-		agent_see_code(code);
+		if (!filter_py(agent_code(code), 0))
+			break;
 		off = frame_offset(frame, code);
 		if (!arg)
 			ring_put(code, 0, PT_EV_UNWIND, offset_field(off));
@@ -1368,15 +1683,15 @@ static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg
 			ring_put(code, 0, PT_EV_RETURN, offset_field(off));
 		break;
 	case PyTrace_C_CALL:
-		if (ctx.flags & PT_AGENT_F_CCALLS)
+		if ((ctx.flags & PT_AGENT_F_CCALLS) && filter_c(agent_code(code_of(frame))))
 			c_event(PT_EV_C_CALL, arg);
 		break;
 	case PyTrace_C_RETURN:
-		if (ctx.flags & PT_AGENT_F_CCALLS)
+		if ((ctx.flags & PT_AGENT_F_CCALLS) && filter_c(agent_code(code_of(frame))))
 			c_event(PT_EV_C_RETURN, arg);
 		break;
 	case PyTrace_C_EXCEPTION:
-		if (ctx.flags & PT_AGENT_F_CCALLS)
+		if ((ctx.flags & PT_AGENT_F_CCALLS) && filter_c(agent_code(code_of(frame))))
 			c_event(PT_EV_C_RAISE, arg);
 		break;
 	}
@@ -1459,8 +1774,12 @@ static inline int eval_suspended(void *f)
 	return frame_suspends(f);
 }
 
-/* Records the frame's start; returns its code object, or 0 when its end
- * is not to be recorded either. */
+/* What eval_enter() returns: the code object, with in its low bits */
+#define EVAL_RECORD 1ull   /* the frame's end is recorded */
+#define EVAL_WITHIN 2ull   /* it is a --within activation */
+
+/* Records the frame's start; returns its code object (| EVAL_*), or 0
+ * when nothing is to be done at its end. */
 static inline uint64_t eval_enter(void *f, int throwflag)
 {
 	if (UNLIKELY(!agent_active()))
@@ -1482,14 +1801,22 @@ static inline uint64_t eval_enter(void *f, int throwflag)
 		else if (started)
 			kind = PT_EV_RESUME, off = offset_field(o);
 	}
-	agent_see_code(code);
+	uint32_t v = agent_code(code);
+	uint64_t within = UNLIKELY(filter_on()) && (v & V_WITHIN) ? EVAL_WITHIN : 0;
+	/* the frame's end gets the same verdict (frames nest): counted now */
+	if (!filter_py_n(v, 1, 2))
+		return within ? code | within : 0;
 	ring_put(code, 0, kind, off);
-	return code;
+	return code | within | EVAL_RECORD;
 }
 
-static inline void eval_leave(void *f, uint64_t code, PyObject *result)
+static inline void eval_leave(void *f, uint64_t tagged, PyObject *result)
 {
-	if (UNLIKELY(!agent_active()))
+	uint64_t code = tagged & ~(EVAL_RECORD | EVAL_WITHIN);
+
+	if (tagged & EVAL_WITHIN)
+		within_leave();
+	if (!(tagged & EVAL_RECORD) || UNLIKELY(!agent_active()))
 		return;
 	uint32_t off = offset_field(eval_offset(f, code));
 	uint32_t kind = !result ? PT_EV_UNWIND
@@ -1554,53 +1881,102 @@ static inline uint32_t mon_offset(uint64_t code, PyObject *arg)
 	return offset_field(API(PyLong_AsLong, long, PyObject *)(arg));
 }
 
-static inline PyObject *mon_py_event(PyObject *const *args, uint32_t kind, int with_offset)
+/*
+ * An event left out: where it can be, turned off at its code location
+ * (sys.monitoring.DISABLE) so that the code runs at full speed. Always
+ * when no event of the frame (v) can ever be recorded; with a GIL, also
+ * when none is recorded because no thread is inside a --within extent
+ * (not the --within function's own events: they open extents); the
+ * next extent then turns every event back on (restart_events), after
+ * which the location is turned off again at its next use outside. After
+ * MON_RESTARTS_MAX restarts (a --within function called often), only
+ * the first rule. Only local events can be turned off (disable is
+ * 1 for them).
+ */
+#define MON_RESTARTS_MAX 64
+
+static inline PyObject *mon_skipped(uint32_t v, int disable)
+{
+	if (!disable || !ctx.mon_disable)
+		return mon_result();
+	if (!(v & (V_PASS | V_WITHIN)) ||
+	    (!agent_ft() && !(v & V_WITHIN) && filter_within() && !ctx.within_open &&
+	     ctx.within_restarts < MON_RESTARTS_MAX)) {
+		if (v & (V_PASS | V_WITHIN))
+			ctx.within_disabled = 1;
+		PyObject *d = (PyObject *)(uintptr_t)ctx.mon_disable;
+		py_incref(d);
+		return d;
+	}
+	return mon_result();
+}
+
+/* sys.monitoring.restart_events(), when an extent opens after events
+ * were turned off outside every extent (GIL held). */
+static void mon_restart(void)
+{
+	PyObject *et, *ev, *etb, *mon;
+
+	ctx.within_disabled = 0;
+	ctx.within_restarts++;
+	API(PyErr_Fetch, void, PyObject **, PyObject **, PyObject **)(&et, &ev, &etb);
+	if ((mon = agent_monitoring()))
+		py_call_method(mon, "restart_events", 0, 0);
+	API(PyErr_Restore, void, PyObject *, PyObject *, PyObject *)(et, ev, etb);
+}
+
+static inline PyObject *mon_py_event(PyObject *const *args, uint32_t kind, int with_offset,
+				     int entry, int disable)
 {
 	if (UNLIKELY(!agent_enter()))
 		return mon_result();
 	if (UNLIKELY(!ctx.lazy_done))
 		agent_lazy_init();
 	uint64_t code = (uint64_t)(uintptr_t)args[0];
-	agent_see_code(code);
-	ring_put(code, 0, kind, with_offset ? mon_offset(code, args[1]) : PT_REC_NO_OFFSET);
+	uint32_t v = agent_code(code);
+	PyObject *r = mon_result();
+	if (LIKELY(filter_py(v, entry)))
+		ring_put(code, 0, kind, with_offset ? mon_offset(code, args[1]) : PT_REC_NO_OFFSET);
+	else
+		r = mon_skipped(v, disable);
 	agent_leave();
-	return mon_result();
+	return r;
 }
 
 static PyObject *cb_start(PyObject *s, PyObject *const *a, ssize_t n)
 {
 	(void)s, (void)n;
-	return mon_py_event(a, PT_EV_CALL, 0);
+	return mon_py_event(a, PT_EV_CALL, 0, 1, 1);
 }
 
 static PyObject *cb_resume(PyObject *s, PyObject *const *a, ssize_t n)
 {
 	(void)s, (void)n;
-	return mon_py_event(a, PT_EV_RESUME, 1);
+	return mon_py_event(a, PT_EV_RESUME, 1, 1, 1);
 }
 
 static PyObject *cb_return(PyObject *s, PyObject *const *a, ssize_t n)
 {
 	(void)s, (void)n;
-	return mon_py_event(a, PT_EV_RETURN, 1);
+	return mon_py_event(a, PT_EV_RETURN, 1, 0, 1);
 }
 
 static PyObject *cb_yield(PyObject *s, PyObject *const *a, ssize_t n)
 {
 	(void)s, (void)n;
-	return mon_py_event(a, PT_EV_YIELD, 1);
+	return mon_py_event(a, PT_EV_YIELD, 1, 0, 1);
 }
 
 static PyObject *cb_unwind(PyObject *s, PyObject *const *a, ssize_t n)
 {
 	(void)s, (void)n;
-	return mon_py_event(a, PT_EV_UNWIND, 1);
+	return mon_py_event(a, PT_EV_UNWIND, 1, 0, 0);
 }
 
 static PyObject *cb_throw(PyObject *s, PyObject *const *a, ssize_t n)
 {
 	(void)s, (void)n;
-	return mon_py_event(a, PT_EV_THROW, 1);
+	return mon_py_event(a, PT_EV_THROW, 1, 1, 0);
 }
 
 /* CALL / C_RETURN / C_RAISE (code, offset, callable, arg0): like the
@@ -1609,8 +1985,17 @@ static inline PyObject *mon_c_event(PyObject *const *args, ssize_t n, uint32_t k
 {
 	if (n < 3 || UNLIKELY(!agent_enter()))
 		return mon_result();
-	PyObject *fn = args[2], *type = py_type(fn);
+	PyObject *fn = args[2], *type = py_type(fn), *r = mon_result();
 	uint64_t t = (uint64_t)(uintptr_t)type;
+	if (UNLIKELY(filter_on())) {
+		uint32_t v = agent_code((uint64_t)(uintptr_t)args[0]);  /* the caller */
+		if (!filter_c(v)) {
+			/* CALL only: C_RETURN and C_RAISE go with it */
+			r = mon_skipped(ctx.filter.n_files ? v : V_PASS, kind == PT_EV_C_CALL);
+			agent_leave();
+			return r;
+		}
+	}
 	if (t == ctx.api.PyCFunction_Type || (t && t == ctx.api.PyCMethod_Type)) {
 		c_event(kind, fn);
 	} else if (t && t == ctx.api.PyMethodDescr_Type) {
@@ -1619,7 +2004,7 @@ static inline PyObject *mon_c_event(PyObject *const *args, ssize_t n, uint32_t k
 			c_event_def(kind, AT(fn, ctx.off.methoddescr_method, uint64_t), py_type(self));
 	}
 	agent_leave();
-	return mon_result();
+	return r;
 }
 
 static PyObject *cb_call(PyObject *s, PyObject *const *a, ssize_t n)

@@ -133,7 +133,9 @@ struct pt_ring_header {
 	volatile uint32_t state; /* enum pt_agent_state */
 	volatile uint64_t dropped;
 	volatile uint64_t stalls;  /* times the producer slept on a full ring */
-	uint8_t pad1[32];
+	volatile uint64_t skipped; /* events the predicates (struct
+	                              pt_agent_filter) kept out of the ring */
+	uint8_t pad1[24];
 	/* written by the consumer */
 	volatile uint64_t tail;  /* records consumed so far */
 	volatile uint32_t wake;  /* futex word the producer sleeps on */
@@ -234,6 +236,29 @@ enum {
 	                                         profile function */
 	PT_AGENT_F_FREETHREADED = 1u << 5,    /* no GIL: events run in several
 	                                         threads at once */
+	PT_AGENT_F_FILTER = 1u << 6,          /* ctx.filter holds predicates */
+};
+
+/*
+ * --within, --file and --function, evaluated by the agent (once per code
+ * object) so that events no line could show are never recorded. pytrace
+ * still applies the same rules to what it reads: the agent only leaves
+ * out events whose absence cannot change a line. strings holds, each
+ * NUL-terminated: the n_files --file substrings, the n_funcs --function
+ * names, then (with PT_FILTER_WITHIN) the --within function and (with
+ * PT_FILTER_WITHIN_FILE) its file substring.
+ */
+#define PT_AGENT_FILTER_BYTES 4000
+enum {
+	PT_FILTER_WITHIN = 1u << 0,
+	PT_FILTER_WITHIN_FILE = 1u << 1,
+};
+struct pt_agent_filter {
+	uint32_t n_files;
+	uint32_t n_funcs;
+	uint32_t flags;               /* PT_FILTER_* */
+	uint32_t len;                 /* bytes used in strings */
+	char strings[PT_AGENT_FILTER_BYTES];
 };
 
 /* An injected call: pytrace stops a thread, stores here the registers
@@ -303,6 +328,16 @@ struct pt_agent_ctx {
 	uint64_t done_addr;           /* free-threaded: per ring slot, the length
 				       * of the group written there and not yet
 				       * published (uint32_t[capacity]) */
+
+	/* predicates (PT_AGENT_F_FILTER), filled in by pytrace */
+	struct pt_agent_filter filter;
+	/* their state in the agent */
+	uint64_t mon_disable;         /* 3.12+: sys.monitoring.DISABLE */
+	volatile uint32_t within_open; /* threads inside a --within extent */
+	uint32_t within_disabled;     /* 3.12+: events turned off outside every
+				       * extent; restart them at the next one */
+	uint32_t within_restarts;     /* sys.monitoring.restart_events() calls */
+	uint32_t pad3;
 };
 
 #endif

@@ -35,6 +35,8 @@ struct flow_options {
 	size_t n_funcs;
 	bool flat, timestamps, durations, c_calls, json;
 	bool show_tid;               /* the thread column from the first line */
+	bool filter_in_target;       /* the agent applies the filters too, so
+	                                events no line shows are not recorded */
 	/* Set when a function --function (per name) or --within names is
 	 * first described, so the CLI can warn about names that never ran.
 	 * NULL: not wanted. */
@@ -73,6 +75,8 @@ struct flow_stats {
 	uint64_t lines;              /* lines written */
 	uint64_t dropped;            /* events the agent could not record */
 	uint64_t stalls;             /* times the target waited for room */
+	uint64_t skipped;            /* events the agent's filters left out */
+	bool filtered_in_target;     /* the agent had the filters */
 	bool target_exited;
 	bool target_killed;          /* launched: pytrace SIGKILLed it (grace
 	                                period over, or the output failed) */

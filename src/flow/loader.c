@@ -182,6 +182,45 @@ static void loader_offsets(struct pt_agent_offsets *ao, const struct pt_python *
 	ao->stackref_tag_bits = o->stackref_tag_bits > 0 ? o->stackref_tag_bits : 0;
 }
 
+static bool filter_add(struct pt_agent_filter *f, const char *str)
+{
+	size_t n = strlen(str) + 1;
+
+	if (n > sizeof(f->strings) - f->len)
+		return false;
+	memcpy(f->strings + f->len, str, n);
+	f->len += (uint32_t)n;
+	return true;
+}
+
+bool flow_agent_set_filter(struct flow_agent *a, const struct flow_options *opt)
+{
+	struct pt_agent_filter f = { .n_files = (uint32_t)opt->n_files,
+				     .n_funcs = (uint32_t)opt->n_funcs };
+	bool ok = true;
+
+	if (!opt->filter_in_target || (!opt->within_func && !opt->n_files && !opt->n_funcs) ||
+	    (opt->within_func && opt->c_calls))
+		return false;
+	for (size_t i = 0; ok && i < opt->n_files; i++)
+		ok = filter_add(&f, opt->files[i]);
+	for (size_t i = 0; ok && i < opt->n_funcs; i++)
+		ok = filter_add(&f, opt->funcs[i]);
+	if (ok && opt->within_func) {
+		f.flags |= PT_FILTER_WITHIN;
+		ok = filter_add(&f, opt->within_func);
+		if (ok && opt->within_file) {
+			f.flags |= PT_FILTER_WITHIN_FILE;
+			ok = filter_add(&f, opt->within_file);
+		}
+	}
+	if (!ok)
+		return false;
+	a->ctx.filter = f;
+	a->ctx.flags |= PT_AGENT_F_FILTER;
+	return true;
+}
+
 int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *maps,
 		       struct pt_python *py, unsigned flags, struct pt_error *err)
 {

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "agent/agent.h"
+#include "flow/flow.h"
 #include "mem/maps.h"
 #include "mem/mem.h"
 #include "python/python.h"
@@ -47,6 +48,13 @@ struct flow_agent {
  * thread is stopped (reads ELF files). */
 int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *maps,
 		       struct pt_python *py, unsigned flags, struct pt_error *err);
+
+/* Hands --within/--file/--function (opt) to the agent, which then
+ * leaves out the events no line can show (struct pt_agent_filter).
+ * Returns false, setting nothing (pytrace alone filters), when there are
+ * none, when they do not fit, or when the agent cannot decide them
+ * exactly (--within with --c-calls: a C function may open the extent). */
+bool flow_agent_set_filter(struct flow_agent *a, const struct flow_options *opt);
 
 /* With every thread of the target stopped (tid one of them): maps the
  * agent and the ring into the target and writes the context. Undoes what

@@ -829,6 +829,7 @@ static int session_attach(struct flow_session *s, struct pt_error *err)
 				    (int)s->pid);
 	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0)
 		return rc;
+	s->stats->filtered_in_target = flow_agent_set_filter(&s->agent, s->opt);
 	s->target_pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
 
 	if ((rc = pt_ptrace_stop_all(s->pid, &set, err)) < 0)
@@ -975,8 +976,10 @@ static int session_launch(struct flow_session *s, struct pt_error *err)
 	pt_breakpoint_remove(&bp);
 	pid_t tids[1] = { s->pid };
 	struct pt_stopset set = { .pid = s->pid, .n = 1, .tids = tids };
-	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0 ||
-	    (rc = load_agent(s, &set, err)) < 0)
+	if ((rc = flow_agent_prepare(&s->agent, s->pid, &s->maps, &s->py, agent_flags(s->opt), err)) < 0)
+		return launch_abort(s, rc);
+	s->stats->filtered_in_target = flow_agent_set_filter(&s->agent, s->opt);
+	if ((rc = load_agent(s, &set, err)) < 0)
 		return launch_abort(s, rc);
 	if (pt_ptrace_get_regs(s->pid, &regs) < 0 || inject_install_call(s, s->pid, &regs) < 0)
 		return launch_abort(s, pt_error_set(err, PT_E_INTERNAL,
@@ -1092,11 +1095,15 @@ static int detach_idle(struct flow_session *s)
 	return 1;
 }
 
-/* Whether the target still maps our ring (it does not after an exec). */
+/* Whether the target still maps our ring (it does not after an exec).
+ * An empty map is a process exiting: between exit_mm() and the exit
+ * notification that makes its pidfd readable, /proc/PID/maps reads
+ * empty. That is no exec (target_alive() will say it exited): taking it
+ * for one printed "replaced its program" after traces that were whole. */
 static bool ring_still_mapped(struct flow_session *s)
 {
 	char path[64], line[512];
-	bool found = false;
+	bool found = false, any = false;
 	FILE *f;
 
 	if (!s->agent.ring_addr)
@@ -1104,10 +1111,12 @@ static bool ring_still_mapped(struct flow_session *s)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
 	if (!(f = fopen(path, "re")))
 		return true;  /* gone: target_alive will say so */
-	while (!found && fgets(line, sizeof(line), f))
+	while (!found && fgets(line, sizeof(line), f)) {
+		any = true;
 		found = strtoull(line, NULL, 16) == s->agent.ring_addr;
+	}
 	fclose(f);
-	return found;
+	return found || !any;
 }
 
 static int session_consume(struct flow_session *s)
@@ -1209,6 +1218,7 @@ static int session_consume(struct flow_session *s)
 	}
 	s->stats->dropped = h->dropped;
 	s->stats->stalls = h->stalls;
+	s->stats->skipped = h->skipped;
 	flow_ring_fini(&s->ring);
 	return rc;
 }
