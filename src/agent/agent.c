@@ -1617,18 +1617,20 @@ static void c_event_def(uint32_t kind, uint64_t ml, PyObject *type)
  * the type of the object it is bound to. */
 static void c_event_module(uint32_t kind, uint64_t ml, PyObject *module)
 {
-	if (agent_pin(ml | 1)) {
+	uint32_t tag;
+
+	if (agent_pin(ml | 1, &tag)) {
 		agent_describe_name(ml, *(const char **)(uintptr_t)ml);
-		agent_pin_done(ml | 1);
+		agent_pin_done(ml | 1, 0);
 	}
 	uint64_t m = (uint64_t)(uintptr_t)module;
-	if (agent_pin(m)) {
+	if (agent_pin(m, &tag)) {
 		uint32_t len;
 		const char *name = agent_str(module, &len);
 		const void *parts[2] = { PT_DEF_NAME_MODULE, name };
 		uint32_t lens[2] = { 1, len > 4096 ? 4096 : len };
 		ring_put_def(PT_EV_DEF_NAME, m, 0, parts, lens, 2);
-		agent_pin_done(m);
+		agent_pin_done(m, 0);
 	}
 	ring_put(ml, m, kind, PT_REC_NO_OFFSET);
 }
