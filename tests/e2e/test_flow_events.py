@@ -13,6 +13,7 @@ BINARY_SUBSCR_GETITEM).
 """
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -67,3 +68,64 @@ def test_inline_pushes_match_setprofile(python_id, pytrace, tmp_path_factory):
                                 sum(1 for e in b if e[0] == "call"), i, a[i:i + 2], b[i:i + 2]))
     if problems:
         pytest.fail("\n".join(problems) + "\n" + result.describe(800), pytrace=False)
+
+
+# ---------------------------------------------------------------------------
+# Programs no one here wrote: the standard library's own tests. The whole
+# comparison (unfiltered, several modules, mercurial) is tools/flow-groundtruth;
+# here json's test_separators and test_indent, through --within and --file:
+# a few thousand events.
+
+REAL = str(REPO / "tests" / "targets" / "flow_real.py")
+REAL_PACKAGES = ("test.test_json", "json.tests")   # 3.x, 2.7
+
+
+def _real_events(path):
+    out = {}
+    for line in open(path):
+        e = json.loads(line)
+        out.setdefault(e.get("tid", e.get("thread")), []).append(e)
+    return list(out.values())
+
+
+def _real_comparable(e):
+    # A yield as a return: the profile function cannot tell a generator
+    # closed at a yield from one yielding None.
+    ev = {"exception": "return", "yield": "return", "throw": "resume"}.get(e["event"], e["event"])
+    return (ev, e["function"], e["file"], e["line"])
+
+
+def test_stdlib_tests_match_setprofile(python_id, pytrace, tmp_path):
+    package = next((p for p in REAL_PACKAGES
+                    if subprocess.run([python(python_id), "-c", "import %s.test_indent" % p],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      timeout=60).returncode == 0), None)
+    if package is None:
+        pytest.skip("%s ships without json's tests" % python_id)
+    work = ["stdlib", package + ".test_separators", package + ".test_indent"]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    truth = tmp_path / "truth.jsonl"
+    subprocess.check_call([python(python_id), REAL, "--truth", str(truth)] + work,
+                          env=env, stdout=subprocess.DEVNULL, timeout=120)
+    want = []
+    for thread in _real_events(truth):
+        depth, inside = 0, []
+        for e in thread:
+            if not depth and not (e["event"] == "call" and e["function"] == "workload"):
+                continue
+            depth += 1 if e["event"] in ("call", "resume") else -1
+            if "json" in e["file"]:
+                inside.append(_real_comparable(e))
+        want.append(inside)
+    out = tmp_path / "flow.jsonl"
+    result = run_pytrace(["flow", "--json", "-o", out, "--within", "flow_real.py:workload",
+                          "--file", "json", "--", python(python_id), REAL] + work,
+                         prefix=["env", "PYTHONHASHSEED=0"])
+    expect_exit(result, EXIT_OK)
+    have = [[_real_comparable(e) for e in t] for t in _real_events(out)]
+    assert sum(len(w) for w in want) > 1000, "the truth has %d events" % sum(map(len, want))
+    if want != have:
+        a, b = want[0], have[0] if have else []
+        i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        pytest.fail("%d events expected, %d got; first difference at #%d: expected %s got %s\n%s" % (
+            len(a), len(b), i, a[i:i + 2], b[i:i + 2], result.describe(800)), pytrace=False)

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: MIT
+"""Target for `pytrace flow`: programs no one here wrote, run deterministically.
+
+usage: flow_real.py [--truth TRUTH_JSONL] stdlib MODULE...
+       flow_real.py [--truth TRUTH_JSONL] hg WORKDIR [FILES COMMITS]
+
+stdlib: runs the standard library's own unittest modules (test.test_heapq,
+test.test_bisect, ...) that ship with the interpreter, each with random
+seeded to 0. hg: mercurial, in-process (its dispatch()), on a repository
+generated in WORKDIR (which must not exist): init, FILES files in COMMITS
+commits (fixed user and dates), status, log, clone, log of the clone.
+The work runs inside workload(), the window the comparison looks at, with
+the cyclic garbage collector off (it would run at other points when a
+profiler keeps frames alive). With --truth the process profiles itself
+with sys.setprofile and writes every event as JSON lines (flow_calls.py's
+format): the ground truth a separate `pytrace flow` run must reproduce. The
+profiler keeps no frame alive but suspended generators' (which their
+generators keep alive anyway), so objects die where they would untraced
+(weakref callbacks and __del__ run at the same points); generator resumes
+and yields are told by the frame's identity and last instruction.
+Run it with PYTHONHASHSEED=0 both times.
+"""
+
+import gc
+import json
+import os
+import sys
+
+GEN_FLAGS = 0x20 | 0x80 | 0x200
+
+
+def run_stdlib(modules):
+    import random
+    import unittest
+    try:
+        from StringIO import StringIO   # 2.7: unittest writes str
+    except ImportError:
+        from io import StringIO
+    failures = 0
+    for name in modules:
+        random.seed(0)
+        suite = unittest.defaultTestLoader.loadTestsFromName(name)
+        result = unittest.TextTestRunner(stream=StringIO(), verbosity=0).run(suite)
+        failures += len(result.failures) + len(result.errors)
+    return failures
+
+
+def hg(*args):
+    from mercurial import dispatch
+    req = dispatch.request([a.encode() if not isinstance(a, bytes) else a for a in args])
+    return dispatch.dispatch(req)
+
+
+def run_hg(workdir, nfiles, ncommits):
+    repo = os.path.join(workdir, "repo")
+    os.mkdir(workdir)
+    rc = hg("init", repo)
+    for c in range(ncommits):
+        for f in range(nfiles):
+            with open(os.path.join(repo, "f%d.txt" % f), "a") as out:
+                out.write("commit %d file %d\n" % (c, f) * (f + 1))
+        rc |= hg("-R", repo, "commit", "-A", "-q", "-u", "test <test@example.org>",
+                 "-d", "%d 0" % (1000000 + c), "-m", "commit %d" % c) or 0
+    rc |= hg("-R", repo, "status") or 0
+    rc |= hg("-R", repo, "log", "-q") or 0
+    rc |= hg("clone", "-q", repo, os.path.join(workdir, "clone")) or 0
+    rc |= hg("-R", os.path.join(workdir, "clone"), "log", "-v") or 0
+    return rc
+
+
+def workload(argv):
+    if argv[0] == "stdlib":
+        return run_stdlib(argv[1:])
+    if argv[0] == "hg":
+        n = int(argv[2]) if len(argv) > 2 else 3
+        c = int(argv[3]) if len(argv) > 3 else 3
+        return run_hg(argv[1], n, c)
+    raise SystemExit("unknown work " + argv[0])
+
+
+_events = []
+_suspended = {}   # id -> generator frame that yielded: alive, so the id is its own
+_YIELDS = None
+
+
+def _yielded(frame):
+    """Did this generator frame leave by a yield (not a return or an
+    exception)? Its last instruction says so."""
+    code = frame.f_code.co_code
+    op = code[frame.f_lasti] if frame.f_lasti >= 0 else -1
+    return (ord(op) if isinstance(op, str) else op) in _YIELDS
+
+
+def _qualname(code):
+    return getattr(code, "co_qualname", code.co_name)
+
+
+def _profiler(frame, event, arg):
+    if event not in ("call", "return"):
+        return
+    code = frame.f_code
+    line = code.co_firstlineno if event == "call" else frame.f_lineno
+    if code.co_flags & GEN_FLAGS:
+        if event == "call" and _suspended.pop(id(frame), None) is frame:
+            event, line = "resume", frame.f_lineno
+        elif event == "return" and _yielded(frame):
+            event = "yield"
+            _suspended[id(frame)] = frame
+    _events.append({"event": event, "function": _qualname(code), "file": code.co_filename,
+                    "line": line, "thread": "MainThread"})
+
+
+def main():
+    args = sys.argv[1:]
+    truth = None
+    if args[:1] == ["--truth"]:
+        truth, args = args[1], args[2:]
+    sys.argv[1:] = args   # both runs: the work sees the same sys.argv
+    if args[:1] == ["hg"]:
+        os.environ["HGPLAIN"] = "1"
+        os.environ["HGRCPATH"] = ""
+        os.environ["HGENCODING"] = "utf-8"
+    gc.collect()
+    gc.disable()
+    # Both runs import what the profiler needs before the work starts.
+    import dis
+    global _YIELDS
+    _YIELDS = set(dis.opmap[n] for n in ("YIELD_VALUE", "YIELD_FROM") if n in dis.opmap)
+    if truth:
+        sys.setprofile(_profiler)
+    rc = workload(args)
+    if truth:
+        sys.setprofile(None)
+        with open(truth, "w") as f:
+            for rec in _events:
+                f.write(json.dumps(rec) + "\n")
+    # The outcome of the work (test failures, hg's status) is the same in
+    # both runs; it is printed, not the exit status.
+    sys.stdout.write("work status %r\n" % (rc,))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
