@@ -8,16 +8,17 @@ stdlib: runs the standard library's own unittest modules (test.test_heapq,
 test.test_bisect, ...) that ship with the interpreter, each with random
 seeded to 0. hg: mercurial, in-process (its dispatch()), on a repository
 generated in WORKDIR (which must not exist): init, FILES files in COMMITS
-commits (fixed user and dates), status, log, clone, log of the clone.
+commits (fixed user and dates), status, log, clone, log of the clone;
+mercurial's check for a file time in the same second as before (which
+depends on the clock) always answers no.
 The work runs inside workload(), the window the comparison looks at, with
 the cyclic garbage collector off (it would run at other points when a
 profiler keeps frames alive). With --truth the process profiles itself
 with sys.setprofile and writes every event as JSON lines (flow_calls.py's
 format): the ground truth a separate `pytrace flow` run must reproduce. The
-profiler keeps no frame alive but suspended generators' (which their
-generators keep alive anyway), so objects die where they would untraced
+profiler keeps no frame alive, so objects die where they would untraced
 (weakref callbacks and __del__ run at the same points); generator resumes
-and yields are told by the frame's identity and last instruction.
+and yields are told by the frame's last instruction.
 Run it with PYTHONHASHSEED=0 both times.
 """
 
@@ -51,7 +52,16 @@ def hg(*args):
     return dispatch.dispatch(req)
 
 
+def _never_ambiguous(self, old):
+    return False
+
+
 def run_hg(workdir, nfiles, ncommits):
+    # Whether a file's new time stamp is "ambiguous" (the same second as
+    # before) depends on the clock, and decides what hg does next: the
+    # work must not, so this check always answers no.
+    from mercurial import util
+    util.filestat.isambig = _never_ambiguous
     repo = os.path.join(workdir, "repo")
     os.mkdir(workdir)
     rc = hg("init", repo)
@@ -79,16 +89,31 @@ def workload(argv):
 
 
 _events = []
-_suspended = {}   # id -> generator frame that yielded: alive, so the id is its own
 _YIELDS = None
+_first = {}       # code -> offset a fresh frame's first event is at
 
 
 def _yielded(frame):
     """Did this generator frame leave by a yield (not a return or an
-    exception)? Its last instruction says so."""
+    exception)? Its last instruction says so (a close() at a yield looks
+    the same: the comparison takes a yield as a return)."""
     code = frame.f_code.co_code
     op = code[frame.f_lasti] if frame.f_lasti >= 0 else -1
     return (ord(op) if isinstance(op, str) else op) in _YIELDS
+
+
+def _resumed(frame):
+    """Is this generator frame's call event a resume? A fresh frame stands
+    before its first instruction (<=3.10: f_lasti -1) or at its first
+    RESUME (3.11+); no frame is kept alive to compare identities."""
+    code = frame.f_code
+    first = _first.get(code)
+    if first is None:
+        import dis
+        first = next((i.offset for i in dis.get_instructions(code) if i.opname == "RESUME"), -1) \
+            if "RESUME" in dis.opmap else -1
+        _first[code] = first
+    return frame.f_lasti > first
 
 
 def _qualname(code):
@@ -101,11 +126,10 @@ def _profiler(frame, event, arg):
     code = frame.f_code
     line = code.co_firstlineno if event == "call" else frame.f_lineno
     if code.co_flags & GEN_FLAGS:
-        if event == "call" and _suspended.pop(id(frame), None) is frame:
+        if event == "call" and _resumed(frame):
             event, line = "resume", frame.f_lineno
         elif event == "return" and _yielded(frame):
             event = "yield"
-            _suspended[id(frame)] = frame
     _events.append({"event": event, "function": _qualname(code), "file": code.co_filename,
                     "line": line, "thread": "MainThread"})
 
