@@ -196,15 +196,14 @@ static const struct {
 	{ 3, 11, 4, "BINARY_SUBSCR_GETITEM" },
 };
 
-/* Does the PEP 523 hook of this build see every frame? */
-static bool loader_evalhook_exact(const struct pt_python *py)
+const char *flow_evalhook_misses(const struct pt_python *py)
 {
 	for (size_t i = 0; i < sizeof(evalhook_misses) / sizeof(evalhook_misses[0]); i++)
 		if (py->info.major == evalhook_misses[i].major &&
 		    py->info.minor == evalhook_misses[i].minor &&
 		    (py->info.micro < 0 || py->info.micro < evalhook_misses[i].fixed))
-			return false;
-	return true;
+			return evalhook_misses[i].why;
+	return NULL;
 }
 
 int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *maps,
@@ -216,7 +215,7 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	/* 3.6-3.11: the PEP 523 hook, unless C calls are wanted (only the
 	 * profile function sees those) or the build's hook misses frames */
 	bool evalhook = !monitoring && py->off.interp_eval_frame != PYV_NONE &&
-			!(flags & PT_AGENT_F_CCALLS) && loader_evalhook_exact(py);
+			!(flags & PT_AGENT_F_CCALLS) && !flow_evalhook_misses(py);
 	bool py3 = py->info.major >= 3;
 	int rc;
 

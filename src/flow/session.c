@@ -364,6 +364,16 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 		if (pt_mem_read_u64(&s->mem, ts[i].addr + (uint64_t)o->tstate_c_profilefunc, &f) == 0 &&
 		    f) {
 			free(ts);
+			const char *miss = s->py.off.interp_eval_frame != PYV_NONE &&
+					   !(s->agent.ctx.flags & PT_AGENT_F_CCALLS) ?
+					   flow_evalhook_misses(&s->py) : NULL;
+			if (miss)
+				return pt_error_set(err, PT_FLOW_E_BUSY,
+						    "process %d already has a profile function (sys.setprofile, "
+						    "cProfile or another pytrace flow) in a thread; pytrace flow "
+						    "would replace it (CPython %s needs it: its frame-evaluation "
+						    "hook misses the calls %s makes inline)",
+						    (int)s->pid, s->py.info.version, miss);
 			return pt_error_set(err, PT_FLOW_E_BUSY,
 					    "process %d already has a profile function (sys.setprofile, "
 					    "cProfile or another pytrace flow) in a thread; pytrace flow "

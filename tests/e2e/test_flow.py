@@ -791,7 +791,9 @@ def test_profiler_already_set(python_id, pytrace, c_calls):
     try:
         assert proc.stdout.readline() == b"ready\n"
         v = version(python_id)
-        if v < (3, 6) or (c_calls and v < (3, 12)):
+        # 3.11.0-3.11.3 (Debian's 3.11.2) need it too: their PEP 523 hook
+        # misses frames pushed inline (test_flow_events.py)
+        if v < (3, 6) or (c_calls and v < (3, 12)) or (v == (3, 11) and INSTALLED[python_id][1][2] < 4):
             result = run_pytrace(["flow"] + options + ["-p", proc.pid])
             expect_exit(result, EXIT_BUSY)
             expect_error_line(result)

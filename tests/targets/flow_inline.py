@@ -23,6 +23,8 @@ generic instruction by the one that pushes the callee's frame inline:
     super_method   LOAD_SUPER_ATTR_METHOD + CALL (3.12+)
     dunder_add     BINARY_OP on a Python __add__ (through a C slot)
     genexpr        a generator expression consumed by sum() (C iteration)
+    raw_thread     a thread made by _thread.start_new_thread, after the
+                   install: its window is raw_thread_worker, in that thread
 
 With --truth the process profiles itself with sys.setprofile and writes
 every event as JSON lines (the format of flow_calls.py): the ground truth
@@ -207,9 +209,42 @@ def case_genexpr():
     return t
 
 
+def case_raw_thread():
+    """A thread made with _thread.start_new_thread (no threading): its
+    thread state is new since the install."""
+    try:
+        import _thread as thread
+    except ImportError:
+        import thread
+    done = thread.allocate_lock()
+    done.acquire()
+    thread.start_new_thread(_thread_main, (case_raw_thread_worker, done))
+    done.acquire()
+    return 0
+
+
+def _thread_main(fn, done):
+    if TRUTH:
+        sys.setprofile(_profiler)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+        done.release()
+
+
+def case_raw_thread_worker():
+    t = 0
+    for i in range(ROUNDS):
+        t += exact(i)
+    return t
+
+
+TRUTH = False
+THREAD_CASES = ["raw_thread_worker"]   # windows that run in another thread
 CASES = ["getitem", "call_exact", "call_defaults", "call_varargs", "bound_method",
          "call_kw", "call_ex", "alloc_init", "for_iter_gen", "prop", "getattribute",
-         "super_method", "dunder_add", "genexpr"]
+         "super_method", "dunder_add", "genexpr", "raw_thread"]
 
 if sys.version_info >= (3, 5):
     exec(compile("""
@@ -318,12 +353,20 @@ def _profiler(frame, event, arg):
         "current_line": frame.f_lineno,
         "frame": id(frame),
         "generator": bool(code.co_flags & GEN_FLAGS),
-        "thread": "MainThread",
+        "thread": _thread_id(),
     })
 
 
+def _thread_id():
+    try:
+        import _thread as thread
+    except ImportError:
+        import thread
+    return thread.get_ident()
+
+
 def main():
-    global ROUNDS
+    global ROUNDS, TRUTH
     args = sys.argv[1:]
     truth = None
     while args:
@@ -334,7 +377,7 @@ def main():
             ROUNDS = int(args[1])
             args = args[2:]
         elif args[0] == "--cases":
-            print(" ".join(CASES))
+            print(" ".join(CASES + THREAD_CASES))
             return
         elif args[0] == "--specialized":
             workload()
@@ -343,6 +386,7 @@ def main():
         else:
             sys.exit("unknown argument " + args[0])
     if truth:
+        TRUTH = True
         sys.setprofile(_profiler)
     workload()
     if truth:
