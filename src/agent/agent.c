@@ -1120,6 +1120,8 @@ static void agent_uninstall(int inside)
 	if (h) {
 		if (!agent_forked())
 			h->state = PT_AGENT_DETACHED;
+		else  /* its events are not traced: pytrace says so */
+			__atomic_add_fetch(&h->untraced_children, 1, __ATOMIC_RELAXED);
 		ctx.ring = 0;
 		sys2(SYS_munmap, h, ctx.ring_size);
 	}

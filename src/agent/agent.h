@@ -126,7 +126,9 @@ struct pt_ring_header {
 	volatile uint32_t state; /* enum pt_agent_state */
 	volatile uint64_t dropped;
 	volatile uint64_t stalls;  /* times the producer slept on a full ring */
-	uint8_t pad1[32];
+	volatile uint32_t untraced_children; /* fork children that ran Python
+	                                        and removed their hooks */
+	uint8_t pad1[28];
 	/* written by the consumer */
 	volatile uint64_t tail;  /* records consumed so far */
 	volatile uint32_t wake;  /* futex word the producer sleeps on */

@@ -295,6 +295,9 @@ int cmd_flow(int argc, char **argv)
 	if (st.dropped)
 		cli_error("%llu events dropped: the target waited %d ms for pytrace's output, then went "
 			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
+	if (st.untraced_children)
+		cli_error("%u forked child process%s ran Python untraced (flow does not follow "
+			  "children yet)", st.untraced_children, st.untraced_children == 1 ? "" : "es");
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
 	/* A misspelt name prints nothing at all: say so (not when the trace

@@ -55,6 +55,7 @@ struct flow_stats {
 	uint64_t lines;              /* lines written */
 	uint64_t dropped;            /* events the agent could not record */
 	uint64_t stalls;             /* times the target waited for room */
+	uint32_t untraced_children;  /* fork children that ran Python untraced */
 	bool target_exited;
 	bool target_killed;          /* launched: pytrace SIGKILLed it (grace
 	                                period over, or the output failed) */

@@ -1187,6 +1187,7 @@ static int session_consume(struct flow_session *s)
 	}
 	s->stats->dropped = h->dropped;
 	s->stats->stalls = h->stalls;
+	s->stats->untraced_children = h->untraced_children;
 	flow_ring_fini(&s->ring);
 	return rc;
 }

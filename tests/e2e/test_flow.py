@@ -640,7 +640,8 @@ def test_target_exits_while_traced(python_id, pytrace, tmp_path):
 
 def test_fork_child_unaffected(python_id, pytrace, tmp_path):
     """A launched target forks a child that runs Python code: the child
-    exits cleanly, its events are not mixed in, the parent is traced."""
+    exits cleanly, its events are not mixed in (and pytrace says it ran
+    untraced), the parent is traced."""
     out_path = tmp_path / "flow.jsonl"
     ready_r, ready_w = os.pipe()
     proc = subprocess.Popen([pytrace, "flow", "--json", "--function", "work", "-o", str(out_path),
@@ -664,6 +665,8 @@ def test_fork_child_unaffected(python_id, pytrace, tmp_path):
         tids = set(e["tid"] for e in events)
         assert events, "the parent was not traced"
         assert child not in tids, "the child's events are in the parent's trace"
+        # not quietly: the child's events are missing, and pytrace says so
+        assert b"pytrace: 1 forked child process ran Python untraced" in err, err
     finally:
         os.close(ready_r)
         if proc.poll() is None:
