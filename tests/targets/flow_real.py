@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Target for `pytrace flow`: programs no one here wrote, run deterministically.
 
-usage: flow_real.py [--truth TRUTH_JSONL] stdlib MODULE...
-       flow_real.py [--truth TRUTH_JSONL] hg WORKDIR [FILES COMMITS]
+usage: flow_real.py [--truth TRUTH_JSONL [--only SUBSTR]] stdlib MODULE...
+       flow_real.py [--truth TRUTH_JSONL [--only SUBSTR]] hg WORKDIR [FILES COMMITS]
 
 stdlib: runs the standard library's own unittest modules (test.test_heapq,
 test.test_bisect, ...) that ship with the interpreter, each with random
-seeded to 0. hg: mercurial, in-process (its dispatch()), on a repository
+seeded to 0 (test.test_json.X is json.tests.X on 2.7; exit status 3 if a
+module is missing). The modules are imported before the work. hg: mercurial, in-process (its dispatch()), on a repository
 generated in WORKDIR (which must not exist): init, FILES files in COMMITS
 commits (fixed user and dates), status, log, clone, log of the clone;
 mercurial's check for a file time in the same second as before (which
@@ -15,7 +16,10 @@ The work runs inside workload(), the window the comparison looks at, with
 the cyclic garbage collector off (it would run at other points when a
 profiler keeps frames alive). With --truth the process profiles itself
 with sys.setprofile and writes every event as JSON lines (flow_calls.py's
-format): the ground truth a separate `pytrace flow` run must reproduce. The
+format): the ground truth a separate `pytrace flow` run must reproduce; --only
+keeps only the events of files whose name contains SUBSTR (and
+workload's own), which is what `--within flow_real.py:workload --file
+SUBSTR` should print. The
 profiler keeps no frame alive, so objects die where they would untraced
 (weakref callbacks and __del__ run at the same points); generator resumes
 and yields are told by the frame's last instruction.
@@ -28,6 +32,28 @@ import os
 import sys
 
 GEN_FLAGS = 0x20 | 0x80 | 0x200
+
+
+MISSING = 3   # exit status: the interpreter ships without the modules
+
+
+def stdlib_names(modules):
+    """2.7 has json's tests as json.tests.X, 3.x as test.test_json.X."""
+    import importlib
+    out = []
+    for name in modules:
+        for n in (name, name.replace("test.test_json.", "json.tests.")):
+            try:
+                importlib.import_module(n)
+            except ImportError:
+                continue
+            out.append(n)
+            break
+        else:
+            sys.stdout.write("missing %s\n" % name)
+            sys.stdout.flush()
+            os._exit(MISSING)
+    return out
 
 
 def run_stdlib(modules):
@@ -80,7 +106,7 @@ def run_hg(workdir, nfiles, ncommits):
 
 def workload(argv):
     if argv[0] == "stdlib":
-        return run_stdlib(argv[1:])
+        return run_stdlib(_modules)
     if argv[0] == "hg":
         n = int(argv[2]) if len(argv) > 2 else 3
         c = int(argv[3]) if len(argv) > 3 else 3
@@ -120,10 +146,16 @@ def _qualname(code):
     return getattr(code, "co_qualname", code.co_name)
 
 
+_only = None
+_modules = None
+
+
 def _profiler(frame, event, arg):
     if event not in ("call", "return"):
         return
     code = frame.f_code
+    if _only is not None and _only not in code.co_filename and code.co_name != "workload":
+        return
     line = code.co_firstlineno if event == "call" else frame.f_lineno
     if code.co_flags & GEN_FLAGS:
         if event == "call" and _resumed(frame):
@@ -139,11 +171,17 @@ def main():
     truth = None
     if args[:1] == ["--truth"]:
         truth, args = args[1], args[2:]
+    if args[:1] == ["--only"]:
+        global _only
+        _only, args = args[1], args[2:]
     sys.argv[1:] = args   # both runs: the work sees the same sys.argv
     if args[:1] == ["hg"]:
         os.environ["HGPLAIN"] = "1"
         os.environ["HGRCPATH"] = ""
         os.environ["HGENCODING"] = "utf-8"
+    if args[:1] == ["stdlib"]:   # imported before the work, in both runs
+        global _modules
+        _modules = stdlib_names(args[1:])
     gc.collect()
     gc.disable()
     # Both runs import what the profiler needs before the work starts.
