@@ -14,13 +14,14 @@ BINARY_SUBSCR_GETITEM).
 
 import json
 import os
+import signal
 import subprocess
 
 import pytest
 
 from conftest import FREE_THREADED
 from harness import REPO, EXIT_OK, expect_exit, run_pytrace
-from test_flow import comparable, only_target, parse_events, python, truth_events, version, windows
+from test_flow import _wait_stderr_line, comparable, only_target, parse_events, python, truth_events, version, windows
 
 INLINE = str(REPO / "tests" / "targets" / "flow_inline.py")
 
@@ -131,3 +132,46 @@ def test_stdlib_tests_match_setprofile(python_id, pytrace, tmp_path):
         i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         pytest.fail("%d events expected, %d got; first difference at #%d: expected %s got %s\n%s" % (
             len(a), len(b), i, a[i:i + 2], b[i:i + 2], result.describe(800)), pytrace=False)
+
+
+# ---------------------------------------------------------------------------
+# Subinterpreters (3.12+): sys.monitoring is per interpreter and only the
+# one that ran the install is traced; pytrace says so rather than lose the
+# others' events quietly.
+
+SUBINTERP = r"""
+import os, sys
+try:
+    import _interpreters as si
+except ImportError:
+    import _xxsubinterpreters as si
+i = si.create()
+code = "def sub_work():\n    return 1\nsub_work()\n"
+(getattr(si, "exec", None) or si.run_string)(i, code)
+os.write(1, b"ready\n")
+sys.stdin.read()
+"""
+
+
+def test_subinterpreters_reported(python_id, pytrace):
+    if version(python_id) < (3, 12):
+        pytest.skip("<=3.11: every interpreter's hook is set")
+    proc = subprocess.Popen([python(python_id), "-c", SUBINTERP], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tracer = None
+    try:
+        line = proc.stdout.readline()
+        if line != b"ready\n":
+            pytest.skip("no subinterpreters module: %r" % proc.stderr.read()[-300:])
+        tracer = subprocess.Popen([pytrace, "flow", "-p", str(proc.pid)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        _wait_stderr_line(tracer, r"^pytrace: tracing process")
+        tracer.send_signal(signal.SIGINT)
+        _, err = tracer.communicate(timeout=60)
+        assert tracer.returncode == EXIT_OK, err
+        assert b"pytrace: the process ran 2 interpreters: flow traced only the one" in err, err
+    finally:
+        for p in (tracer, proc):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
