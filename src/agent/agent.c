@@ -1441,6 +1441,8 @@ static void agent_uninstall(int inside)
 	if (h) {
 		if (!agent_forked())
 			h->state = PT_AGENT_DETACHED;
+		else  /* its events are not traced: pytrace says so */
+			__atomic_add_fetch(&h->untraced_children, 1, __ATOMIC_RELAXED);
 		ctx.ring = 0;
 		sys2(SYS_munmap, h, ctx.ring_size);
 	}
@@ -1648,6 +1650,39 @@ static inline void c_event(uint32_t kind, PyObject *func)
 		c_event_def(kind, AT(func, o->cfunc_ml, uint64_t), self ? py_type(self) : 0);
 }
 
+/*
+ * Threads that start after the install, however they are made
+ * (_thread.start_new_thread, threading, C): the profile function is per
+ * thread state. A new thread state is made by its creator, which holds
+ * the GIL and makes events (the C return of start_new_thread at least)
+ * before the new thread can run Python, and goes at the head of its
+ * interpreter's list. So a changed list head (folded over the
+ * interpreters) at an event means thread states to cover: each one with
+ * no profile function gets ours, as PyEval_SetProfile would do for it.
+ */
+static uint64_t profile_seen_heads;
+
+static int tstate_cover(PyObject *ts, PyObject *cur)
+{
+	if (!AT(ts, ctx.off.tstate_c_profilefunc, uint64_t))
+		tstate_set_profile(ts, cur, 1);
+	return 0;
+}
+
+static inline void profile_cover_new_threads(void)
+{
+	uint64_t heads = 0;
+	PyObject *interp = API(PyInterpreterState_Head, PyObject *, void)();
+
+	for (; interp; interp = API(PyInterpreterState_Next, PyObject *, PyObject *)(interp))
+		heads = heads * 31 +
+			(uint64_t)(uintptr_t)API(PyInterpreterState_ThreadHead, PyObject *, PyObject *)(interp);
+	if (LIKELY(heads == profile_seen_heads))
+		return;
+	profile_seen_heads = heads;
+	for_each_tstate(tstate_cover, agent_current_tstate());
+}
+
 static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg)
 {
 	uint64_t code;
@@ -1658,6 +1693,7 @@ static int agent_profile(PyObject *obj, PyObject *frame, int what, PyObject *arg
 		return 0;
 	if (UNLIKELY(!ctx.lazy_done))
 		agent_lazy_init();
+	profile_cover_new_threads();
 	switch (what) {
 	case PyTrace_CALL:
 		code = code_of(frame);

@@ -135,7 +135,9 @@ struct pt_ring_header {
 	volatile uint64_t stalls;  /* times the producer slept on a full ring */
 	volatile uint64_t skipped; /* events the predicates (struct
 	                              pt_agent_filter) kept out of the ring */
-	uint8_t pad1[24];
+	volatile uint32_t untraced_children; /* fork children that ran Python
+	                                        and removed their hooks */
+	uint8_t pad1[20];
 	/* written by the consumer */
 	volatile uint64_t tail;  /* records consumed so far */
 	volatile uint32_t wake;  /* futex word the producer sleeps on */

@@ -657,6 +657,12 @@ int cmd_flow(int argc, char **argv)
 	if (st.dropped)
 		cli_error("%llu events dropped: the target waited %d ms for pytrace's output, then went "
 			  "on without them", (unsigned long long)st.dropped, PT_FLOW_RING_WAIT_MS);
+	if (st.interpreters > 1)
+		cli_error("the process ran %u interpreters: flow traced only the one that installed its "
+			  "sys.monitoring tool (subinterpreters are not followed yet)", st.interpreters);
+	if (st.untraced_children)
+		cli_error("%u forked child process%s ran Python untraced (flow does not follow "
+			  "children yet)", st.untraced_children, st.untraced_children == 1 ? "" : "es");
 	if (st.target_execed)
 		cli_error("the traced process replaced its program (exec): tracing ended");
 	/* A misspelt name prints nothing at all: say so (not when the trace

@@ -77,6 +77,9 @@ struct flow_stats {
 	uint64_t stalls;             /* times the target waited for room */
 	uint64_t skipped;            /* events the agent's filters left out */
 	bool filtered_in_target;     /* the agent had the filters */
+	uint32_t untraced_children;  /* fork children that ran Python untraced */
+	uint32_t interpreters;       /* 3.12+: the most interpreters seen (at the
+	                                install and at the end); only one traced */
 	bool target_exited;
 	bool target_killed;          /* launched: pytrace SIGKILLed it (grace
 	                                period over, or the output failed) */

@@ -221,6 +221,32 @@ bool flow_agent_set_filter(struct flow_agent *a, const struct flow_options *opt)
 	return true;
 }
 
+/*
+ * Patch releases whose PEP 523 hook misses frames the eval loop pushes
+ * inline, found by tests/targets/flow_inline.py (one case per instruction
+ * that pushes a Python frame without a C call, under every build here):
+ * the profile function sees those frames (the eval loop calls it from the
+ * frame's own start), so these builds get it instead. Releases before
+ * `fixed` miss; an unknown micro version counts as missing.
+ */
+static const struct {
+	int major, minor, fixed;
+	const char *why;
+} evalhook_misses[] = {
+	/* specialised without a check of interp->eval_frame (gh-104405) */
+	{ 3, 11, 4, "BINARY_SUBSCR_GETITEM" },
+};
+
+const char *flow_evalhook_misses(const struct pt_python *py)
+{
+	for (size_t i = 0; i < sizeof(evalhook_misses) / sizeof(evalhook_misses[0]); i++)
+		if (py->info.major == evalhook_misses[i].major &&
+		    py->info.minor == evalhook_misses[i].minor &&
+		    (py->info.micro < 0 || py->info.micro < evalhook_misses[i].fixed))
+			return evalhook_misses[i].why;
+	return NULL;
+}
+
 int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *maps,
 		       struct pt_python *py, unsigned flags, struct pt_error *err)
 {
@@ -228,9 +254,9 @@ int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *ma
 	struct pt_elf *elf = NULL;
 	bool monitoring = py->off.mon_py_start != PYV_NONE;
 	/* 3.6-3.11: the PEP 523 hook, unless C calls are wanted (only the
-	 * profile function sees those) */
+	 * profile function sees those) or the build's hook misses frames */
 	bool evalhook = !monitoring && py->off.interp_eval_frame != PYV_NONE &&
-			!(flags & PT_AGENT_F_CCALLS);
+			!(flags & PT_AGENT_F_CCALLS) && !flow_evalhook_misses(py);
 	bool py3 = py->info.major >= 3;
 	int rc;
 

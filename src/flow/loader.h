@@ -46,6 +46,10 @@ struct flow_agent {
 /* Resolves what the agent calls in the target and copies the offsets it
  * needs: fills a->ctx except the ring and pid fields. Call before any
  * thread is stopped (reads ELF files). */
+/* The instruction whose inline frame pushes this build's PEP 523 hook
+ * misses (so it gets the profile function), or NULL. */
+const char *flow_evalhook_misses(const struct pt_python *py);
+
 int flow_agent_prepare(struct flow_agent *a, pid_t pid, const struct pt_maps *maps,
 		       struct pt_python *py, unsigned flags, struct pt_error *err);
 

@@ -376,6 +376,16 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 		if (pt_mem_read_u64(&s->mem, ts[i].addr + (uint64_t)o->tstate_c_profilefunc, &f) == 0 &&
 		    f) {
 			free(ts);
+			const char *miss = s->py.off.interp_eval_frame != PYV_NONE &&
+					   !(s->agent.ctx.flags & PT_AGENT_F_CCALLS) ?
+					   flow_evalhook_misses(&s->py) : NULL;
+			if (miss)
+				return pt_error_set(err, PT_FLOW_E_BUSY,
+						    "process %d already has a profile function (sys.setprofile, "
+						    "cProfile or another pytrace flow) in a thread; pytrace flow "
+						    "would replace it (CPython %s needs it: its frame-evaluation "
+						    "hook misses the calls %s makes inline)",
+						    (int)s->pid, s->py.info.version, miss);
 			return pt_error_set(err, PT_FLOW_E_BUSY,
 					    "process %d already has a profile function (sys.setprofile, "
 					    "cProfile or another pytrace flow) in a thread; pytrace flow "
@@ -392,6 +402,26 @@ static int install_direct(struct flow_session *s, struct pt_error *err)
 		return pt_error_set(err, PT_E_INTERNAL, "cannot set the profile hook in process %d",
 				    (int)s->pid);
 	return 0;
+}
+
+/* 3.12+: how many interpreters the process runs now, read from outside
+ * (capped at 256; 0 if unreadable). sys.monitoring is per interpreter:
+ * only the one that ran the install is traced, and pytrace says so. */
+static uint32_t count_interpreters(struct flow_session *s)
+{
+	const struct pyv_offsets *o = &s->py.off;
+	uint64_t interp = 0;
+	uint32_t n = 0;
+
+	if (!s->py.runtime || o->interp_next == PYV_NONE ||
+	    pt_mem_read_u64(&s->mem, s->py.runtime + (uint64_t)o->runtime_interpreters_head, &interp) < 0)
+		return 0;
+	while (interp && n < 256) {
+		n++;
+		if (pt_mem_read_u64(&s->mem, interp + (uint64_t)o->interp_next, &interp) < 0)
+			break;
+	}
+	return n;
 }
 
 /* 3.12+, every thread stopped: agent_install on the interpreter's own
@@ -852,6 +882,8 @@ static int session_attach(struct flow_session *s, struct pt_error *err)
 		abandon_agent(s);
 		return rc;
 	}
+	if (s->monitoring)
+		s->stats->interpreters = count_interpreters(s);
 	return 0;
 }
 
@@ -1119,12 +1151,21 @@ static bool ring_still_mapped(struct flow_session *s)
 	return found || !any;
 }
 
+/* 3.12+: the most interpreters seen at once, for the report. */
+static void session_note_interpreters(struct flow_session *s)
+{
+	uint32_t n = count_interpreters(s);
+
+	if (n > s->stats->interpreters)
+		s->stats->interpreters = n;
+}
+
 static int session_consume(struct flow_session *s)
 {
 	struct pt_ring_header *h = s->agent.ring;
 	uint64_t detach_at = 0, detach_started = 0, last_check = 0;
 	bool detaching = false, gone = false;
-	unsigned idle = 0, maps_check = 0;
+	unsigned idle = 0, maps_check = 0, interp_check = 0;
 	int rc = 0;
 
 	uint64_t started = now_ms(), ticked = started;
@@ -1145,6 +1186,8 @@ static int session_consume(struct flow_session *s)
 			}
 		}
 		uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+		if (s->monitoring && !gone && ++interp_check % 25 == 0)
+			session_note_interpreters(s);
 		if (head != s->ring.tail && !s->ring_lied) {
 			consume(s, head, &rc);
 			idle = 0;
@@ -1219,6 +1262,9 @@ static int session_consume(struct flow_session *s)
 	s->stats->dropped = h->dropped;
 	s->stats->stalls = h->stalls;
 	s->stats->skipped = h->skipped;
+	s->stats->untraced_children = h->untraced_children;
+	if (s->monitoring)
+		session_note_interpreters(s);
 	flow_ring_fini(&s->ring);
 	return rc;
 }

@@ -653,7 +653,8 @@ def test_target_exits_while_traced(python_id, pytrace, tmp_path):
 
 def test_fork_child_unaffected(python_id, pytrace, tmp_path):
     """A launched target forks a child that runs Python code: the child
-    exits cleanly, its events are not mixed in, the parent is traced."""
+    exits cleanly, its events are not mixed in (and pytrace says it ran
+    untraced), the parent is traced."""
     out_path = tmp_path / "flow.jsonl"
     ready_r, ready_w = os.pipe()
     proc = subprocess.Popen([pytrace, "flow", "--json", "--function", "work", "-o", str(out_path),
@@ -677,6 +678,8 @@ def test_fork_child_unaffected(python_id, pytrace, tmp_path):
         tids = set(e["tid"] for e in events)
         assert events, "the parent was not traced"
         assert child not in tids, "the child's events are in the parent's trace"
+        # not quietly: the child's events are missing, and pytrace says so
+        assert b"pytrace: 1 forked child process ran Python untraced" in err, err
     finally:
         os.close(ready_r)
         if proc.poll() is None:
@@ -804,7 +807,9 @@ def test_profiler_already_set(python_id, pytrace, c_calls):
     try:
         assert proc.stdout.readline() == b"ready\n"
         v = version(python_id)
-        if v < (3, 6) or (c_calls and v < (3, 12)):
+        # 3.11.0-3.11.3 (Debian's 3.11.2) need it too: their PEP 523 hook
+        # misses frames pushed inline (test_flow_events.py)
+        if v < (3, 6) or (c_calls and v < (3, 12)) or (v == (3, 11) and INSTALLED[python_id][1][2] < 4):
             result = run_pytrace(["flow"] + options + ["-p", proc.pid])
             expect_exit(result, EXIT_BUSY)
             expect_error_line(result)
