@@ -430,6 +430,8 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 	}
 	uint64_t holder = pt_python_gil_holder(&p->py, &p->mem, ts, nts);
 	snap->no_gil = !pyv_has_gil(&p->py);
+	for (size_t i = 0; i < nts && !snap->jit; i++)
+		snap->jit = ts[i].interp_no == 0 && pyv_jit_enabled(&p->py, &p->mem, ts[i].interp);
 
 	/* Which kernel thread runs each thread state? By its kernel id where
 	 * CPython records one, unless the target lives in another PID
@@ -462,8 +464,29 @@ static void snapshot_python(struct pt_process *p, struct pt_snapshot *snap, stru
 		free(ts);
 }
 
+/* A JIT build (3.14+, PYTHON_JIT=1) runs machine code it wrote into
+ * anonymous executable memory, which nothing names: such a frame is shown
+ * as "[JIT]+offset" from the start of its mapping. The maps are read again
+ * (the JIT maps code as it goes). */
+static void snapshot_name_jit(struct pt_process *p, struct pt_snapshot *snap, struct pt_maps *now,
+			      bool *have, struct pt_native_frame *nf)
+{
+	if (!snap->jit || nf->module)
+		return;
+	if (!*have)
+		*have = pt_maps_read(p->reader, now) == 0;
+	const struct pt_map *m = *have ? pt_maps_find(now, nf->pc) : NULL;
+	if (m && !m->path && m->x) {
+		nf->module = "[JIT]";
+		nf->offset = nf->pc - m->start;
+	}
+}
+
 static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, struct snap_work *work)
 {
+	struct pt_maps now = { 0 };
+	bool have_now = false;
+
 	for (size_t k = 0; k < snap->n_threads; k++) {
 		struct pt_thread *t = &snap->threads[k];
 		t->native_error = work[k].native_why;
@@ -487,6 +510,7 @@ static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, s
 							: NULL;
 				nf->offset = sym.offset;
 			}
+			snapshot_name_jit(p, snap, &now, &have_now, nf);
 			/* A return address may sit just past the function's end. */
 			uint64_t lookup = r->is_activation ? r->pc : r->pc - 1;
 			nf->is_eval = p->is_python && (pyv_pc_is_eval(&p->py, lookup) ||
@@ -498,6 +522,8 @@ static void snapshot_symbolize(struct pt_process *p, struct pt_snapshot *snap, s
 		if (p->is_python)
 			pt_stack_mark_eval(t);
 	}
+	if (have_now)
+		pt_maps_free(&now);
 }
 
 /* Reads the stacks of tids, which the caller holds stopped; resume, when

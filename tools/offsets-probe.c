@@ -218,6 +218,11 @@ static void print_flow_offsets(void)
 #else
 	NONE(runtime_initialized);
 #endif
+#if PY_VERSION_HEX >= 0x030E0000
+	OFF(interp_jit, PyInterpreterState, jit);
+#else
+	NONE(interp_jit);
+#endif
 #if PY_VERSION_HEX >= 0x03060000
 	OFF(interp_eval_frame, PyInterpreterState, eval_frame);
 	VAL(eval_frame_has_tstate, PY_VERSION_HEX >= 0x03090000);

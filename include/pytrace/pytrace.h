@@ -134,6 +134,7 @@ struct pt_thread {
 struct pt_snapshot {
 	pid_t pid;
 	bool no_gil;           /* a free-threaded build: no thread holds a GIL */
+	bool jit;              /* the main interpreter runs JIT-compiled code */
 	size_t n_threads;
 	struct pt_thread *threads;
 	uint64_t pause_ns;     /* how long the target's threads were stopped */

@@ -198,6 +198,8 @@ void pt_out_dump_json(FILE *f, const struct pt_python_info *py, const struct pt_
 		}
 		if (py)
 			fprintf(f, ",\"gil\":%s", snap->no_gil ? "false" : "true");
+		if (snap->jit)
+			fputs(",\"jit\":true", f);
 		if (t->has_python)
 			fprintf(f, ",\"thread_states\":%zu,\"interpreter\":%d,", t->n_tstates,
 				t->n_py ? t->py[0].interp : 0);

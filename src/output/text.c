@@ -316,6 +316,9 @@ void pt_out_dump_text(FILE *f, const struct pt_python_info *py, const struct pt_
 		fprintf(f, "Process %d: not a Python process (native stacks only)\n", (int)snap->pid);
 	if (py && snap->no_gil)
 		fputs("Free-threaded build: no GIL, so no thread holds or waits for it\n", f);
+	if (py && snap->jit)
+		fputs("JIT enabled: code it compiled has no symbols or unwind tables (--native shows "
+		      "it as [JIT]+offset; the native frames next to it may be incomplete)\n", f);
 	for (size_t k = 0; k < snap->n_threads; k++) {
 		const struct pt_thread *t = &snap->threads[k];
 		if (!native && !t->has_python)

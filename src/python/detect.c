@@ -731,6 +731,15 @@ bool pyv_has_gil(const struct pt_python *py)
 	return !py->off.free_threaded;
 }
 
+bool pyv_jit_enabled(const struct pt_python *py, struct pt_mem *mem, uint64_t interp)
+{
+	uint8_t on = 0;
+
+	if (!interp || py->off.interp_jit == PYV_NONE)
+		return false;
+	return pt_mem_read(mem, interp + (uint64_t)py->off.interp_jit, &on, 1) == 0 && on == 1;
+}
+
 bool pyv_has_debug_offsets(const struct pt_python *py)
 {
 	return py->off.dbg_size != PYV_NONE;

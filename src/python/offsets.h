@@ -267,6 +267,8 @@ struct pyv_offsets {
 	int32_t gen_state_executing;    /* 3.11+: FRAME_EXECUTING */
 	int32_t gen_state_suspended_yield_from; /* 3.13+ */
 	int32_t cfunc_module;           /* PyCFunctionObject.m_module: its __module__ */
+	int32_t interp_jit;             /* 3.14+: bool, the JIT compiles hot code
+	                                   (a JIT build run with PYTHON_JIT=1) */
 };
 
 extern const struct pyv_offsets pyv_offsets_27, pyv_offsets_36,

@@ -80,6 +80,9 @@ enum pyv_linetable_kind pyv_line_table_kind(const struct pt_python *py);
 bool pyv_frame_is_shim(const struct pt_python *py, int owner);
 /* Whether one thread at a time runs Python (not a free-threaded build). */
 bool pyv_has_gil(const struct pt_python *py);
+/* Whether interpreter interp runs JIT-compiled code (3.14+ JIT builds with
+ * PYTHON_JIT=1): its native frames then include code no file maps. */
+bool pyv_jit_enabled(const struct pt_python *py, struct pt_mem *mem, uint64_t interp);
 /* 3.13+: _PyRuntime starts with _Py_DebugOffsets, read over the table. */
 bool pyv_has_debug_offsets(const struct pt_python *py);
 /* The code object address in a frame's f_code/f_executable word, its tag

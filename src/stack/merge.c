@@ -178,6 +178,22 @@ static void fail_anchor(struct pt_error *err, const struct pt_thread *t, size_t 
 			   g, anchor, lo, hi);
 }
 
+/* Whether addr lies further out than every frame the unwinder reached,
+ * when it stopped early (native_error: code without unwind information,
+ * such as what a JIT wrote): the groups from there run in frames it never
+ * saw. */
+static bool beyond_unwound(const struct pt_thread *t, uint64_t addr)
+{
+	uint64_t hi = 0;
+
+	if (!t->native_error)
+		return false;
+	for (size_t i = 0; i < t->n_native; i++)
+		if (t->native[i].sp > hi)
+			hi = t->native[i].sp;
+	return hi && addr >= hi;
+}
+
 /* By address: see the top. Fills m and *n_out; 0, or -1 with err set. */
 static int merge_anchored(const struct pt_thread *t, struct pt_merged_frame *m, size_t *n_out,
 			  size_t n_eval, size_t n_groups, struct pt_error *err)
@@ -193,6 +209,15 @@ static int merge_anchored(const struct pt_thread *t, struct pt_merged_frame *m, 
 			at = frame_holding(t, i, anchor);
 			if (at < t->n_native)
 				at = frame_running(t, at);
+			if (at == t->n_native && beyond_unwound(t, anchor)) {
+				/* the rest follows the last frame unwound, which
+				 * the output marks incomplete */
+				for (; i < t->n_native; i++)
+					m[n++].native = &t->native[i];
+				for (; p < t->n_py; p++)
+					m[n++].py = &t->py[p];
+				break;
+			}
 			if (at == t->n_native) {
 				fail_anchor(err, t, i, g, anchor);
 				return -1;

@@ -328,6 +328,27 @@ static void test_312_style(void)
 		     "py:<module> PyEval_EvalCode pymain_run_python main");
 }
 
+/* Unwinding that stopped early (JIT-compiled code has no unwind tables):
+ * the groups whose anchors lie past the last frame reached follow it. */
+static void test_truncated(void)
+{
+	struct pt_native_frame nat[] = {
+		NAT("_Py_Dealloc", 0x7ffc8000, false),
+		NAT("[JIT]", 0x7ffc8080, false),
+	};
+	struct pt_pyframe py[] = { PY("spin"), PYEND("<module>", 0x7ffc8400) };
+	struct pt_thread t = make_thread(nat, N(nat), py, N(py));
+
+	expect_fail("a stack that ends short of the group, unwinding complete, is not merged", &t,
+		    "Python frame group 0 (anchor 0x7ffc8400) is on the stack of no native frame");
+	t.native_error = "No DWARF information found";
+	expect_merge("a stack the unwinder stopped short of: the groups follow its last frame", &t,
+		     "_Py_Dealloc [JIT] py:spin py:<module>");
+	py[1].anchor = 0x7ffc7000;   /* inside the frames reached: a real mismatch */
+	expect_fail("an anchor among the frames reached still fails", &t,
+		    "Python frame group 0 (anchor 0x7ffc7000)");
+}
+
 /* Debian sid's 3.13-3.15 (GCC 16): the exported _PyEval_EvalFrameDefault
  * is a small wrapper and the loop is split into code without a symbol; a
  * shim anchor still says which frame runs the group. */
@@ -457,6 +478,7 @@ int main(void)
 	test_311_style();
 	test_312_style();
 	test_unnamed_loop();
+	test_truncated();
 	test_tolerance();
 	test_arguments();
 	return n_failed ? 1 : 0;

@@ -249,4 +249,5 @@ const struct pyv_offsets pyv_offsets_312 = {
 	.gen_state_executing = 0,
 	.gen_state_suspended_yield_from = PYV_NONE,
 	.cfunc_module = 32,
+	.interp_jit = PYV_NONE,
 };

@@ -249,4 +249,5 @@ const struct pyv_offsets pyv_offsets_315d = {
 	.gen_state_executing = 4,
 	.gen_state_suspended_yield_from = 2,
 	.cfunc_module = 32,
+	.interp_jit = 223424,
 };

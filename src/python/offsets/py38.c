@@ -249,4 +249,5 @@ const struct pyv_offsets pyv_offsets_38 = {
 	.gen_state_executing = PYV_NONE,
 	.gen_state_suspended_yield_from = PYV_NONE,
 	.cfunc_module = 32,
+	.interp_jit = PYV_NONE,
 };
