@@ -99,16 +99,24 @@ unit: $(UNIT_BIN)
 e2e: $(PYTRACE)
 	PYTRACE=$(abspath $(PYTRACE)) $(PYTEST) tests/e2e
 
-# Every test, then the whole suite again under ASan/UBSan.
+# Every test, then the whole suite again under ASan/UBSan (on ASAN_PYTHONS).
 check: deps
 	$(MAKE) all unit e2e
 	$(MAKE) asan-check
+
+# The interpreters of the sanitizer pass: one per way pytrace reads a
+# CPython (2.7; 3.6-3.9 and 3.10 frame objects; 3.11 with the PEP 523 hook;
+# 3.12; 3.13+ debug offsets, in a debug build; 3.14 tagged references; 3.15;
+# a free-threaded build; Debian's stripped 3.11.2 with its profile-function
+# fallback). PYTRACE_TEST_PYTHONS= (set but empty) runs every interpreter.
+ASAN_PYTHONS = 2.7,3.8,3.10,3.11,3.12,sid-3.13-dbg,sid-3.14,sid-3.15,ft-3.13,system
 
 # The same suite under ASan/UBSan, for pytrace's own memory errors: the
 # SIGKILL-anywhere tests take 10 kills per command and interpreter here (the
 # first pass takes the 50 that make the bar).
 asan-check:
-	PYTRACE_TEST_KILLS=$${PYTRACE_TEST_KILLS:-10} $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	PYTRACE_TEST_KILLS=$${PYTRACE_TEST_KILLS:-10} \
+	PYTRACE_TEST_PYTHONS=$${PYTRACE_TEST_PYTHONS-$(ASAN_PYTHONS)} $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" all unit e2e
 
 demo: deps

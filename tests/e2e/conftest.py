@@ -164,6 +164,18 @@ _found, UNSUPPORTED = discover_inventory()
 INSTALLED.update(_found)
 PYTHON_IDS = SUPPORTED + INVENTORY_IDS + [SYSTEM_ID]
 
+# PYTRACE_TEST_PYTHONS=ID,ID...: this pass runs on those interpreters only,
+# and reports the others as skipped, saying so (make asan-check: the
+# sanitizer pass looks for pytrace's own memory errors, and a set of
+# interpreters that takes every reader path finds them as well as all do).
+ONLY = [i for i in os.environ.get("PYTRACE_TEST_PYTHONS", "").split(",") if i]
+if ONLY:
+    for _id in list(INSTALLED):
+        if _id not in ONLY and not (_id == SYSTEM_ID and "system" in ONLY):
+            del INSTALLED[_id]
+            UNSUPPORTED[_id] = "CPython %s is not in this pass's interpreters " \
+                               "(PYTRACE_TEST_PYTHONS=%s)" % (_id, ",".join(ONLY))
+
 
 def skip_reason(python_id):
     if python_id in UNSUPPORTED:
