@@ -22,8 +22,9 @@ commands on stdin (one per line) on stdout:
   wake      -> writes one byte to the blocked thread's pipe; its read
                completes, it answers "woke BYTE" and blocks again.
   lie       -> as a hostile target would: sets the head of pytrace's ring
-               (mapped as memfd:pytrace-flow) far past its tail, again and
-               again for half a second; answers "lied".
+               (mapped as memfd:pytrace-flow) far past its tail and keeps
+               it there for half a second (the busy thread parked);
+               answers "lied".
 
 Writes "ready\\n" to READY_FD once the threads run. EOF on stdin ends it.
 Runs unchanged on CPython 2.7 and 3.6+.
@@ -34,6 +35,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 count = [0]
 blocked_reads = [0]
@@ -43,9 +45,18 @@ def work(i):
     return i + 1
 
 
+hold = [False]     # lie(): the busy thread parks, recording no event
+parked = [False]
+
+
 def busy():
     n = 0
     while True:
+        if hold[0]:
+            parked[0] = True
+            while hold[0]:
+                time.sleep(0.001)   # no Python call: no event
+            parked[0] = False
         n = work(n)
         count[0] = n
 
@@ -107,16 +118,18 @@ def lie():
     with open("/proc/self/maps") as f:
         start = [int(l.split("-")[0], 16) for l in f if "memfd:pytrace-flow" in l][0]
     head = ctypes.c_uint64.from_address(start + 64)   # struct pt_ring_header.head
-    usleep = ctypes.PyDLL(None).usleep                # a PyDLL call keeps the GIL
-    # nor is it taken from us between the two statements
-    if hasattr(sys, "setswitchinterval"):
-        old, setter, never = sys.getswitchinterval(), sys.setswitchinterval, 1000
-    else:  # 2.7: a number of bytecodes
-        old, setter, never = sys.getcheckinterval(), sys.setcheckinterval, 1 << 30
-    setter(never)
+    usleep = ctypes.PyDLL(None).usleep
+    # Only this thread may record events meanwhile (an event's commit
+    # would put head right again): the busy thread parks, the blocked one
+    # is in read(2), and from the write to the end of the sleep this thread
+    # makes no Python call. (Holding the GIL instead, with a huge switch
+    # interval, could starve this thread behind the busy one for good.)
+    hold[0] = True
+    while not parked[0]:
+        time.sleep(0.001)
     head.value = 1 << 62
-    usleep(500000)                # the agent cannot put it right meanwhile
-    setter(old)
+    usleep(500000)                # pytrace sees it meanwhile
+    hold[0] = False
 
 
 def main():
