@@ -101,10 +101,11 @@ def flavour_name(entry):
 
 
 FREE_THREADED = set()   # ids of free-threaded builds
-SUPPORTED_FREE_THREADED = ["3.13"]   # 3.14t+: per-thread bytecode not read yet
-# dump and stacks read these; flow's in-target agent does not yet (issue 9:
-# its loader is being rewritten): id -> build name, skipped by test_flow.py.
-FLOW_NOT_YET_MINORS = ["3.14", "3.15"]
+SUPPORTED_FREE_THREADED = ["3.13"]   # 3.14t+: no build of them here (issue 9)
+# Builds that dump and stacks read but flow does not (id -> build name;
+# test_flow.py skips them, saying so): none today. A minor listed here puts
+# its inventory builds in it.
+FLOW_NOT_YET_MINORS = []
 FLOW_NOT_YET = {}
 
 
@@ -124,7 +125,7 @@ def discover_inventory():
         # generated from its own headers) beside its _Py_DebugOffsets.
         if e["free_threaded"]:
             FREE_THREADED.add(e["id"])
-        if e["free_threaded"] or minor in FLOW_NOT_YET_MINORS:
+        if minor in FLOW_NOT_YET_MINORS:
             FLOW_NOT_YET[e["id"]] = flavour_name(e)
         if minor not in SUPPORTED or (e["free_threaded"] and minor not in SUPPORTED_FREE_THREADED):
             unsupported[e["id"]] = "pytrace does not read CPython %s yet (issue 9)" % (
