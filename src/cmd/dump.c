@@ -140,6 +140,20 @@ int cmd_dump(int argc, char **argv)
 	return status;
 }
 
+/* A signal while the target is stopped waits until it runs again: blocks
+ * the ones that end pytrace; *old is the mask to restore. */
+static void block_stop_signals(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, old);
+}
+
 /* One snapshot of an open process, printed. 0, a pt_status (negative), or
  * CLI_EXIT_OUTPUT. */
 static int dump_snapshot(pt_process *proc, unsigned snap_flags, bool json, bool stats,
@@ -147,14 +161,8 @@ static int dump_snapshot(pt_process *proc, unsigned snap_flags, bool json, bool 
 {
 	bool native = snap_flags & PT_SNAP_NATIVE;
 	struct pt_snapshot *snap = NULL;
-	/* A signal while the target is stopped waits until it runs again. */
-	sigset_t block, old;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &block, &old);
+	sigset_t old;
+	block_stop_signals(&old);
 	int rc = pt_snapshot_take(proc, snap_flags, &snap, err);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
@@ -193,13 +201,8 @@ static int dump_tasks_one(int pid, bool json, bool stats)
 	struct pt_tasks *tasks = NULL;
 	int rc = pt_process_open(pid, 0, &proc, &err);
 	if (rc == 0) {
-		sigset_t block, old;
-		sigemptyset(&block);
-		sigaddset(&block, SIGINT);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGHUP);
-		sigaddset(&block, SIGQUIT);
-		sigprocmask(SIG_BLOCK, &block, &old);
+		sigset_t old;
+		block_stop_signals(&old);
 		rc = pt_tasks_take(proc, &tasks, &err);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
