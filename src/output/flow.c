@@ -3,6 +3,7 @@
  * per function, one big buffer written with write(2). */
 #include "output/escape.h"
 #include "output/flow.h"
+#include "output/put.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,27 +194,13 @@ static inline char *put_fast(char *p, const char *s, size_t n)
 
 #define PUTS(p, lit) put((p), (lit), sizeof(lit) - 1)
 
-static inline char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
 static inline char *put_i64(char *p, int64_t v)
 {
 	if (v < 0) {
 		*p++ = '-';
-		return put_u64(p, (uint64_t)-(v + 1) + 1);
+		return pt_put_u64(p, (uint64_t)-(v + 1) + 1);
 	}
-	return put_u64(p, (uint64_t)v);
+	return pt_put_u64(p, (uint64_t)v);
 }
 
 /* "S.uuuuuu" (seconds and microseconds), right-aligned in width. */
@@ -222,7 +209,7 @@ static char *put_seconds(char *p, uint64_t ns, int width)
 	char tmp[32], *t = tmp;
 	uint64_t us = ns / 1000;
 
-	t = put_u64(t, us / 1000000);
+	t = pt_put_u64(t, us / 1000000);
 	*t++ = '.';
 	uint64_t frac = us % 1000000;
 	for (uint64_t d = 100000; d; d /= 10)
@@ -237,7 +224,7 @@ static char *put_seconds(char *p, uint64_t ns, int width)
  * unit: "0.812us", "12.345us", "1500000.000us". */
 static char *put_duration(char *p, uint64_t ns)
 {
-	p = put_u64(p, ns / 1000);
+	p = pt_put_u64(p, ns / 1000);
 	*p++ = '.';
 	uint64_t frac = ns % 1000;
 	*p++ = (char)('0' + frac / 100);
@@ -345,9 +332,9 @@ static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_even
 	p = PUTS(p, "{\"event\":\"");
 	p = put(p, ev, strlen(ev));
 	p = PUTS(p, "\",\"tid\":");
-	p = put_u64(p, (uint64_t)l->tid);
+	p = pt_put_u64(p, (uint64_t)l->tid);
 	p = PUTS(p, ",\"depth\":");
-	p = put_u64(p, l->depth);
+	p = pt_put_u64(p, l->depth);
 	*p++ = ',';
 	p = put_fast(p, l->fn->json, l->fn->json_len);
 	if (l->fn->file) {
@@ -357,12 +344,12 @@ static char *line_json(struct pt_flow_out *o, char *p, const struct pt_flow_even
 	}
 	if (o->timestamps) {
 		p = PUTS(p, "\"ts_ns\":");
-		p = put_u64(p, l->ts);
+		p = pt_put_u64(p, l->ts);
 		*p++ = ',';
 	}
 	if (o->durations && l->duration >= 0) {
 		p = PUTS(p, "\"duration_ns\":");
-		p = put_u64(p, (uint64_t)l->duration);
+		p = pt_put_u64(p, (uint64_t)l->duration);
 		*p++ = ',';
 	}
 	p[-1] = '}';
@@ -378,7 +365,7 @@ static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_even
 	}
 	if (l->show_tid) {
 		*p++ = '[';
-		p = put_u64(p, (uint64_t)l->tid);
+		p = pt_put_u64(p, (uint64_t)l->tid);
 		p = PUTS(p, "] ");
 	}
 	if (!o->flat) {
@@ -396,7 +383,7 @@ static char *line_text(struct pt_flow_out *o, char *p, const struct pt_flow_even
 	} else {
 		p = put_fast(p, l->fn->text_head, l->fn->text_head_len);
 		if (l->line >= 0)
-			p = put_u64(p, (uint64_t)l->line);
+			p = pt_put_u64(p, (uint64_t)l->line);
 		else
 			*p++ = '?';
 		*p++ = ')';

@@ -11,6 +11,7 @@
 
 #include "output/format.h"
 #include "output/output.h"
+#include "output/put.h"
 #include "stack/aggregate.h"
 
 /* --- the table and the histograms ------------------------------------- */
@@ -373,24 +374,10 @@ static char *put_lit(char *p, const char *s)
 	return p + n;
 }
 
-static char *put_dec(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
 /* ns as microseconds with three decimals: "12.345" */
 static char *put_us3(char *p, uint64_t ns)
 {
-	p = put_dec(p, ns / 1000);
+	p = pt_put_u64(p, ns / 1000);
 	*p++ = '.';
 	*p++ = (char)('0' + ns % 1000 / 100);
 	*p++ = (char)('0' + ns % 100 / 10);
@@ -431,9 +418,9 @@ int pt_out_trace_slice(void *arg, const struct flow_agg_slice *s)
 	/* One buffer and one write per slice: millions of them. */
 	char buf[160], *p = buf;
 	p = put_lit(p, ",\n{\"ph\":\"X\",\"pid\":");
-	p = put_dec(p, (uint64_t)o->pid);
+	p = pt_put_u64(p, (uint64_t)o->pid);
 	p = put_lit(p, ",\"tid\":");
-	p = put_dec(p, (uint64_t)s->tid);
+	p = pt_put_u64(p, (uint64_t)s->tid);
 	p = put_lit(p, ",\"ts\":");
 	p = put_us3(p, s->start_ns);
 	p = put_lit(p, ",\"dur\":");
